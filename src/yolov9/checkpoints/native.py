@@ -1,0 +1,148 @@
+"""Our checkpoint format: tensors and JSON only.
+
+A ``.pt`` file is ``torch.save`` of a dict of tensors, numbers, strings, lists and dicts, so
+``torch.load(path, weights_only=True)`` reads it (we read it with the same allow-list reader as
+foreign files). A ``.safetensors`` file holds the model weights with the metadata as JSON.
+Files are written atomically: a temporary file in the same folder, then a rename.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import json
+import os
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import Tensor
+
+from yolov9.checkpoints.errors import CheckpointError
+from yolov9.models import YOLOv9, parse_model_name
+
+FORMAT = "yolov9-checkpoint"
+VERSION = 1
+
+
+def atomic_write(path: str | Path, write: Callable[[Path], None]) -> Path:
+    """Write through ``write(tmp_path)``, flush to disk, then rename over ``path``."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    try:
+        write(Path(tmp))
+        with open(tmp, "rb+") as f:
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def model_meta(model: YOLOv9, names: list[str], **extra: Any) -> dict[str, Any]:
+    from yolov9 import __version__
+
+    return {
+        "model": model.name,
+        "num_classes": model.num_classes,
+        "names": list(names),
+        "reg_max": model.reg_max,
+        "yolov9_version": __version__,
+        "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+        **extra,
+    }
+
+
+def _plain_state(model: YOLOv9, half: bool) -> dict[str, Tensor]:
+    sd = {k: v.detach().cpu() for k, v in model.state_dict().items()}
+    if half:
+        sd = {k: v.half() if v.is_floating_point() else v for k, v in sd.items()}
+    return sd
+
+
+def save_checkpoint(
+    path: str | Path,
+    model: YOLOv9,
+    names: list[str],
+    *,
+    meta: dict[str, Any] | None = None,
+    half: bool = False,
+    extra: dict[str, Any] | None = None,
+) -> Path:
+    """Save weights (+ optional training state in ``extra``) in our format, atomically.
+
+    The suffix chooses the container: ``.safetensors`` (weights and metadata only) or a torch
+    file (anything else, usually ``.pt``).
+    """
+    if len(names) != model.num_classes:
+        raise ValueError(f"{len(names)} class names for a {model.num_classes}-class model")
+    info = model_meta(model, names, **(meta or {}))
+    sd = _plain_state(model, half)
+    if str(path).endswith(".safetensors"):
+        from safetensors.torch import save_file
+
+        if extra:
+            raise ValueError("training state cannot be stored in .safetensors; use .pt")
+        contiguous = {k: v.contiguous() for k, v in sd.items()}
+        return atomic_write(
+            path, lambda p: save_file(contiguous, str(p), metadata={FORMAT: json.dumps(info)})
+        )
+    payload = {"format": FORMAT, "version": VERSION, "meta": json.dumps(info), "model": sd}
+    payload.update(extra or {})
+    return atomic_write(path, lambda p: torch.save(payload, p))
+
+
+def is_native(obj: Any) -> bool:
+    return isinstance(obj, dict) and obj.get("format") == FORMAT
+
+
+def model_from_state(
+    state: dict[str, Tensor], meta: dict[str, Any], source: str
+) -> tuple[YOLOv9, list[str]]:
+    """Build the model named in ``meta`` and load ``state`` into it (strictly)."""
+    try:
+        spec, _ = parse_model_name(str(meta["model"]))
+        num_classes = int(meta["num_classes"])
+        names = [str(n) for n in meta["names"]]
+    except (KeyError, ValueError, TypeError) as e:
+        raise CheckpointError(f"{source}: invalid metadata ({e})") from None
+    with_aux = any(k.startswith("aux.") for k in state)
+    model = YOLOv9(spec, num_classes, with_aux=with_aux, reg_max=int(meta.get("reg_max", 16)))
+    state = {k: v.float() if v.is_floating_point() else v for k, v in state.items()}
+    missing, unexpected = model.load_state_dict(state, strict=False)
+    if missing or unexpected:
+        raise CheckpointError(
+            f"{source}: weights do not fit {model.name} with {num_classes} classes "
+            f"(missing {list(missing)[:3]}, unexpected {list(unexpected)[:3]})"
+        )
+    return model, names
+
+
+def load_native(obj: dict[str, Any], source: str) -> tuple[YOLOv9, list[str], dict[str, Any]]:
+    if obj.get("version", 0) > VERSION:
+        raise CheckpointError(f"{source}: written by a newer yolov9 (format {obj['version']})")
+    meta = json.loads(obj["meta"])
+    state = obj.get("ema") or obj["model"]
+    model, names = model_from_state(state, meta, source)
+    return model, names, meta
+
+
+def load_safetensors(path: Path) -> tuple[YOLOv9, list[str], dict[str, Any]]:
+    from safetensors import SafetensorError, safe_open
+    from safetensors.torch import load_file
+
+    try:
+        with safe_open(str(path), framework="pt") as f:
+            raw = (f.metadata() or {}).get(FORMAT)
+        state = load_file(str(path))
+    except (SafetensorError, OSError) as e:
+        raise CheckpointError(f"{path}: unreadable safetensors file ({e})") from None
+    if raw is None:
+        raise CheckpointError(f"{path}: safetensors file without yolov9 metadata")
+    meta = json.loads(raw)
+    model, names = model_from_state(state, meta, str(path))
+    return model, names, meta

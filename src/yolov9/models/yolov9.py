@@ -1,0 +1,74 @@
+"""The YOLOv9 detector: backbone -> neck -> head, plus the optional PGI auxiliary branch."""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+from torch import Tensor, nn
+
+from yolov9.models.aux import build_aux
+from yolov9.models.backbone import DualBackbone, GELANBackbone
+from yolov9.models.blocks import fuse_model
+from yolov9.models.head import STRIDES, DetectHead, HeadOutput
+from yolov9.models.neck import PANNeck
+from yolov9.models.variants import ModelSpec
+
+
+class ModelOutput(NamedTuple):
+    """``main``: the head used for inference; ``aux``: the PGI auxiliary head (or None)."""
+
+    main: HeadOutput
+    aux: HeadOutput | None
+
+
+class YOLOv9(nn.Module):
+    """YOLOv9 / GELAN detector.
+
+    With ``with_aux=True`` this is the YOLOv9 training graph (PGI auxiliary branch in
+    ``self.aux``); without it, the GELAN inference graph. The main path's state-dict keys do
+    not depend on the branch, so converting is :meth:`drop_aux` and a converted checkpoint is
+    the same dict without ``aux.*`` keys.
+
+    ``forward`` returns raw head outputs in train and eval mode alike. Use
+    ``self.head.decode`` for boxes and scores, and :func:`yolov9.ops.non_max_suppression`.
+    Inputs are RGB in [0, 1], with height and width multiples of 32.
+    """
+
+    strides = STRIDES
+
+    def __init__(
+        self, spec: ModelSpec, num_classes: int = 80, *, with_aux: bool = True, reg_max: int = 16
+    ) -> None:
+        super().__init__()
+        if num_classes < 1:
+            raise ValueError(f"num_classes must be >= 1, got {num_classes}")
+        self.spec = spec
+        self.num_classes = num_classes
+        self.reg_max = reg_max
+        self.backbone: nn.Module = (
+            DualBackbone(spec.backbone) if spec.dual_backbone else GELANBackbone(spec.backbone)
+        )
+        self.neck = PANNeck(spec.neck, spec.backbone.level_outputs[2:], spec.backbone.downsample)
+        self.head = DetectHead(num_classes, spec.neck.out_channels, reg_max)
+        self.aux: nn.Module | None = build_aux(spec, num_classes, reg_max) if with_aux else None
+
+    @property
+    def name(self) -> str:
+        """``yolov9-x`` with the auxiliary branch, ``gelan-x`` without it."""
+        return f"{'yolov9' if self.aux is not None else 'gelan'}-{self.spec.size}"
+
+    def forward(self, images: Tensor) -> ModelOutput:
+        features = self.backbone(images)
+        main = self.head(list(self.neck(*features.levels[2:])))
+        aux = self.aux(images, features.aux_taps) if self.aux is not None else None
+        return ModelOutput(main, aux)
+
+    def drop_aux(self) -> YOLOv9:
+        """Remove the PGI auxiliary branch (YOLOv9-X -> GELAN-X); the main output is unchanged."""
+        self.aux = None
+        return self
+
+    def fuse(self) -> YOLOv9:
+        """Fold BatchNorms and RepConvN branches for inference (in place; use in eval mode)."""
+        fuse_model(self)
+        return self

@@ -1,0 +1,1 @@
+"""Small utilities with one purpose each (FLOPs, devices, downloads, logging)."""
