@@ -6,7 +6,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from yolov9.checkpoints.errors import CheckpointError
 from yolov9.checkpoints.foreign import is_mit_state_dict, is_official, load_mit, load_official
 from yolov9.checkpoints.hub import RELEASES, resolve_weights
 from yolov9.checkpoints.native import (
@@ -16,6 +15,7 @@ from yolov9.checkpoints.native import (
     save_checkpoint,
 )
 from yolov9.checkpoints.safe_pickle import read_torch_file
+from yolov9.errors import CheckpointError
 from yolov9.models import YOLOv9
 
 __all__ = [

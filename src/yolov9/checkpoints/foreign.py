@@ -14,9 +14,9 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from yolov9.checkpoints.errors import CheckpointError
 from yolov9.checkpoints.keymaps import mit_key_map, official_key_map, remap_state_dict
 from yolov9.checkpoints.safe_pickle import ModuleStub, stub_state_dict
+from yolov9.errors import CheckpointError
 from yolov9.models import SPECS, YOLOv9
 from yolov9.models.variants import ModelSpec
 

@@ -18,8 +18,8 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from yolov9.checkpoints.errors import CheckpointError
 from yolov9.checkpoints.native import atomic_write
+from yolov9.errors import CheckpointError
 
 log = logging.getLogger(__name__)
 

@@ -13,7 +13,7 @@ from collections.abc import Callable
 
 from torch import Tensor, nn
 
-from yolov9.checkpoints.errors import CheckpointError
+from yolov9.errors import CheckpointError
 from yolov9.models.blocks import ELAN1, SPPELAN, AConv, ADown, RepNBottleneck, RepNCSP, RepNCSPELAN4
 from yolov9.models.variants import AuxKind, ModelSpec
 

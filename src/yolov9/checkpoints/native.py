@@ -19,7 +19,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from yolov9.checkpoints.errors import CheckpointError
+from yolov9.errors import CheckpointError
 from yolov9.models import YOLOv9, parse_model_name
 
 FORMAT = "yolov9-checkpoint"
@@ -112,13 +112,20 @@ def model_from_state(
         raise CheckpointError(f"{source}: invalid metadata ({e})") from None
     with_aux = any(k.startswith("aux.") for k in state)
     model = YOLOv9(spec, num_classes, with_aux=with_aux, reg_max=int(meta.get("reg_max", 16)))
-    state = {k: v.float() if v.is_floating_point() else v for k, v in state.items()}
-    missing, unexpected = model.load_state_dict(state, strict=False)
-    if missing or unexpected:
+    expected = model.state_dict()
+    problems = [f"missing {k}" for k in expected if k not in state]
+    problems += [f"unexpected {k}" for k in state if k not in expected]
+    problems += [
+        f"{k}: shape {tuple(v.shape)} != {tuple(expected[k].shape)}"
+        for k, v in state.items()
+        if k in expected and v.shape != expected[k].shape
+    ]
+    if problems:
         raise CheckpointError(
             f"{source}: weights do not fit {model.name} with {num_classes} classes "
-            f"(missing {list(missing)[:3]}, unexpected {list(unexpected)[:3]})"
+            f"({'; '.join(problems[:3])}{'; ...' if len(problems) > 3 else ''})"
         )
+    model.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in state.items()})
     return model, names
 
 

@@ -30,7 +30,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from yolov9.checkpoints.errors import CheckpointError
+from yolov9.errors import CheckpointError
 
 # Module prefixes whose classes are replaced by inert stubs.
 _STUB_PREFIXES = ("models.", "utils.", "yolo.", "ultralytics.", "torch.nn.modules.", "__main__")

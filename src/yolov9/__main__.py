@@ -1,0 +1,5 @@
+import sys
+
+from yolov9.cli import main
+
+sys.exit(main())

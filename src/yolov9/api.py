@@ -1,0 +1,89 @@
+"""The Python API: ``Detector.from_pretrained("yolov9-c-converted").predict("bus.jpg")``."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from yolov9.checkpoints import LoadedWeights, load_weights
+from yolov9.data.sources import Frame, iter_frames, list_media
+from yolov9.engine.predictor import Predictor, Result
+from yolov9.models import YOLOv9
+
+Source = str | Path | np.ndarray | Sequence[str | Path | np.ndarray]
+
+
+def _frames(source: Source, skipped: list[str] | None) -> Iterator[Frame]:
+    items = source if isinstance(source, (list, tuple)) else [source]
+    for item in items:
+        if isinstance(item, np.ndarray):
+            if item.ndim != 3 or item.shape[2] != 3 or item.dtype != np.uint8:
+                raise ValueError("arrays must be RGB uint8 of shape (H, W, 3)")
+            yield Frame(item)
+        else:
+            yield from iter_frames(list_media(item), skipped=skipped)
+
+
+class Detector:
+    """A model ready for inference, with its class names.
+
+    Args:
+        model: a :class:`YOLOv9` (the auxiliary branch, if any, is dropped for inference).
+        names: class names by id.
+        imgsz: inference size (longer image side), a multiple of 32.
+        device: ``"auto"`` (default), ``"cpu"``, ``"cuda"``, ``"cuda:1"``, ``"mps"``.
+        half: fp16 on CUDA.
+    """
+
+    def __init__(
+        self,
+        model: YOLOv9,
+        names: Sequence[str],
+        *,
+        imgsz: int = 640,
+        device: str | torch.device | None = None,
+        half: bool = False,
+    ) -> None:
+        self.model = model
+        self.names = list(names)
+        self.predictor = Predictor(model, self.names, imgsz=imgsz, device=device, half=half)
+
+    @classmethod
+    def from_pretrained(
+        cls,
+        weights: str | Path,
+        *,
+        imgsz: int | None = None,
+        device: str | torch.device | None = None,
+        half: bool = False,
+    ) -> Detector:
+        """Load a checkpoint by path or release name (any supported format)."""
+        loaded: LoadedWeights = load_weights(weights)
+        return cls(
+            loaded.model, loaded.names, imgsz=imgsz or loaded.imgsz, device=device, half=half
+        )
+
+    @property
+    def device(self) -> torch.device:
+        return self.predictor.device
+
+    def stream(
+        self, source: Source, *, batch_size: int = 1, skipped: list[str] | None = None, **kw: Any
+    ) -> Iterator[Result]:
+        """Results one by one (use for videos and large folders).
+
+        Keyword arguments: ``conf`` (0.25), ``iou`` (0.45), ``max_det`` (300), ``classes``,
+        ``agnostic``, ``multi_label``. Pass a list as ``skipped`` to skip unreadable files
+        (their paths are appended) instead of raising.
+        """
+        return self.predictor(_frames(source, skipped), batch_size=batch_size, **kw)
+
+    def predict(self, source: Source, *, batch_size: int = 1, **kw: Any) -> list[Result]:
+        """Results for an image path, folder, glob, video, RGB array, or a list of them."""
+        return list(self.stream(source, batch_size=batch_size, **kw))
+
+    __call__ = predict

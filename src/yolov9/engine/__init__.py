@@ -1,0 +1,1 @@
+"""Engines that run models: prediction (and, later, evaluation and training)."""

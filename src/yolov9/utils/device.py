@@ -1,0 +1,40 @@
+"""Choosing the compute device."""
+
+from __future__ import annotations
+
+import torch
+
+from yolov9.errors import ConfigError
+
+
+def select_device(device: str | torch.device | None = None) -> torch.device:
+    """``None``/``"auto"``: CUDA if present, else Apple MPS, else CPU. Otherwise validated.
+
+    Raises:
+        ConfigError: the requested device is not available here.
+    """
+    if isinstance(device, torch.device):
+        return device
+    name = (device or "auto").strip().lower()
+    if name == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
+            return torch.device("mps")
+        return torch.device("cpu")
+    if name.isdigit():
+        name = f"cuda:{name}"
+    try:
+        dev = torch.device(name)
+    except RuntimeError:
+        raise ConfigError(
+            f"unknown device {device!r} (use auto, cpu, cuda, cuda:N or mps)"
+        ) from None
+    if dev.type == "cuda":
+        if not torch.cuda.is_available():
+            raise ConfigError(f"device {device!r} requested but CUDA is not available")
+        if dev.index is not None and dev.index >= torch.cuda.device_count():
+            raise ConfigError(f"device {device!r}: only {torch.cuda.device_count()} GPU(s)")
+    if dev.type == "mps" and not torch.backends.mps.is_available():
+        raise ConfigError("device 'mps' requested but MPS is not available")
+    return dev

@@ -1,0 +1,49 @@
+"""Parameter and GFLOP summary of a model, per part."""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+import torch
+
+from yolov9.models import YOLOv9
+from yolov9.utils.flops import count_gflops
+
+
+def _count(module: torch.nn.Module | None) -> int:
+    return 0 if module is None else sum(p.numel() for p in module.parameters())
+
+
+def model_summary(model: YOLOv9, imgsz: int = 640) -> dict[str, Any]:
+    """Parameters of backbone, neck, head and auxiliary branch; fused total; GFLOPs (fused).
+
+    Counts include the frozen DFL projection (16 per head), as the reference's counts do.
+    """
+    fused = copy.deepcopy(model).to("meta").eval().fuse()
+    return {
+        "model": model.name,
+        "num_classes": model.num_classes,
+        "imgsz": imgsz,
+        "parts": {
+            "backbone": _count(model.backbone),
+            "neck": _count(model.neck),
+            "head": _count(model.head),
+            "aux": _count(model.aux),
+        },
+        "params": _count(model),
+        "params_fused": _count(fused),
+        "params_deploy": _count(model) - _count(model.aux),
+        "gflops": round(count_gflops(model, imgsz), 3),
+    }
+
+
+def format_summary(s: dict[str, Any]) -> str:
+    lines = [f"{s['model']}: {s['num_classes']} classes, {s['imgsz']}x{s['imgsz']} input"]
+    for part, n in s["parts"].items():
+        note = "  (training only; removed by convert)" if part == "aux" and n else ""
+        lines.append(f"  {part:<10}{n:>14,}{note}")
+    lines.append(f"  {'total':<10}{s['params']:>14,}")
+    lines.append(f"  {'fused':<10}{s['params_fused']:>14,}  (BN folded, RepConvN merged)")
+    lines.append(f"  {'GFLOPs':<10}{s['gflops']:>14.2f}  (fused)")
+    return "\n".join(lines)

@@ -1,0 +1,88 @@
+"""Weights by name: downloads from a server on 127.0.0.1, cache, checksum refusal."""
+
+from __future__ import annotations
+
+import hashlib
+import http.server
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from yolov9.checkpoints import hub, load_weights, save_checkpoint
+from yolov9.errors import CheckpointError
+from yolov9.models import build_model
+
+
+@pytest.fixture
+def server(tmp_path: Path) -> Iterator[tuple[str, Path, list[str]]]:
+    root = tmp_path / "served"
+    root.mkdir()
+    requests: list[str] = []
+
+    class Handler(http.server.SimpleHTTPRequestHandler):
+        def __init__(self, *args, **kwargs) -> None:
+            super().__init__(*args, directory=str(root), **kwargs)
+
+        def log_message(self, *args) -> None:
+            requests.append(self.path)
+
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{httpd.server_address[1]}", root, requests
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+
+
+@pytest.fixture
+def release(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, server) -> tuple[Path, str]:
+    url, root, _ = server
+    payload = save_checkpoint(
+        root / "gelan-t.pt", build_model("gelan-t", num_classes=2), ["a", "b"]
+    )
+    digest = hashlib.sha256(payload.read_bytes()).hexdigest()
+    monkeypatch.setenv(hub.ENV_URL, url)
+    monkeypatch.setenv(hub.ENV_CACHE, str(tmp_path / "cache"))
+    return payload, digest
+
+
+def test_download_verify_and_cache(monkeypatch: pytest.MonkeyPatch, server, release) -> None:
+    _, _, requests = server
+    _, digest = release
+    monkeypatch.setitem(hub.RELEASES, "gelan-t", hub.ReleaseFile("gelan-t.pt", "unused", digest))
+    loaded = load_weights("gelan-t", progress=False)
+    assert loaded.names == ["a", "b"]
+    assert loaded.path.parent.name == "cache"
+    load_weights("gelan-t", progress=False)
+    assert requests == ["/gelan-t.pt"]  # the second call used the cache
+
+
+def test_checksum_mismatch_is_refused(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, release
+) -> None:
+    monkeypatch.setitem(hub.RELEASES, "gelan-t", hub.ReleaseFile("gelan-t.pt", "unused", "0" * 64))
+    with pytest.raises(CheckpointError, match="sha256 mismatch"):
+        hub.resolve_weights("gelan-t", progress=False)
+    assert not any((tmp_path / "cache").glob("*"))
+
+
+def test_missing_file_on_server(monkeypatch: pytest.MonkeyPatch, release) -> None:
+    monkeypatch.setitem(hub.RELEASES, "gelan-s", hub.ReleaseFile("gelan-s.pt", "unused"))
+    with pytest.raises(CheckpointError, match=r"download of .*gelan-s.pt failed"):
+        hub.resolve_weights("gelan-s", progress=False)
+
+
+def test_unknown_name_lists_known_ones() -> None:
+    with pytest.raises(CheckpointError, match=r"unknown weights 'yolov9-x'.*yolov9-c-converted"):
+        hub.resolve_weights("yolov9-x")
+
+
+def test_release_table_has_published_checksums() -> None:
+    assert hub.RELEASES["yolov9-c-converted"].sha256 == (
+        "39b6b490b1e4034b4fefdcdac81380155e0a30ba6c938a9751e2c351f81a517f"
+    )
+    assert hub.RELEASES["yolov9-c"].base_url == hub.OFFICIAL_URL

@@ -1,0 +1,117 @@
+"""The command line: every subcommand, JSON output, and one-line errors."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from yolov9.checkpoints import load_weights, save_checkpoint
+from yolov9.cli import main
+from yolov9.data.synthetic import make_scene
+from yolov9.models import build_model
+
+
+@pytest.mark.parametrize("command", ["predict", "info", "convert", "demo"])
+def test_help(command: str, capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exc:
+        main([command, "--help"])
+    assert exc.value.code == 0
+    assert "usage: yolov9" in capsys.readouterr().out
+
+
+def test_module_entry_point() -> None:
+    out = subprocess.run([sys.executable, "-m", "yolov9", "--version"], capture_output=True,
+                         text=True, check=True)  # fmt: skip
+    assert out.stdout.startswith("yolov9 ")
+
+
+def test_info_json(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["info", "yolov9-c", "--json"]) == 0
+    info = json.loads(capsys.readouterr().out)
+    assert info["params"] == 51_182_080
+    assert info["params_fused"] == 50_880_768
+    assert info["params_deploy"] == 25_498_752
+    assert info["gflops"] == pytest.approx(237.64, abs=0.1)
+    assert set(info["parts"]) == {"backbone", "neck", "head", "aux"}
+    assert sum(info["parts"].values()) == info["params"]
+
+
+def test_info_table_of_a_checkpoint(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = save_checkpoint(tmp_path / "w.pt", build_model("yolov9-s", num_classes=3), list("abc"))
+    assert main(["info", str(path), "--imgsz", "320"]) == 0
+    out = capsys.readouterr().out
+    assert "yolov9-s: 3 classes, 320x320 input" in out
+    assert "training only" in out
+
+
+@pytest.fixture
+def checkpoint(tmp_path: Path) -> Path:
+    return save_checkpoint(
+        tmp_path / "yolov9-t.pt", build_model("yolov9-t", num_classes=2), ["cat", "dog"],
+        meta={"imgsz": 128},
+    )  # fmt: skip
+
+
+def test_convert_then_predict(tmp_path: Path, checkpoint: Path) -> None:
+    out = tmp_path / "gelan.safetensors"
+    assert main(["convert", str(checkpoint), str(out)]) == 0
+    assert load_weights(out).model.name == "gelan-t"
+
+    images = tmp_path / "images"
+    images.mkdir()
+    rng = np.random.default_rng(0)
+    for i in range(2):
+        cv2.imwrite(str(images / f"s{i}.jpg"), make_scene(rng, (100, 150))[0])
+    preds = tmp_path / "preds.json"
+    run = str(tmp_path / "run")
+    rc = main(["predict", "--weights", str(out), "--source", str(images), "--conf", "0.0",
+               "--max-det", "5", "--out", run, "--save-json", str(preds)])  # fmt: skip
+    assert rc == 0
+    records = json.loads(preds.read_text())
+    assert len(records) == 10
+    assert set(records[0]) == {"file", "frame", "box", "score", "class_id", "class_name"}
+    assert {r["class_name"] for r in records} <= {"cat", "dog"}
+    assert sorted(p.name for p in (tmp_path / "run").iterdir()) == ["s0.jpg", "s1.jpg"]
+    for r in records:
+        x1, y1, x2, y2 = r["box"]
+        assert 0 <= x1 <= x2 <= 150
+        assert 0 <= y1 <= y2 <= 100
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["info", "yolov9-q"], "unknown model"),
+        (["predict", "--weights", "{ckpt}", "--source", "nowhere/x.jpg"], "source not found"),
+        (["predict", "--weights", "missing.pt", "--source", "."], "weights file not found"),
+        (["predict", "--weights", "{bad}", "--source", "."], "not a torch checkpoint"),
+        (["predict", "--weights", "{ckpt}", "--source", "{corrupt}"], "cannot decode image"),
+        (["predict", "--weights", "{ckpt}", "--source", ".", "--device", "cuda:7"], "device"),
+    ],
+)
+def test_errors_are_one_line(
+    tmp_path: Path, checkpoint: Path, capsys: pytest.CaptureFixture[str], argv: list[str],
+    message: str,
+) -> None:  # fmt: skip
+    (tmp_path / "bad.pt").write_bytes(b"not a checkpoint")
+    (tmp_path / "corrupt.jpg").write_bytes(b"\xff\xd8\xff broken")
+    subst = {"{ckpt}": str(checkpoint), "{bad}": str(tmp_path / "bad.pt"),
+             "{corrupt}": str(tmp_path / "corrupt.jpg")}  # fmt: skip
+    rc = main([subst.get(a, a) for a in argv] + (["--no-save"] if argv[0] == "predict" else []))
+    err = capsys.readouterr().err.strip().splitlines()
+    assert rc == 2
+    assert err[-1].startswith("error: ")
+    assert message in err[-1]
+    assert not any("Traceback" in line for line in err)
+
+
+def test_demo(tmp_path: Path) -> None:
+    assert main(["demo", "--out", str(tmp_path)]) == 0
+    assert (tmp_path / "scene_pred.jpg").is_file()
+    assert load_weights(tmp_path / "gelan-t-shapes.pt").model.name == "gelan-t"
