@@ -36,7 +36,8 @@ class Detector:
         names: class names by id.
         imgsz: inference size (longer image side), a multiple of 32.
         device: ``"auto"`` (default), ``"cpu"``, ``"cuda"``, ``"cuda:1"``, ``"mps"``.
-        half: fp16 on CUDA.
+        precision: ``"fp32"`` (default), ``"fp16"`` (CUDA) or ``"bf16"`` (autocast; about 3x
+            faster on CPUs with AVX-512 BF16 or AMX).
     """
 
     def __init__(
@@ -46,11 +47,13 @@ class Detector:
         *,
         imgsz: int = 640,
         device: str | torch.device | None = None,
-        half: bool = False,
+        precision: str = "fp32",
     ) -> None:
         self.model = model
         self.names = list(names)
-        self.predictor = Predictor(model, self.names, imgsz=imgsz, device=device, half=half)
+        self.predictor = Predictor(
+            model, self.names, imgsz=imgsz, device=device, precision=precision
+        )
 
     @classmethod
     def from_pretrained(
@@ -59,12 +62,16 @@ class Detector:
         *,
         imgsz: int | None = None,
         device: str | torch.device | None = None,
-        half: bool = False,
+        precision: str = "fp32",
     ) -> Detector:
         """Load a checkpoint by path or release name (any supported format)."""
         loaded: LoadedWeights = load_weights(weights)
         return cls(
-            loaded.model, loaded.names, imgsz=imgsz or loaded.imgsz, device=device, half=half
+            loaded.model,
+            loaded.names,
+            imgsz=imgsz or loaded.imgsz,
+            device=device,
+            precision=precision,
         )
 
     @property

@@ -56,9 +56,11 @@ def new_run_dir(base: str | Path, exist_ok: bool = False) -> Path:
 def cmd_predict(args: argparse.Namespace) -> int:
     from yolov9.api import Detector
     from yolov9.engine.video import save_results
+    from yolov9.utils.perf import tune_cpu_allocator
 
+    tune_cpu_allocator()
     detector = Detector.from_pretrained(
-        args.weights, imgsz=args.imgsz, device=args.device, half=args.half
+        args.weights, imgsz=args.imgsz, device=args.device, precision=args.precision
     )
     out = None if args.no_save else new_run_dir(args.out, args.exist_ok)
     skipped: list[str] = []
@@ -149,7 +151,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--agnostic", action="store_true", help="class-agnostic NMS")
     p.add_argument("--batch", type=_positive_int, default=1)
     p.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N or mps")
-    p.add_argument("--half", action="store_true", help="fp16 inference on CUDA")
+    p.add_argument(
+        "--precision", choices=("fp32", "fp16", "bf16"), default="fp32",
+        help="fp32 (default), fp16 (CUDA) or bf16 autocast (fast on recent CPUs)",
+    )  # fmt: skip
     p.add_argument("--out", default="runs/predict", help="folder for annotated output")
     p.add_argument("--exist-ok", action="store_true", help="reuse --out instead of --out-N")
     p.add_argument("--no-save", action="store_true", help="do not write annotated output")

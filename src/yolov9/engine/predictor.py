@@ -76,9 +76,28 @@ class Result:
         return path
 
 
+PRECISIONS = ("fp32", "fp16", "bf16")
+
+
+def prepare_for_inference(model: YOLOv9, device: torch.device, precision: str = "fp32") -> YOLOv9:
+    """A copy of ``model`` for inference: auxiliary branch dropped, BN and RepConvN fused,
+    channels-last memory layout (faster convolutions on CPU and GPU), on ``device``.
+
+    ``fp16`` stores the weights in half precision (CUDA); ``bf16`` keeps fp32 weights and
+    runs under bfloat16 autocast (see :meth:`Predictor.infer`).
+    """
+    if precision not in PRECISIONS:
+        raise ValueError(f"precision must be one of {PRECISIONS}, got {precision!r}")
+    if precision == "fp16" and device.type != "cuda":
+        raise ValueError("fp16 inference needs a CUDA device; use bf16 on the CPU")
+    net = copy.deepcopy(model).drop_aux().eval().fuse()
+    net = net.to(device=device, memory_format=torch.channels_last)
+    return net.half() if precision == "fp16" else net
+
+
 class Predictor:
-    """Runs a model for inference. The model is copied, stripped of its auxiliary branch,
-    fused and moved to ``device``; the caller's model is not modified."""
+    """Runs a model for inference. The model is copied and prepared with
+    :func:`prepare_for_inference`; the caller's model is not modified."""
 
     def __init__(
         self,
@@ -87,14 +106,13 @@ class Predictor:
         *,
         imgsz: int = 640,
         device: str | torch.device | None = None,
-        half: bool = False,
+        precision: str = "fp32",
     ) -> None:
         if imgsz % 32:
             raise ValueError(f"imgsz must be a multiple of 32, got {imgsz}")
         self.device = select_device(device)
-        self.half = half and self.device.type == "cuda"
-        net = copy.deepcopy(model).drop_aux().eval().fuse().to(self.device)
-        self.model = net.half() if self.half else net
+        self.precision = precision
+        self.model = prepare_for_inference(model, self.device, precision)
         self.names = list(names)
         self.imgsz = imgsz
 
@@ -106,15 +124,19 @@ class Predictor:
         batch = np.full((len(boxed), h, w, 3), PAD_VALUE, dtype=np.uint8)
         for i, b in enumerate(boxed):
             batch[i, : b.shape[0], : b.shape[1]] = b
+        # NHWC uint8 -> NCHW view with channels-last strides: no copy before the division
         tensor = torch.from_numpy(batch).to(self.device).permute(0, 3, 1, 2)
-        tensor = tensor.half() if self.half else tensor.float()
+        tensor = tensor.half() if self.precision == "fp16" else tensor.float()
         return tensor.div_(255.0), list(infos)
 
     @torch.inference_mode()
     def infer(self, batch: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """(B, 3, H, W) -> (boxes_xyxy (B, A, 4), scores (B, A, C)) in input pixels, float32."""
-        out = self.model(batch)
-        boxes, scores = self.model.head.decode(out.main)
+        with torch.autocast(self.device.type, torch.bfloat16, enabled=self.precision == "bf16"):
+            out = self.model(batch)
+        boxes, scores = self.model.head.decode(
+            out.main._replace(pred_dist=out.main.pred_dist.float())
+        )
         return boxes.float(), scores.float()
 
     def __call__(
