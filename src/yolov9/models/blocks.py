@@ -142,7 +142,23 @@ class RepNCSP(nn.Module):
         return self.cv3(torch.cat((self.m(self.cv1(x)), self.cv2(x)), 1))
 
 
-class RepNCSPELAN4(nn.Module):
+class _ELANSplitMerge(nn.Module):
+    """Shared ELAN wiring: ``cv1`` 1x1, split in halves (a, b); u = cv2(b); v = cv3(u);
+    ``cv4`` 1x1 over concat(a, b, u, v). Subclasses choose what cv2 and cv3 are."""
+
+    cv1: ConvBNAct
+    cv2: nn.Module
+    cv3: nn.Module
+    cv4: ConvBNAct
+
+    def forward(self, x: Tensor) -> Tensor:
+        a, b = self.cv1(x).chunk(2, 1)
+        u = self.cv2(b)
+        v = self.cv3(u)
+        return self.cv4(torch.cat((a, b, u, v), 1))
+
+
+class RepNCSPELAN4(_ELANSplitMerge):
     """GELAN block: 1x1 split into two halves, two (RepNCSP -> 3x3 Conv) stages on the second
     half, and a 1x1 merge of the four partial outputs (paper Fig. 4(d), CSP-ELAN flavour).
 
@@ -161,14 +177,8 @@ class RepNCSPELAN4(nn.Module):
         self.cv3 = nn.Sequential(RepNCSP(c4, c4, c5), ConvBNAct(c4, c4, 3, 1))
         self.cv4 = ConvBNAct(c3 + 2 * c4, c2, 1, 1)
 
-    def forward(self, x: Tensor) -> Tensor:
-        a, b = self.cv1(x).chunk(2, 1)
-        u = self.cv2(b)
-        v = self.cv3(u)
-        return self.cv4(torch.cat((a, b, u, v), 1))
 
-
-class ELAN1(nn.Module):
+class ELAN1(_ELANSplitMerge):
     """Light GELAN block of the T and S models: the same wiring as RepNCSPELAN4, but each
     computational stage is a single 3x3 Conv."""
 
@@ -178,12 +188,6 @@ class ELAN1(nn.Module):
         self.cv2 = ConvBNAct(c3 // 2, c4, 3, 1)
         self.cv3 = ConvBNAct(c4, c4, 3, 1)
         self.cv4 = ConvBNAct(c3 + 2 * c4, c2, 1, 1)
-
-    def forward(self, x: Tensor) -> Tensor:
-        a, b = self.cv1(x).chunk(2, 1)
-        u = self.cv2(b)
-        v = self.cv3(u)
-        return self.cv4(torch.cat((a, b, u, v), 1))
 
 
 class AConv(nn.Module):
