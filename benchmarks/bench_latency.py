@@ -110,8 +110,10 @@ def main() -> None:
 
     matmul = 2 * n**3 / statistics.median(times["matmul"]) / 1e9
     command = " ".join(["python", *sys.argv])
-    print(f"# {cpu_name()}, {args.threads} threads, torch {torch.__version__}, "
-          f"allocator tuned: {tuned}")  # fmt: skip
+    print(
+        f"# {cpu_name()}, {args.threads} threads, torch {torch.__version__}, "
+        f"allocator tuned: {tuned}"
+    )
     print(f"# command: {command}")
     print(f"fp32 matmul {n}x{n}: {matmul:.0f} GFLOP/s (median of {args.rounds})\n")
     print("| model | variant | GFLOPs | median ms | min ms | max ms | GFLOP/s | of matmul |")
@@ -123,19 +125,39 @@ def main() -> None:
         name, variant = key.split(" ")
         med = statistics.median(ts)
         rate = gflops[name] / med
-        rows.append({"model": name, "variant": variant, "gflops": gflops[name],
-                     "median_ms": med * 1e3, "min_ms": min(ts) * 1e3, "max_ms": max(ts) * 1e3,
-                     "gflop_per_s": rate, "fraction_of_matmul": rate / matmul})  # fmt: skip
-        print(f"| {name} | {variant} | {gflops[name]:.2f} | {med * 1e3:.1f} | {min(ts) * 1e3:.1f} "
-              f"| {max(ts) * 1e3:.1f} | {rate:.0f} | {rate / matmul:.2f} |")  # fmt: skip
+        rows.append(
+            {
+                "model": name,
+                "variant": variant,
+                "gflops": gflops[name],
+                "median_ms": med * 1e3,
+                "min_ms": min(ts) * 1e3,
+                "max_ms": max(ts) * 1e3,
+                "gflop_per_s": rate,
+                "fraction_of_matmul": rate / matmul,
+            }
+        )
+        print(
+            f"| {name} | {variant} | {gflops[name]:.2f} | {med * 1e3:.1f} | {min(ts) * 1e3:.1f} "
+            f"| {max(ts) * 1e3:.1f} | {rate:.0f} | {rate / matmul:.2f} |"
+        )
     for name in args.models:
         ratio = statistics.median(times[f"{name} plain"]) / statistics.median(times[f"{name} ours"])
         print(f"\n{name}: ours is {ratio:.2f}x faster than plain eager (same run, medians)", end="")
     print()
     if args.json:
         with open(args.json, "w") as f:
-            json.dump({"command": command, "cpu": cpu_name(), "threads": args.threads,
-                       "matmul_gflop_per_s": matmul, "rows": rows}, f, indent=1)  # fmt: skip
+            json.dump(
+                {
+                    "command": command,
+                    "cpu": cpu_name(),
+                    "threads": args.threads,
+                    "matmul_gflop_per_s": matmul,
+                    "rows": rows,
+                },
+                f,
+                indent=1,
+            )
 
 
 if __name__ == "__main__":

@@ -44,3 +44,24 @@ def randomize_(model: nn.Module, seed: int = 0) -> nn.Module:
             elif isinstance(m, nn.Conv2d) and m.bias is not None:
                 m.bias.copy_(torch.randn(m.bias.shape, generator=g) * 0.5)
     return model
+
+
+@pytest.fixture(autouse=True)
+def _isolated_cache(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch):
+    """Downloads and label caches of a test never touch the user's cache."""
+    monkeypatch.setenv("YOLOV9_CACHE_DIR", str(tmp_path_factory.mktemp("cache")))
+
+
+@pytest.fixture(scope="session")
+def shapes(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """A small synthetic dataset written in all three formats (train 24, val 12 images)."""
+    from yolov9.data.synthetic import write_dataset
+
+    root = tmp_path_factory.mktemp("shapes")
+    return write_dataset(
+        root,
+        splits={"train": 24, "val": 12},
+        size=(256, 256),
+        formats=("yolo", "coco", "voc"),
+        background_every=6,
+    )

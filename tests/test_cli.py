@@ -17,7 +17,7 @@ from yolov9.data.synthetic import make_scene
 from yolov9.models import build_model
 
 
-@pytest.mark.parametrize("command", ["predict", "info", "convert", "demo"])
+@pytest.mark.parametrize("command", ["predict", "val", "info", "convert", "demo"])
 def test_help(command: str, capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit) as exc:
         main([command, "--help"])
@@ -26,8 +26,9 @@ def test_help(command: str, capsys: pytest.CaptureFixture[str]) -> None:
 
 
 def test_module_entry_point() -> None:
-    out = subprocess.run([sys.executable, "-m", "yolov9", "--version"], capture_output=True,
-                         text=True, check=True)  # fmt: skip
+    out = subprocess.run(
+        [sys.executable, "-m", "yolov9", "--version"], capture_output=True, text=True, check=True
+    )
     assert out.stdout.startswith("yolov9 ")
 
 
@@ -53,9 +54,11 @@ def test_info_table_of_a_checkpoint(tmp_path: Path, capsys: pytest.CaptureFixtur
 @pytest.fixture
 def checkpoint(tmp_path: Path) -> Path:
     return save_checkpoint(
-        tmp_path / "yolov9-t.pt", build_model("yolov9-t", num_classes=2), ["cat", "dog"],
+        tmp_path / "yolov9-t.pt",
+        build_model("yolov9-t", num_classes=2),
+        ["cat", "dog"],
         meta={"imgsz": 128},
-    )  # fmt: skip
+    )
 
 
 def test_convert_then_predict(tmp_path: Path, checkpoint: Path) -> None:
@@ -70,8 +73,23 @@ def test_convert_then_predict(tmp_path: Path, checkpoint: Path) -> None:
         cv2.imwrite(str(images / f"s{i}.jpg"), make_scene(rng, (100, 150))[0])
     preds = tmp_path / "preds.json"
     run = str(tmp_path / "run")
-    rc = main(["predict", "--weights", str(out), "--source", str(images), "--conf", "0.0",
-               "--max-det", "5", "--out", run, "--save-json", str(preds)])  # fmt: skip
+    rc = main(
+        [
+            "predict",
+            "--weights",
+            str(out),
+            "--source",
+            str(images),
+            "--conf",
+            "0.0",
+            "--max-det",
+            "5",
+            "--out",
+            run,
+            "--save-json",
+            str(preds),
+        ]
+    )
     assert rc == 0
     records = json.loads(preds.read_text())
     assert len(records) == 10
@@ -96,13 +114,19 @@ def test_convert_then_predict(tmp_path: Path, checkpoint: Path) -> None:
     ],
 )
 def test_errors_are_one_line(
-    tmp_path: Path, checkpoint: Path, capsys: pytest.CaptureFixture[str], argv: list[str],
+    tmp_path: Path,
+    checkpoint: Path,
+    capsys: pytest.CaptureFixture[str],
+    argv: list[str],
     message: str,
-) -> None:  # fmt: skip
+) -> None:
     (tmp_path / "bad.pt").write_bytes(b"not a checkpoint")
     (tmp_path / "corrupt.jpg").write_bytes(b"\xff\xd8\xff broken")
-    subst = {"{ckpt}": str(checkpoint), "{bad}": str(tmp_path / "bad.pt"),
-             "{corrupt}": str(tmp_path / "corrupt.jpg")}  # fmt: skip
+    subst = {
+        "{ckpt}": str(checkpoint),
+        "{bad}": str(tmp_path / "bad.pt"),
+        "{corrupt}": str(tmp_path / "corrupt.jpg"),
+    }
     rc = main([subst.get(a, a) for a in argv] + (["--no-save"] if argv[0] == "predict" else []))
     err = capsys.readouterr().err.strip().splitlines()
     assert rc == 2
@@ -115,3 +139,99 @@ def test_demo(tmp_path: Path) -> None:
     assert main(["demo", "--out", str(tmp_path)]) == 0
     assert (tmp_path / "scene_pred.jpg").is_file()
     assert load_weights(tmp_path / "gelan-t-shapes.pt").model.name == "gelan-t"
+
+
+def test_val_scores_a_predictions_file(tmp_path: Path, shapes: dict[str, Path]) -> None:
+    from yolov9.data.dataset import load_dataset
+    from yolov9.metrics.coco import coco_ground_truth
+
+    gt = coco_ground_truth(load_dataset(shapes["coco"], "val"))
+    preds = [
+        {
+            "image_id": a["image_id"],
+            "category_id": a["category_id"],
+            "bbox": a["bbox"],
+            "score": 0.9,
+        }
+        for a in gt["annotations"]
+    ]
+    (tmp_path / "preds.json").write_text(json.dumps(preds))
+    out = tmp_path / "metrics.json"
+    rc = main(
+        [
+            "val",
+            "--data",
+            str(shapes["coco"]),
+            "--predictions",
+            str(tmp_path / "preds.json"),
+            "--out",
+            str(tmp_path / "run"),
+            "--json",
+            str(out),
+        ]
+    )
+    assert rc == 0
+    metrics = json.loads(out.read_text())
+    assert {"AP", "AP50", "AP75", "APs", "APm", "APl", "per_class"} <= set(metrics)
+    assert metrics["AP"] == 1.0
+    assert (tmp_path / "run" / "pr_curve.png").is_file()
+
+
+def test_val_runs_a_checkpoint(tmp_path: Path, shapes: dict[str, Path]) -> None:
+    from yolov9.data.synthetic import SHAPES
+
+    ckpt = save_checkpoint(tmp_path / "w.pt", build_model("yolov9-t", num_classes=4), list(SHAPES))
+    rc = main(
+        [
+            "val",
+            "--weights",
+            str(ckpt),
+            "--data",
+            str(shapes["yolo"]),
+            "--imgsz",
+            "64",
+            "--batch",
+            "4",
+            "--workers",
+            "0",
+            "--out",
+            str(tmp_path / "run"),
+            "--save-predictions",
+            str(tmp_path / "p.json"),
+        ]
+    )
+    assert rc == 0
+    report = json.loads((tmp_path / "run" / "metrics.json").read_text())
+    assert report["images"] == 12
+    assert set(report["speed_ms"]) == {"preprocess", "inference", "postprocess"}
+    assert isinstance(json.loads((tmp_path / "p.json").read_text()), list)
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        ([], "give --weights"),
+        (["--predictions", "{bad}"], "not valid JSON"),
+        (["--weights", "{ckpt}"], "the model has 2 classes"),
+    ],
+)
+def test_val_errors(
+    tmp_path: Path,
+    shapes: dict[str, Path],
+    checkpoint: Path,
+    capsys: pytest.CaptureFixture[str],
+    extra: list[str],
+    message: str,
+) -> None:
+    (tmp_path / "bad.json").write_text("{not json")
+    subst = {"{bad}": str(tmp_path / "bad.json"), "{ckpt}": str(checkpoint)}
+    argv = [
+        "val",
+        "--data",
+        str(shapes["yolo"]),
+        "--out",
+        str(tmp_path / "r"),
+        *[subst.get(a, a) for a in extra],
+    ]
+    assert main(argv) == 2
+    assert message in capsys.readouterr().err

@@ -67,8 +67,17 @@ def write_official(path: Path, model: YOLOv9, names: list[str], *, as_ema: bool 
         tree = module_tree(official_state(model), block, root_cls)
         tree.names = names
         tree.yaml = {"nc": model.num_classes}
-        ckpt = {"model": tree, "optimizer": None, "best_fitness": None, "ema": None,
-                "updates": None, "opt": None, "git": None, "date": None, "epoch": -1}  # fmt: skip
+        ckpt = {
+            "model": tree,
+            "optimizer": None,
+            "best_fitness": None,
+            "ema": None,
+            "updates": None,
+            "opt": None,
+            "git": None,
+            "date": None,
+            "epoch": -1,
+        }
         if as_ema:
             ckpt["ema"], ckpt["model"] = tree, None
         torch.save(ckpt, path)

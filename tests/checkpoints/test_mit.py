@@ -13,8 +13,13 @@ from yolov9.checkpoints import load_weights
 from yolov9.checkpoints.keymaps import mit_key_map
 from yolov9.models import YOLOv9, build_model
 
-MIT_KEY_COUNTS = {"yolov9-t": 1776, "yolov9-s": 1776, "yolov9-m": 1416, "yolov9-c": 1464,
-                  "gelan-c": 939}  # fmt: skip
+MIT_KEY_COUNTS = {
+    "yolov9-t": 1776,
+    "yolov9-s": 1776,
+    "yolov9-m": 1416,
+    "yolov9-c": 1464,
+    "gelan-c": 939,
+}
 MIT_SAMPLE_SHAPES = {
     "yolov9-s": {
         "2.conv2.conv.weight": (32, 32, 3, 3),
@@ -57,9 +62,13 @@ def test_key_layout_matches_mit_models(name: str) -> None:
 
 @pytest.mark.parametrize(
     ("name", "wrap"),
-    [("yolov9-t", None), ("gelan-s", "model_state_dict"), ("yolov9-m", "state_dict"),
-     ("yolov9-c", None)],
-)  # fmt: skip
+    [
+        ("yolov9-t", None),
+        ("gelan-s", "model_state_dict"),
+        ("yolov9-m", "state_dict"),
+        ("yolov9-c", None),
+    ],
+)
 def test_round_trip_through_mit_layout(tmp_path: Path, name: str, wrap: str | None) -> None:
     model = randomize_(build_model(name, num_classes=6)).eval()
     state = mit_state(model)

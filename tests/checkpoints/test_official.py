@@ -60,9 +60,17 @@ def test_parity_with_reference_converted_graph(shared: Path) -> None:
 
 @pytest.mark.parametrize(
     ("name", "num_classes"),
-    [("yolov9-t", 80), ("gelan-t", 3), ("yolov9-s", 2), ("yolov9-m", 5), ("gelan-m", 5),
-     ("yolov9-c", 80), ("gelan-c", 1), ("gelan-e", 4)],
-)  # fmt: skip
+    [
+        ("yolov9-t", 80),
+        ("gelan-t", 3),
+        ("yolov9-s", 2),
+        ("yolov9-m", 5),
+        ("gelan-m", 5),
+        ("yolov9-c", 80),
+        ("gelan-c", 1),
+        ("gelan-e", 4),
+    ],
+)
 def test_round_trip_through_reference_format(tmp_path: Path, name: str, num_classes: int) -> None:
     model = randomize_(build_model(name, num_classes=num_classes)).eval()
     names = [f"n{i}" for i in range(num_classes)]

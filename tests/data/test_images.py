@@ -45,10 +45,15 @@ def test_corrupt_and_missing_images(tmp_path: Path) -> None:
         read_image(tmp_path / "missing.jpg")
 
 
-@pytest.mark.parametrize(("h", "w", "auto", "shape"), [
-    (480, 640, False, (640, 640)), (480, 640, True, (480, 640)), (500, 375, True, (640, 480)),
-    (101, 333, True, (224, 640)),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    ("h", "w", "auto", "shape"),
+    [
+        (480, 640, False, (640, 640)),
+        (480, 640, True, (480, 640)),
+        (500, 375, True, (640, 480)),
+        (101, 333, True, (224, 640)),
+    ],
+)
 def test_letterbox_shapes(h: int, w: int, auto: bool, shape: tuple[int, int]) -> None:
     out, info = letterbox(np.zeros((h, w, 3), np.uint8), 640, auto=auto)
     assert out.shape[:2] == shape

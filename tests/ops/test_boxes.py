@@ -68,7 +68,13 @@ def test_dist2bbox_and_bbox2dist_are_inverse() -> None:
 def test_anchor_order_is_level_then_row_major() -> None:
     points, strides = make_anchors([(2, 3), (1, 2)], [8, 16])
     assert points.tolist() == [
-        [0.5, 0.5], [1.5, 0.5], [2.5, 0.5], [0.5, 1.5], [1.5, 1.5], [2.5, 1.5],
-        [0.5, 0.5], [1.5, 0.5],
-    ]  # fmt: skip
+        [0.5, 0.5],
+        [1.5, 0.5],
+        [2.5, 0.5],
+        [0.5, 1.5],
+        [1.5, 1.5],
+        [2.5, 1.5],
+        [0.5, 0.5],
+        [1.5, 0.5],
+    ]
     assert strides.flatten().tolist() == [8.0] * 6 + [16.0] * 2

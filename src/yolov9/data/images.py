@@ -49,7 +49,8 @@ def to_rgb8(image: np.ndarray, source: str = "image") -> np.ndarray:
 
 
 def read_image(path: str | Path) -> np.ndarray:
-    """Read an image file as RGB uint8 (H, W, 3); gray, RGBA and 16-bit files are converted.
+    """Read an image file as RGB uint8 (H, W, 3), EXIF-oriented; gray, RGBA and 16-bit files
+    are converted.
 
     Raises:
         DataError: the file is missing, empty or cannot be decoded.
@@ -59,7 +60,9 @@ def read_image(path: str | Path) -> np.ndarray:
         raw = np.fromfile(path, dtype=np.uint8)
     except OSError as e:
         raise DataError(f"{path}: cannot read file ({e.strerror or e})") from None
-    image = cv2.imdecode(raw, cv2.IMREAD_UNCHANGED) if raw.size else None
+    # ANYCOLOR|ANYDEPTH: gray or colour, 8 or 16 bit, alpha dropped, EXIF orientation applied
+    # (as the dataset's sizes are); IMREAD_UNCHANGED would ignore the orientation.
+    image = cv2.imdecode(raw, cv2.IMREAD_ANYCOLOR | cv2.IMREAD_ANYDEPTH) if raw.size else None
     if image is None:
         raise DataError(f"{path}: cannot decode image (corrupt or unsupported format)")
     if image.shape[0] < 2 or image.shape[1] < 2:

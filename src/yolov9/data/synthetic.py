@@ -6,10 +6,13 @@ positions and backgrounds vary, so a detector has to learn shape, not colour.
 
 from __future__ import annotations
 
+import json
 import math
+from pathlib import Path
 
 import cv2
 import numpy as np
+import yaml
 
 SHAPES = ("circle", "square", "triangle", "star")
 
@@ -56,32 +59,157 @@ def make_scene(
     num_classes: int = len(SHAPES),
     min_radius: float = 8.0,
     max_radius: float | None = None,
+    max_overlap: float = 0.25,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """One RGB scene with 0 ... ``max_objects`` shapes.
+    """One RGB scene with 1 ... ``max_objects`` shapes (none if ``max_objects`` is 0).
+
+    Objects overlap each other by at most ``max_overlap`` of the smaller one's box.
 
     Returns:
         image: (H, W, 3) uint8 RGB.
-        boxes: (N, 4) float32 xyxy pixel boxes (tight around each shape, clipped).
+        boxes: (N, 4) float32 xyxy boxes in whole pixels, tight around each shape, clipped.
         labels: (N,) int64 class ids in [0, num_classes).
     """
     h, w = size
     img = _background(rng, h, w)
     max_r = max_radius or min(h, w) / 5
-    boxes, labels = [], []
-    for _ in range(int(rng.integers(1, max_objects + 1))):
+    boxes: list[np.ndarray] = []
+    labels: list[int] = []
+    count = int(rng.integers(1, max_objects + 1)) if max_objects > 0 else 0
+    for _ in range(count):
         label = int(rng.integers(0, num_classes))
-        r = float(rng.uniform(min_radius, max_r))
-        cx, cy = float(rng.uniform(r, w - r)), float(rng.uniform(r, h - r))
-        colour = tuple(int(v) for v in rng.integers(0, 255, 3))
-        if SHAPES[label % len(SHAPES)] == "circle":
-            cv2.circle(img, (round(cx), round(cy)), round(r), colour, -1, cv2.LINE_AA)
-            box = [cx - r, cy - r, cx + r, cy + r]
+        for _attempt in range(20):  # keep objects mostly unoccluded
+            r = float(rng.uniform(min_radius, max_r))
+            cx, cy = float(rng.uniform(r, w - r)), float(rng.uniform(r, h - r))
+            around = np.array([cx - 1.2 * r, cy - 1.2 * r, cx + 1.2 * r, cy + 1.2 * r])
+            if all(_overlap(around, b) < max_overlap for b in boxes):
+                break
         else:
-            pts = _polygon(
-                SHAPES[label % len(SHAPES)], cx, cy, r, float(rng.uniform(0, 2 * math.pi))
-            )
+            continue
+        colour = tuple(int(v) for v in rng.integers(0, 255, 3))
+        shape = SHAPES[label % len(SHAPES)]
+        if shape == "circle":
+            cv2.circle(img, (round(cx), round(cy)), round(r), colour, -1, cv2.LINE_AA)
+            extent = np.array([cx - r, cy - r, cx + r, cy + r])
+        else:
+            pts = _polygon(shape, cx, cy, r, float(rng.uniform(0, 2 * math.pi)))
             cv2.fillPoly(img, [np.round(pts).astype(np.int32)], colour, cv2.LINE_AA)
-            box = [*pts.min(0), *pts.max(0)]
-        boxes.append(np.clip(box, 0, [w, h, w, h]))
+            extent = np.concatenate((pts.min(0), pts.max(0)))
+        # whole pixels: every label format stores them exactly
+        boxes.append(np.clip(np.round(extent), 0, [w, h, w, h]))
         labels.append(label)
     return img, np.array(boxes, np.float32).reshape(-1, 4), np.array(labels, np.int64)
+
+
+def _overlap(a: np.ndarray, b: np.ndarray) -> float:
+    """Intersection over the smaller box's area."""
+    iw = min(a[2], b[2]) - max(a[0], b[0])
+    ih = min(a[3], b[3]) - max(a[1], b[1])
+    if iw <= 0 or ih <= 0:
+        return 0.0
+    smaller = min((a[2] - a[0]) * (a[3] - a[1]), (b[2] - b[0]) * (b[3] - b[1]))
+    return float(iw * ih / smaller)
+
+
+def _yolo_lines(boxes: np.ndarray, labels: np.ndarray, w: int, h: int) -> str:
+    rows = []
+    for (x1, y1, x2, y2), c in zip(boxes.tolist(), labels.tolist(), strict=True):
+        rows.append(
+            f"{c} {(x1 + x2) / 2 / w!r} {(y1 + y2) / 2 / h!r} {(x2 - x1) / w!r} {(y2 - y1) / h!r}"
+        )
+    return "\n".join(rows)
+
+
+def _voc_xml(name: str, boxes: np.ndarray, labels: np.ndarray, w: int, h: int) -> str:
+    objects = "".join(
+        f"<object><name>{SHAPES[c]}</name><difficult>0</difficult><bndbox><xmin>{int(b[0]) + 1}"
+        f"</xmin><ymin>{int(b[1]) + 1}</ymin><xmax>{int(b[2])}</xmax><ymax>{int(b[3])}</ymax>"
+        "</bndbox></object>"
+        for b, c in zip(boxes, labels, strict=True)
+    )
+    return (
+        f"<annotation><filename>{name}</filename><size><width>{w}</width><height>{h}"
+        f"</height><depth>3</depth></size>{objects}</annotation>"
+    )
+
+
+def write_dataset(
+    root: str | Path,
+    *,
+    splits: dict[str, int] | None = None,
+    size: tuple[int, int] = (256, 256),
+    seed: int = 0,
+    formats: tuple[str, ...] = ("yolo",),
+    max_objects: int = 6,
+    background_every: int = 0,
+) -> dict[str, Path]:
+    """Write a shapes dataset (same images, same boxes) in any of the formats ``yolo``,
+    ``coco`` and ``voc``; return each format's description file.
+
+    Layout: ``images/<split>/*.png``; YOLO ``labels/<split>/*.txt``; COCO
+    ``annotations/instances_<split>.json``; VOC ``voc/<split>/*.xml``. With
+    ``background_every=k`` every k-th image has no objects.
+    """
+    root = Path(root)
+    splits = splits or {"train": 64, "val": 16}
+    rng = np.random.default_rng(seed)
+    h, w = size
+    categories = [{"id": k + 1, "name": n} for k, n in enumerate(SHAPES)]
+    for split, count in splits.items():
+        (root / "images" / split).mkdir(parents=True, exist_ok=True)
+        images, annotations = [], []
+        for i in range(count):
+            empty = background_every > 0 and i % background_every == background_every - 1
+            image, boxes, labels = make_scene(rng, size, max_objects=0 if empty else max_objects)
+            name = f"{split}_{i:05d}.png"
+            cv2.imwrite(str(root / "images" / split / name), cv2.cvtColor(image, cv2.COLOR_RGB2BGR))
+            if "yolo" in formats:
+                (root / "labels" / split).mkdir(parents=True, exist_ok=True)
+                (root / "labels" / split / name).with_suffix(".txt").write_text(
+                    _yolo_lines(boxes, labels, w, h)
+                )
+            if "voc" in formats:
+                (root / "voc" / split).mkdir(parents=True, exist_ok=True)
+                (root / "voc" / split / name).with_suffix(".xml").write_text(
+                    _voc_xml(name, boxes, labels, w, h)
+                )
+            images.append({"id": i + 1, "file_name": name, "width": w, "height": h})
+            for (x1, y1, x2, y2), c in zip(boxes.tolist(), labels.tolist(), strict=True):
+                annotations.append(
+                    {
+                        "id": len(annotations) + 1,
+                        "image_id": i + 1,
+                        "category_id": int(c) + 1,
+                        "bbox": [x1, y1, x2 - x1, y2 - y1],
+                        "area": (x2 - x1) * (y2 - y1),
+                        "iscrowd": 0,
+                    }
+                )
+        if "coco" in formats:
+            (root / "annotations").mkdir(exist_ok=True)
+            coco = {"images": images, "annotations": annotations, "categories": categories}
+            (root / "annotations" / f"instances_{split}.json").write_text(json.dumps(coco))
+    descriptions = {
+        "yolo": ("data.yaml", {"names": list(SHAPES), **{s: f"images/{s}" for s in splits}}),
+        "coco": (
+            "data_coco.yaml",
+            {
+                s: {"images": f"images/{s}", "annotations": f"annotations/instances_{s}.json"}
+                for s in splits
+            },
+        ),
+        "voc": (
+            "data_voc.yaml",
+            {
+                "format": "voc",
+                "names": list(SHAPES),
+                **{s: {"images": f"images/{s}", "annotations": f"voc/{s}"} for s in splits},
+            },
+        ),
+    }
+    out = {}
+    for fmt in formats:
+        filename, desc = descriptions[fmt]
+        out[fmt] = root / filename
+        out[fmt].write_text(yaml.safe_dump({"path": str(root), **desc}, sort_keys=False))
+    return out

@@ -175,9 +175,15 @@ class Predictor:
         batch, infos = self.preprocess([f.image for f in frames])
         boxes, scores = self.infer(batch)
         dets = non_max_suppression(
-            boxes, scores, conf_threshold=conf, iou_threshold=iou, max_det=max_det,
-            multi_label=multi_label, agnostic=agnostic, classes=classes,
-        )  # fmt: skip
+            boxes,
+            scores,
+            conf_threshold=conf,
+            iou_threshold=iou,
+            max_det=max_det,
+            multi_label=multi_label,
+            agnostic=agnostic,
+            classes=classes,
+        )
         for frame, det, info in zip(frames, dets, infos, strict=True):
             yield Result(
                 boxes=boxes_to_original(det.boxes.cpu().numpy(), info),

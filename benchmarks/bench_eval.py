@@ -1,0 +1,140 @@
+"""Evaluation time at COCO val2017 scale, on generated data (no model involved).
+
+    python benchmarks/bench_eval.py                 # 5000 images, ~36k boxes, 300 dets/image
+    python benchmarks/bench_eval.py --no-pycocotools
+
+Generates COCO-like ground truth (80 categories, 0-20 boxes per image, ~7.3 on average) and
+~300 detections per image (jittered ground truth plus clutter, as a model at conf 0.001 gives),
+then times our path (records -> COCO GT dict -> results entries -> faster-coco-eval) and, for
+comparison, pycocotools' COCOeval on the same data in the same process.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import copy
+import io
+import resource
+import sys
+import time
+
+import numpy as np
+
+from yolov9.data.coco80 import COCO80_NAMES, COCO80_TO_91
+from yolov9.data.dataset import DetectionDataset
+from yolov9.data.labels import ImageLabels, LabelReport
+from yolov9.metrics.coco import coco_ground_truth, evaluate_coco, to_coco_results
+
+
+def generate(n_images: int, dets_per_image: int, seed: int = 0):
+    rng = np.random.default_rng(seed)
+    records, detections = [], []
+    for i in range(n_images):
+        w, h = (640, 480) if rng.random() < 0.7 else (480, 640)
+        n = int(rng.poisson(7.3))
+        xy = rng.uniform(0, [w - 20, h - 20], (n, 2))
+        wh = rng.uniform(0.5, 1.5, (n, 2)) * rng.lognormal(3.5, 0.9, (n, 1))
+        boxes = np.concatenate([xy, np.minimum(xy + wh, [w, h])], 1).astype(np.float32)
+        classes = rng.integers(0, 80, n)
+        records.append(ImageLabels(f"{i}.jpg", w, h, boxes, classes, i + 1))
+        k = dets_per_image
+        src = rng.integers(0, max(n, 1), k)
+        jitter = rng.normal(0, 0.1, (k, 4)) * 50
+        pb = (boxes[src] if n else np.zeros((k, 4))) + jitter
+        clutter = rng.random(k) < 0.7
+        pb[clutter, :2] = rng.uniform(0, [w, h], (clutter.sum(), 2))
+        pb[clutter, 2:] = pb[clutter, :2] + rng.uniform(5, 200, (clutter.sum(), 2))
+        pb = np.clip(pb, 0, [w, h, w, h]).astype(np.float32)
+        pb[:, 2:] = np.maximum(pb[:, 2:], pb[:, :2] + 1)
+        pc = np.where(
+            clutter | (rng.random(k) < 0.2), rng.integers(0, 80, k), classes[src] if n else 0
+        )
+        detections.append((pb, rng.random(k).astype(np.float32), pc))
+    ds = DetectionDataset(records, COCO80_NAMES, COCO80_TO_91, LabelReport(), "coco", "val")
+    return ds, detections
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--images", type=int, default=5000)
+    ap.add_argument("--dets", type=int, default=300, help="detections per image")
+    ap.add_argument("--no-pycocotools", action="store_true")
+    args = ap.parse_args()
+
+    t = time.perf_counter()
+    ds, detections = generate(args.images, args.dets)
+    n_boxes = sum(len(r.classes) for r in ds.records)
+    print(f"# command: python {' '.join(sys.argv)}")
+    print(
+        f"generated {args.images} images, {n_boxes} boxes, {args.images * args.dets} detections "
+        f"in {time.perf_counter() - t:.1f} s\n"
+    )
+
+    timings = {}
+    t = time.perf_counter()
+    gt = coco_ground_truth(ds)
+    timings["ground truth dict"] = time.perf_counter() - t
+    t = time.perf_counter()
+    results = []
+    for record, (b, s, c) in zip(ds.records, detections, strict=True):
+        results += to_coco_results(record.image_id, b, s, c, ds.category_ids)
+    timings["results entries"] = time.perf_counter() - t
+    t = time.perf_counter()
+    ours = evaluate_coco(gt, results)
+    timings["faster-coco-eval (ours)"] = time.perf_counter() - t
+
+    if not args.no_pycocotools:
+        from pycocotools.coco import COCO
+        from pycocotools.cocoeval import COCOeval
+
+        t = time.perf_counter()
+        with contextlib.redirect_stdout(io.StringIO()):
+            coco_gt = COCO()
+            coco_gt.dataset = copy.deepcopy(gt)
+            coco_gt.createIndex()
+            ev = COCOeval(coco_gt, coco_gt.loadRes(copy.deepcopy(results)), "bbox")
+            ev.evaluate()
+            ev.accumulate()
+            ev.summarize()
+        timings["pycocotools COCOeval"] = time.perf_counter() - t
+        diff = max(
+            abs(getattr(ours, k) - v)
+            for k, v in zip(
+                (
+                    "AP",
+                    "AP50",
+                    "AP75",
+                    "APs",
+                    "APm",
+                    "APl",
+                    "AR1",
+                    "AR10",
+                    "AR100",
+                    "ARs",
+                    "ARm",
+                    "ARl",
+                ),
+                ev.stats,
+                strict=True,
+            )
+        )
+    print("| step | seconds |\n|---|---:|")
+    for k, v in timings.items():
+        print(f"| {k} | {v:.1f} |")
+    total = sum(v for k, v in timings.items() if "pycocotools" not in k)
+    print(f"| **ours, total** | **{total:.1f}** |")
+    print(
+        f"\nAP {ours.AP:.4f} AP50 {ours.AP50:.4f}; peak RSS "
+        f"{resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MiB"
+    )
+    if not args.no_pycocotools:
+        print(
+            f"max |ours - pycocotools| over the 12 stats: {diff:.2e}; "
+            f"pycocotools / ours (COCOeval only): "
+            f"{timings['pycocotools COCOeval'] / timings['faster-coco-eval (ours)']:.1f}x"
+        )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,63 @@
+"""Argument types and helpers shared by the subcommands."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+from pathlib import Path
+from typing import Any
+
+log = logging.getLogger("yolov9")
+
+
+def positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
+    return value
+
+
+def imgsz(text: str) -> int:
+    value = int(text)
+    if value < 32 or value % 32:
+        raise argparse.ArgumentTypeError(f"must be a multiple of 32 (>= 32), got {value}")
+    return value
+
+
+def unit_float(text: str) -> float:
+    value = float(text)
+    if not 0.0 <= value <= 1.0:
+        raise argparse.ArgumentTypeError(f"must be in [0, 1], got {value}")
+    return value
+
+
+def add_device_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N or mps")
+    p.add_argument(
+        "--precision",
+        choices=("fp32", "fp16", "bf16"),
+        default="fp32",
+        help="fp32 (default), fp16 (CUDA) or bf16 autocast (fast on recent CPUs)",
+    )
+
+
+def new_run_dir(base: str | Path, exist_ok: bool = False) -> Path:
+    """``base`` if free (or ``exist_ok``), else ``base-2``, ``base-3`` ..."""
+    base = Path(base)
+    if exist_ok or not base.exists():
+        base.mkdir(parents=True, exist_ok=True)
+        return base
+    n = 2
+    while Path(f"{base}-{n}").exists():
+        n += 1
+    path = Path(f"{base}-{n}")
+    path.mkdir(parents=True)
+    return path
+
+
+def write_json(path: str | Path, obj: Any) -> Path:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(obj, indent=1))
+    return path

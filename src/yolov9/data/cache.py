@@ -1,0 +1,111 @@
+"""A safe cache of parsed labels: NumPy arrays and JSON in an ``.npz`` (no pickle).
+
+The key is a hash of every input file's path, size and modification time (and the reader's
+settings), so any change to an image or label file invalidates it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from yolov9.data.labels import ImageLabels, Issue, LabelIssue, LabelReport
+
+log = logging.getLogger(__name__)
+VERSION = 1
+
+
+def cache_root() -> Path:
+    from yolov9.checkpoints.hub import cache_dir
+
+    return cache_dir() / "datasets"
+
+
+def fingerprint(files: Iterable[Path], settings: dict[str, Any]) -> str:
+    h = hashlib.sha256(json.dumps({"v": VERSION, **settings}, sort_keys=True).encode())
+    for f in files:
+        try:
+            st = os.stat(f)
+            h.update(f"{f}\0{st.st_size}\0{st.st_mtime_ns}\n".encode())
+        except OSError:
+            h.update(f"{f}\0missing\n".encode())
+    return h.hexdigest()
+
+
+def save(path: Path, records: list[ImageLabels], report: LabelReport, meta: dict[str, Any]) -> None:
+    seg_sizes, seg_points = [], []
+    has_segments = []
+    for r in records:
+        has_segments.append(r.segments is not None)
+        for poly in r.segments or []:
+            seg_sizes.append(len(poly))
+            seg_points.append(poly)
+    arrays = {
+        "paths": np.array([r.path for r in records], dtype=str),
+        "sizes": np.array([[r.width, r.height, r.image_id] for r in records], np.int64).reshape(
+            -1, 3
+        ),
+        "counts": np.array([len(r.classes) for r in records], np.int64),
+        "boxes": np.concatenate([r.boxes for r in records] or [np.zeros((0, 4))]).astype(
+            np.float32
+        ),
+        "classes": np.concatenate([r.classes for r in records] or [np.zeros(0)]).astype(np.int64),
+        "crowd": np.concatenate([r.crowd for r in records] or [np.zeros(0)]).astype(bool),  # type: ignore[misc]
+        "areas": np.concatenate([r.areas for r in records] or [np.zeros(0)]).astype(np.float32),  # type: ignore[misc]
+        "has_segments": np.array(has_segments, bool),
+        "seg_sizes": np.array(seg_sizes, np.int64),
+        "seg_points": np.concatenate(seg_points or [np.zeros((0, 2))]).astype(np.float32),
+    }
+    issues = [[i.kind.name, i.file, i.line, i.message] for i in report.issues]
+    arrays["meta"] = np.array(json.dumps({**meta, "issues": issues}))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp.npz")
+    np.savez(tmp, **arrays)
+    os.replace(tmp, path)
+
+
+def load(path: Path) -> tuple[list[ImageLabels], list[LabelIssue], dict[str, Any]] | None:
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            arrays = {k: z[k] for k in z.files}
+        meta = json.loads(str(arrays.pop("meta")))
+    except (OSError, ValueError, KeyError) as e:
+        log.debug("ignoring unreadable label cache %s (%s)", path, e)
+        return None
+    records = []
+    box_start, seg_box = 0, 0
+    seg_offsets = np.concatenate(([0], np.cumsum(arrays["seg_sizes"])))
+    for path_str, (w, h, image_id), n, has_seg in zip(
+        arrays["paths"], arrays["sizes"], arrays["counts"], arrays["has_segments"], strict=True
+    ):
+        sl = slice(box_start, box_start + int(n))
+        segments = None
+        if has_seg:
+            segments = [
+                arrays["seg_points"][seg_offsets[k] : seg_offsets[k + 1]]
+                for k in range(seg_box, seg_box + int(n))
+            ]
+            seg_box += int(n)
+        records.append(
+            ImageLabels(
+                str(path_str),
+                int(w),
+                int(h),
+                arrays["boxes"][sl],
+                arrays["classes"][sl],
+                int(image_id),
+                arrays["crowd"][sl],
+                arrays["areas"][sl],
+                segments,
+            )
+        )
+        box_start += int(n)
+    issues = [LabelIssue(Issue[k], f, line, m) for k, f, line, m in meta.pop("issues")]
+    return records, issues, meta

@@ -1,0 +1,207 @@
+"""COCO mAP for any dataset, computed by faster-coco-eval (pycocotools-compatible).
+
+The ground truth of any split is turned into a COCO instances dict (COCO datasets keep their
+own image and category ids; YOLO-txt COCO uses the 80 -> 91 category map), detections become
+COCO result entries, and COCOeval does the rest, so numbers equal pycocotools'.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import logging
+from collections.abc import Iterable, Sequence
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import numpy as np
+from faster_coco_eval import COCO, COCOeval_faster
+
+from yolov9.data.dataset import DetectionDataset
+from yolov9.errors import DataError
+
+log = logging.getLogger(__name__)
+
+_STAT_NAMES = (
+    "AP",
+    "AP50",
+    "AP75",
+    "APs",
+    "APm",
+    "APl",
+    "AR1",
+    "AR10",
+    "AR100",
+    "ARs",
+    "ARm",
+    "ARl",
+)
+
+
+@dataclass
+class CocoMetrics:
+    """COCO box metrics (fractions in [0, 1]; -1 where a size range has no ground truth)."""
+
+    AP: float
+    AP50: float
+    AP75: float
+    APs: float
+    APm: float
+    APl: float
+    AR1: float
+    AR10: float
+    AR100: float
+    ARs: float
+    ARm: float
+    ARl: float
+    per_class: dict[str, dict[str, float | int | None]] = field(default_factory=dict)
+    precision: np.ndarray | None = field(default=None, repr=False)  # COCOeval's (T, R, K, A, M)
+
+    def as_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d.pop("precision")
+        return d
+
+    def table(self) -> str:
+        rows = [f"  {k:<6}{getattr(self, k):.4f}" for k in _STAT_NAMES]
+        return "\n".join(rows)
+
+
+def coco_ground_truth(dataset: DetectionDataset) -> dict[str, Any]:
+    """The split as a COCO instances dict (crowd/difficult boxes as ``iscrowd`` regions)."""
+    images, annotations = [], []
+    ann_id = 1
+    for r in dataset.records:
+        images.append(
+            {
+                "id": r.image_id,
+                "width": r.width,
+                "height": r.height,
+                "file_name": r.path.rsplit("/", 1)[-1],
+            }
+        )
+        assert r.crowd is not None
+        assert r.areas is not None
+        for box, cls, crowd, area in zip(r.boxes, r.classes, r.crowd, r.areas, strict=True):
+            x1, y1, x2, y2 = (float(v) for v in box)
+            annotations.append(
+                {
+                    "id": ann_id,
+                    "image_id": r.image_id,
+                    "category_id": dataset.category_ids[cls],
+                    "bbox": [x1, y1, x2 - x1, y2 - y1],
+                    "area": float(area),
+                    "iscrowd": int(crowd),
+                }
+            )
+            ann_id += 1
+    categories = [
+        {"id": i, "name": n} for i, n in zip(dataset.category_ids, dataset.names, strict=True)
+    ]
+    return {"images": images, "annotations": annotations, "categories": categories}
+
+
+def to_coco_results(
+    image_id: int,
+    boxes_xyxy: np.ndarray,
+    scores: np.ndarray,
+    classes: np.ndarray,
+    category_ids: Sequence[int],
+) -> list[dict[str, Any]]:
+    """Detections of one image as COCO result entries (bbox xywh rounded to 3 decimals and
+    scores to 5, as the reference writes them)."""
+    xywh = boxes_xyxy.astype(np.float64).copy()
+    xywh[:, 2:] -= xywh[:, :2]
+    bbox = np.round(xywh, 3).tolist()
+    score = np.round(np.asarray(scores, np.float64), 5).tolist()
+    category = np.asarray(category_ids, np.int64)[np.asarray(classes, np.int64)].tolist()
+    image_id = int(image_id)
+    return [
+        {"image_id": image_id, "category_id": c, "bbox": b, "score": sc}
+        for b, sc, c in zip(bbox, score, category, strict=True)
+    ]
+
+
+def _check_results(results: list[dict[str, Any]], gt: dict[str, Any]) -> list[dict[str, Any]]:
+    image_ids = {i["id"] for i in gt["images"]}
+    cat_ids = {c["id"] for c in gt["categories"]}
+    for k, r in enumerate(results):
+        if not isinstance(r, dict) or not {"image_id", "category_id", "bbox", "score"} <= r.keys():
+            raise DataError(
+                f"prediction #{k}: needs image_id, category_id, bbox, score ({r!r:.80})"
+            )
+        if len(r["bbox"]) != 4:
+            raise DataError(f"prediction #{k}: bbox must be [x, y, w, h]")
+    bad_img = {r["image_id"] for r in results} - image_ids
+    bad_cat = {r["category_id"] for r in results} - cat_ids
+    if bad_img:
+        raise DataError(
+            f"predictions for {len(bad_img)} image id(s) not in the dataset, e.g. "
+            f"{sorted(bad_img)[:5]}"
+        )
+    if bad_cat:
+        raise DataError(
+            f"predictions with unknown category id(s) {sorted(bad_cat)[:10]}; "
+            f"the dataset's ids are {sorted(cat_ids)[:10]}..."
+        )
+    return results
+
+
+def evaluate_coco(
+    gt: dict[str, Any], results: Iterable[dict[str, Any]], *, image_ids: Sequence[int] | None = None
+) -> CocoMetrics:
+    """COCOeval (bbox) of ``results`` against ``gt``; per-class AP over classes with GT.
+
+    Raises:
+        DataError: malformed results, or results naming unknown images or categories.
+    """
+    results = _check_results(list(results), gt)
+    with contextlib.redirect_stdout(io.StringIO()):
+        coco_gt = COCO(gt)
+        coco_dt = coco_gt.loadRes(results) if results else None
+        ev = COCOeval_faster(coco_gt, coco_dt, "bbox", print_function=log.debug)
+        if image_ids is not None:
+            ev.params.imgIds = list(image_ids)
+        if coco_dt is None:
+            return _empty_metrics(gt)
+        ev.evaluate()
+        ev.accumulate()
+        ev.summarize()
+    stats = [float(s) for s in ev.stats[:12]]
+    precision = np.asarray(ev.eval["precision"])  # (T iou, R recall, K class, A area, M maxdet)
+    return CocoMetrics(
+        *stats, per_class=_per_class(precision, gt, ev.params.catIds), precision=precision
+    )
+
+
+def _per_class(precision: np.ndarray, gt: dict[str, Any], cat_ids: Sequence[int]) -> dict[str, Any]:
+    names = {c["id"]: c["name"] for c in gt["categories"]}
+    n_gt: dict[int, int] = {}
+    for a in gt["annotations"]:
+        if not a.get("iscrowd"):
+            n_gt[a["category_id"]] = n_gt.get(a["category_id"], 0) + 1
+    out: dict[str, Any] = {}
+    for k, cat in enumerate(cat_ids):
+        p = precision[:, :, k, 0, -1]
+        p50 = precision[0, :, k, 0, -1]
+        out[names[cat]] = {
+            "AP": float(p[p > -1].mean()) if (p > -1).any() else None,
+            "AP50": float(p50[p50 > -1].mean()) if (p50 > -1).any() else None,
+            "num_gt": n_gt.get(cat, 0),
+        }
+    return out
+
+
+def _empty_metrics(gt: dict[str, Any]) -> CocoMetrics:
+    """No detections at all: every AP and AR is 0 (where ground truth exists)."""
+    has_gt = any(not a.get("iscrowd") for a in gt["annotations"])
+    v = 0.0 if has_gt else -1.0
+    per_class = _per_class(
+        np.full((10, 101, len(gt["categories"]), 4, 3), -1.0),
+        gt,
+        [c["id"] for c in gt["categories"]],
+    )
+    for d in per_class.values():
+        if d["num_gt"]:
+            d["AP"] = d["AP50"] = 0.0
+    return CocoMetrics(*([v] * 12), per_class=per_class)

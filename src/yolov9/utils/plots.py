@@ -1,0 +1,101 @@
+"""Plots written into run folders: PR curves, confusion matrices, example predictions."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import cv2
+import matplotlib
+
+matplotlib.use("Agg")  # files only; never a window
+import matplotlib.pyplot as plt
+import numpy as np
+
+from yolov9.utils.draw import draw_detections
+
+
+def plot_pr_curves(precision: np.ndarray, names: Sequence[str], path: Path) -> Path:
+    """Precision-recall at IoU 0.5 per class (thin) and their mean (bold), from COCOeval's
+    ``precision`` array (T, R, K, A, M)."""
+    recall = np.linspace(0, 1, precision.shape[1])
+    fig, ax = plt.subplots(figsize=(7, 6), dpi=120)
+    curves = []
+    for k, name in enumerate(names):
+        p = precision[0, :, k, 0, -1]
+        if (p > -1).any():
+            p = np.clip(p, 0, 1)
+            curves.append(p)
+            label = f"{name} {p.mean():.3f}" if len(names) <= 20 else None
+            ax.plot(recall, p, linewidth=0.8, label=label)
+    if curves:
+        mean = np.mean(curves, 0)
+        ax.plot(
+            recall, mean, color="black", linewidth=2.5, label=f"all classes {mean.mean():.3f} AP50"
+        )
+    ax.set(
+        xlabel="Recall",
+        ylabel="Precision",
+        xlim=(0, 1),
+        ylim=(0, 1.01),
+        title="Precision-recall, IoU 0.5",
+    )
+    ax.grid(alpha=0.3)
+    ax.legend(loc="lower left", fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+    return path
+
+
+def plot_confusion_matrix(matrix: np.ndarray, names: Sequence[str], path: Path) -> Path:
+    """Column-normalised confusion matrix (columns: true class; last row/column background)."""
+    labels = [*names, "background"]
+    norm = matrix / np.maximum(matrix.sum(0, keepdims=True), 1)
+    n = len(labels)
+    size = min(4 + n * 0.35, 24)
+    fig, ax = plt.subplots(figsize=(size, size * 0.85), dpi=100)
+    im = ax.imshow(norm, cmap="Blues", vmin=0, vmax=1)
+    ticks = range(n) if n <= 40 else []
+    ax.set_xticks(list(ticks), [labels[i] for i in ticks], rotation=90, fontsize=7)
+    ax.set_yticks(list(ticks), [labels[i] for i in ticks], fontsize=7)
+    if n <= 20:
+        for i in range(n):
+            for j in range(n):
+                if matrix[i, j]:
+                    ax.text(
+                        j,
+                        i,
+                        f"{norm[i, j]:.2f}",
+                        ha="center",
+                        va="center",
+                        fontsize=6,
+                        color="white" if norm[i, j] > 0.5 else "black",
+                    )
+    ax.set(xlabel="True", ylabel="Predicted", title="Confusion matrix (column-normalised)")
+    fig.colorbar(im, fraction=0.046)
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+    return path
+
+
+def plot_examples(
+    examples: Sequence[tuple[np.ndarray, tuple, tuple]],
+    names: Sequence[str],
+    path: Path,
+    height: int = 320,
+) -> Path:
+    """Rows of (ground truth | prediction) pairs. Each example is
+    (image RGB, (gt boxes, gt classes), (pred boxes, scores, classes))."""
+    rows = []
+    for image, (gb, gc), (pb, ps, pc) in examples:
+        left = draw_detections(image, gb, None, gc, names)
+        right = draw_detections(image, pb, ps, pc, names)
+        pair = np.concatenate([left, np.full((image.shape[0], 8, 3), 255, np.uint8), right], 1)
+        scale = height / pair.shape[0]
+        rows.append(cv2.resize(pair, (round(pair.shape[1] * scale), height)))
+    width = max(r.shape[1] for r in rows)
+    rows = [np.pad(r, ((0, 8), (0, width - r.shape[1]), (0, 0)), constant_values=255) for r in rows]
+    cv2.imwrite(str(path), cv2.cvtColor(np.concatenate(rows), cv2.COLOR_RGB2BGR))
+    return path
