@@ -40,12 +40,8 @@ def _letterboxed_truth(ds, imgsz: int, batch: int) -> list[tuple[torch.Tensor, t
         boxes = torch.zeros(len(samples), 8, 4)
         scores = torch.zeros(len(samples), 8, len(ds.names))
         for k, s in enumerate(samples):
-            h, w = s.image.shape[:2]
-            cls, cx, cy, bw, bh = s.targets.T
-            xyxy = torch.stack(
-                [(cx - bw / 2) * w, (cy - bh / 2) * h, (cx + bw / 2) * w, (cy + bh / 2) * h], 1
-            )
-            boxes[k, : len(cls)] = xyxy
+            cls = s.targets[:, 0]
+            boxes[k, : len(cls)] = s.targets[:, 1:5]
             scores[k, torch.arange(len(cls)), cls.long()] = 0.9
         out.append((boxes, scores))
     return out

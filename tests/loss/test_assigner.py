@@ -29,9 +29,13 @@ def test_no_ground_truth() -> None:
     anchors, _ = _grid()
     empty = torch.zeros(1, 0, 4)
     out = TaskAlignedAssigner(2)(
-        torch.rand(1, 16, 2), torch.rand(1, 16, 4), anchors, empty[..., :1].long(), empty,
+        torch.rand(1, 16, 2),
+        torch.rand(1, 16, 4),
+        anchors,
+        empty[..., :1].long(),
+        empty,
         empty[..., :1].bool(),
-    )  # fmt: skip
+    )
     assert not out.fg_mask.any()
     assert out.scores.sum() == 0
 

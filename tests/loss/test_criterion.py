@@ -19,13 +19,21 @@ def _parity_batch(shared: Path) -> tuple[torch.Tensor, torch.Tensor]:
     images = torch.from_numpy(np.load(shared / "parity" / "loss_batch_uint8.npy")).float() / 255
     t = torch.from_numpy(np.load(shared / "parity" / "loss_targets.npy"))
     h, w = images.shape[2:]
-    xyxy = torch.stack([(t[:, 2] - t[:, 4] / 2) * w, (t[:, 3] - t[:, 5] / 2) * h,
-                        (t[:, 2] + t[:, 4] / 2) * w, (t[:, 3] + t[:, 5] / 2) * h], 1)  # fmt: skip
+    xyxy = torch.stack(
+        [
+            (t[:, 2] - t[:, 4] / 2) * w,
+            (t[:, 3] - t[:, 5] / 2) * h,
+            (t[:, 2] + t[:, 4] / 2) * w,
+            (t[:, 3] + t[:, 5] / 2) * h,
+        ],
+        1,
+    )
     return images, torch.cat((t[:, :2], xyxy), 1)
 
 
-@pytest.mark.parametrize(("key", "file"), [("dual", "yolov9-t-nc80.pt"),
-                                           ("single", "gelan-t-nc80-converted.pt")])  # fmt: skip
+@pytest.mark.parametrize(
+    ("key", "file"), [("dual", "yolov9-t-nc80.pt"), ("single", "gelan-t-nc80-converted.pt")]
+)
 def test_parity_with_reference_loss(shared: Path, key: str, file: str) -> None:
     reference = json.loads((shared / "parity" / "loss_reference.json").read_text())[key]
     model = load_weights(shared / "parity" / file).model.train()

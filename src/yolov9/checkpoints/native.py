@@ -51,6 +51,7 @@ def model_meta(model: YOLOv9, names: list[str], **extra: Any) -> dict[str, Any]:
         "num_classes": model.num_classes,
         "names": list(names),
         "reg_max": model.reg_max,
+        "aux": model.aux_mode,
         "yolov9_version": __version__,
         "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
         **extra,
@@ -111,7 +112,14 @@ def model_from_state(
     except (KeyError, ValueError, TypeError) as e:
         raise CheckpointError(f"{source}: invalid metadata ({e})") from None
     with_aux = any(k.startswith("aux.") for k in state)
-    model = YOLOv9(spec, num_classes, with_aux=with_aux, reg_max=int(meta.get("reg_max", 16)))
+    aux_mode = str(meta.get("aux", "pgi")) if with_aux else "none"
+    model = YOLOv9(
+        spec,
+        num_classes,
+        with_aux=with_aux,
+        reg_max=int(meta.get("reg_max", 16)),
+        aux_mode=aux_mode,
+    )
     expected = model.state_dict()
     problems = [f"missing {k}" for k in expected if k not in state]
     problems += [f"unexpected {k}" for k in state if k not in expected]

@@ -6,7 +6,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from yolov9.cli import model_tools, predict, val
+from yolov9.cli import model_tools, predict, train, val
 from yolov9.errors import YOLOv9Error
 
 
@@ -22,6 +22,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("-v", "--verbose", action="store_const", const=1, dest="verbosity")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    train.add_parser(sub)
     predict.add_parser(sub)
     val.add_parser(sub)
     model_tools.add_parsers(sub)

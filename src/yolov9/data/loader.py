@@ -54,7 +54,7 @@ def rect_batch_shapes(
 @dataclass
 class EvalSample:
     image: torch.Tensor  # (H, W, 3) uint8
-    targets: torch.Tensor  # (N, 5) class, cx, cy, w, h normalised to the letterboxed image
+    targets: torch.Tensor  # (N, 5) class, x1, y1, x2, y2 in letterboxed-image pixels
     index: int  # position in the dataset's records
     info: LetterboxInfo  # original -> network input (ratio includes the first resize)
     error: str | None = None  # a problem worth reporting
@@ -104,17 +104,7 @@ class EvalDataset(Dataset[EvalSample]):
         info = LetterboxInfo(resize_ratio * info.ratio, info.pad, (h0, w0))
         keep = record.train_mask
         boxes = record.boxes[keep] * info.ratio + np.array([*info.pad, *info.pad], np.float32)
-        h, w = boxed.shape[:2]
-        xywh = np.stack(
-            [
-                (boxes[:, 0] + boxes[:, 2]) / 2 / w,
-                (boxes[:, 1] + boxes[:, 3]) / 2 / h,
-                (boxes[:, 2] - boxes[:, 0]) / w,
-                (boxes[:, 3] - boxes[:, 1]) / h,
-            ],
-            1,
-        )
-        targets = np.concatenate([record.classes[keep, None], xywh], 1).astype(np.float32)
+        targets = np.concatenate([record.classes[keep, None], boxes], 1).astype(np.float32)
         return EvalSample(
             torch.from_numpy(boxed), torch.from_numpy(targets).reshape(-1, 5), index, info, error
         )
@@ -123,7 +113,7 @@ class EvalDataset(Dataset[EvalSample]):
 @dataclass
 class EvalBatch:
     images: torch.Tensor  # (B, 3, H, W) uint8, channels-last
-    targets: torch.Tensor  # (N, 6): image index in batch, class, cx, cy, w, h (normalised)
+    targets: torch.Tensor  # (N, 6): image index in batch, class, x1, y1, x2, y2 (pixels)
     samples: list[EvalSample]
 
 

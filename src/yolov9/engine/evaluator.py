@@ -112,7 +112,9 @@ class Evaluator:
         t_pre = t_inf = t_post = 0.0
         n_batches = 0
         loader = eval_loader(self.data, self.workers)
-        bar = tqdm(loader, desc="val", unit="batch", disable=not self.progress, leave=False)
+        bar = tqdm(
+            loader, desc="val", unit="batch", disable=None if self.progress else True, leave=False
+        )
         t0 = time.perf_counter()
         for batch in bar:
             images = batch.images.to(self.device, non_blocking=True)

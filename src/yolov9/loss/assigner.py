@@ -60,8 +60,12 @@ class TaskAlignedAssigner(nn.Module):
     ) -> None:
         super().__init__()
         self.num_classes, self.topk, self.alpha, self.beta, self.eps = (
-            num_classes, topk, alpha, beta, eps,
-        )  # fmt: skip
+            num_classes,
+            topk,
+            alpha,
+            beta,
+            eps,
+        )
         self.resolve_among_candidates = resolve_among_candidates
 
     @torch.no_grad()

@@ -38,7 +38,13 @@ def parse_model_name(name: str) -> tuple[ModelSpec, bool]:
     raise ValueError(f"unknown model {name!r}.{hint} Known models: {', '.join(list_models())}")
 
 
-def build_model(name: str, num_classes: int = 80, *, reg_max: int = 16) -> YOLOv9:
-    """Build a randomly initialised model by name, for any number of classes."""
+def build_model(name: str, num_classes: int = 80, *, reg_max: int = 16, aux: str = "pgi") -> YOLOv9:
+    """Build a randomly initialised model by name, for any number of classes.
+
+    ``aux`` chooses the auxiliary branch of a ``yolov9-*`` model: ``"pgi"`` (the paper's
+    YOLOv9), ``"deep-supervision"`` (the ablation baseline) or ``"none"`` (same as gelan-*).
+    """
     spec, with_aux = parse_model_name(name)
-    return YOLOv9(spec, num_classes, with_aux=with_aux, reg_max=reg_max)
+    if aux == "none":
+        with_aux = False
+    return YOLOv9(spec, num_classes, with_aux=with_aux, reg_max=reg_max, aux_mode=aux)

@@ -53,7 +53,28 @@ class ReversibleBranch(nn.Module):
         return self.head(levels[2:])
 
 
-def build_aux(spec: ModelSpec, num_classes: int, reg_max: int = 16) -> nn.Module:
+class DeepSupervisionBranch(nn.Module):
+    """Plain deep supervision (the paper's ablation baseline, Fig. 3(b)): an auxiliary head
+    directly on the backbone's P3-P5, with no auxiliary neck or reversible branch."""
+
+    def __init__(self, spec: ModelSpec, num_classes: int, reg_max: int = 16) -> None:
+        super().__init__()
+        self.head = DetectHead(num_classes, spec.backbone.level_outputs[2:], reg_max)
+
+    def forward(self, images: Tensor, taps: Sequence[Tensor]) -> HeadOutput:
+        return self.head(list(taps[2:]))
+
+
+AUX_MODES = ("pgi", "deep-supervision")
+
+
+def build_aux(spec: ModelSpec, num_classes: int, reg_max: int = 16, mode: str = "pgi") -> nn.Module:
+    """The auxiliary branch of ``spec``: PGI as the paper builds it for that size, or plain
+    deep supervision for the ablation."""
+    if mode == "deep-supervision":
+        return DeepSupervisionBranch(spec, num_classes, reg_max)
+    if mode != "pgi":
+        raise ValueError(f"auxiliary mode must be one of {AUX_MODES}, got {mode!r}")
     if spec.aux is AuxKind.REVERSIBLE:
         return ReversibleBranch(spec, num_classes, reg_max)
     return AuxNeckBranch(spec, num_classes, reg_max)

@@ -37,7 +37,13 @@ class YOLOv9(nn.Module):
     strides = STRIDES
 
     def __init__(
-        self, spec: ModelSpec, num_classes: int = 80, *, with_aux: bool = True, reg_max: int = 16
+        self,
+        spec: ModelSpec,
+        num_classes: int = 80,
+        *,
+        with_aux: bool = True,
+        reg_max: int = 16,
+        aux_mode: str = "pgi",
     ) -> None:
         super().__init__()
         if num_classes < 1:
@@ -50,7 +56,10 @@ class YOLOv9(nn.Module):
         )
         self.neck = PANNeck(spec.neck, spec.backbone.level_outputs[2:], spec.backbone.downsample)
         self.head = DetectHead(num_classes, spec.neck.out_channels, reg_max)
-        self.aux: nn.Module | None = build_aux(spec, num_classes, reg_max) if with_aux else None
+        self.aux_mode = aux_mode if with_aux else "none"
+        self.aux: nn.Module | None = (
+            build_aux(spec, num_classes, reg_max, aux_mode) if with_aux else None
+        )
 
     @property
     def name(self) -> str:
@@ -66,6 +75,7 @@ class YOLOv9(nn.Module):
     def drop_aux(self) -> YOLOv9:
         """Remove the PGI auxiliary branch (YOLOv9-X -> GELAN-X); the main output is unchanged."""
         self.aux = None
+        self.aux_mode = "none"
         return self
 
     def fuse(self) -> YOLOv9:

@@ -99,3 +99,67 @@ def plot_examples(
     rows = [np.pad(r, ((0, 8), (0, width - r.shape[1]), (0, 0)), constant_values=255) for r in rows]
     cv2.imwrite(str(path), cv2.cvtColor(np.concatenate(rows), cv2.COLOR_RGB2BGR))
     return path
+
+
+def plot_results(csv_path: Path, path: Path) -> Path:
+    """Training and validation losses and AP per epoch, from ``results.csv``."""
+    import csv
+
+    with open(csv_path, newline="") as f:
+        rows = list(csv.DictReader(f))
+    if not rows:
+        return path
+    epochs = [float(r["epoch"]) for r in rows]
+    panels = [
+        ("train loss", [k for k in ("train/box", "train/cls", "train/dfl") if k in rows[0]]),
+        (
+            "val loss (main head)",
+            [k for k in ("val/main/box", "val/main/cls", "val/main/dfl") if k in rows[0]],
+        ),
+        (
+            "val loss (aux head)",
+            [k for k in ("val/aux/box", "val/aux/cls", "val/aux/dfl") if k in rows[0]],
+        ),
+        ("AP", [k for k in ("AP", "AP50", "AP75") if k in rows[0]]),
+    ]
+    panels = [(t, keys) for t, keys in panels if keys]
+    fig, axes = plt.subplots(1, len(panels), figsize=(4.2 * len(panels), 3.6), dpi=110)
+    for ax, (title, keys) in zip(np.atleast_1d(axes), panels, strict=True):
+        for key in keys:
+            values = [float(r[key]) if r.get(key) not in (None, "") else np.nan for r in rows]
+            ax.plot(
+                epochs, values, marker="." if len(rows) < 30 else None, label=key.split("/")[-1]
+            )
+        ax.set(title=title, xlabel="epoch")
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+    return path
+
+
+def plot_labels(
+    boxes_xywhn: np.ndarray, classes: np.ndarray, names: Sequence[str], path: Path
+) -> Path:
+    """Label statistics: instances per class, box centres and box sizes (normalised)."""
+    fig, axes = plt.subplots(1, 3, figsize=(13, 3.8), dpi=110)
+    counts = np.bincount(classes, minlength=len(names))
+    axes[0].bar(range(len(names)), counts, color="tab:blue")
+    if len(names) <= 30:
+        axes[0].set_xticks(range(len(names)), names, rotation=90, fontsize=7)
+    axes[0].set(title=f"{int(counts.sum())} boxes", ylabel="instances")
+    if len(boxes_xywhn):
+        axes[1].hist2d(
+            boxes_xywhn[:, 0], boxes_xywhn[:, 1], bins=40, range=[[0, 1], [0, 1]], cmap="Blues"
+        )
+        axes[2].hist2d(
+            boxes_xywhn[:, 2], boxes_xywhn[:, 3], bins=40, range=[[0, 1], [0, 1]], cmap="Blues"
+        )
+    axes[1].set(title="box centres", xlabel="x", ylabel="y")
+    axes[1].invert_yaxis()
+    axes[2].set(title="box sizes", xlabel="width", ylabel="height")
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+    return path

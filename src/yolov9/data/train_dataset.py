@@ -1,0 +1,155 @@
+"""The training dataset: the reference augmentation pipeline over labelled images.
+
+Per sample: with probability ``mosaic`` (until the trainer closes it for the last epochs) a
+4-image mosaic, copy-paste (polygon labels only), random affine from 2s to s, and MixUp of a
+second mosaic; otherwise a letterbox to s and the same random affine. Then HSV jitter and
+flips. Each sample draws from ``numpy.random.default_rng((seed, epoch, index))``, so runs are
+reproducible whatever the number of workers. An unreadable image never stops training: it is
+replaced by another image and reported in the sample's ``problems``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import cv2
+import numpy as np
+import torch
+from torch.utils.data import Dataset
+
+from yolov9.data.images import letterbox
+from yolov9.data.labels import ImageLabels
+from yolov9.data.loader import load_resized
+from yolov9.data.transforms import (
+    AugmentSpec,
+    Labels,
+    copy_paste,
+    flip_lr,
+    flip_ud,
+    hsv_jitter,
+    mixup,
+    mosaic4,
+    random_affine,
+)
+from yolov9.errors import DataError
+
+
+@dataclass
+class TrainSample:
+    image: torch.Tensor  # (s, s, 3) uint8 RGB
+    targets: torch.Tensor  # (N, 5) class, x1, y1, x2, y2 in pixels of ``image``
+    index: int
+    problems: list[str] = field(default_factory=list)
+
+
+class TrainDataset(Dataset[TrainSample]):
+    """Augmented, square ``imgsz`` training samples. Call :meth:`set_epoch` every epoch."""
+
+    def __init__(
+        self,
+        records: Sequence[ImageLabels],
+        imgsz: int,
+        spec: AugmentSpec | None = None,
+        *,
+        seed: int = 0,
+        augment: bool = True,
+    ) -> None:
+        if not records:
+            raise DataError("the training split has no images")
+        self.records, self.imgsz = list(records), imgsz
+        self.spec = spec or AugmentSpec()
+        self.seed, self.augment = seed, augment
+        self.epoch, self.mosaic_on = 0, True
+
+    def __len__(self) -> int:
+        return len(self.records)
+
+    def set_epoch(self, epoch: int, *, mosaic: bool = True) -> None:
+        self.epoch, self.mosaic_on = epoch, mosaic
+
+    def _load(
+        self, index: int, rng: np.random.Generator, problems: list[str]
+    ) -> tuple[np.ndarray, Labels]:
+        """Image resized to long side ``imgsz`` and its training labels; an unreadable image
+        is replaced by a random other one (and reported)."""
+        for _ in range(10):
+            record = self.records[index]
+            try:
+                image, (h0, w0) = load_resized(record.path, self.imgsz, augment=True)
+                break
+            except DataError as e:
+                problems.append(str(e))
+                index = int(rng.integers(len(self.records)))
+        else:
+            raise DataError(f"10 unreadable images in a row, last: {problems[-1]}")
+        keep = record.train_mask
+        sx, sy = image.shape[1] / w0, image.shape[0] / h0
+        boxes = record.boxes[keep] * np.array([sx, sy, sx, sy], np.float32)
+        segs = None
+        if record.segments is not None:
+            segs = [
+                seg * np.array([sx, sy], np.float32)
+                for seg, k in zip(record.segments, keep, strict=True)
+                if k
+            ]
+        return image, Labels(boxes, record.classes[keep], segs)
+
+    def _mosaic(
+        self, index: int, rng: np.random.Generator, problems: list[str]
+    ) -> tuple[np.ndarray, Labels]:
+        others = rng.integers(0, len(self.records), 3).tolist()
+        order = [index, *others]
+        rng.shuffle(order)
+        tiles = [self._load(i, rng, problems) for i in order]
+        image, labels = mosaic4(tiles, self.imgsz, rng)
+        image, labels = copy_paste(image, labels, self.spec.copy_paste, rng)
+        border = -self.imgsz // 2
+        return random_affine(image, labels, rng, self.spec, border=(border, border))
+
+    def __getitem__(self, index: int) -> TrainSample:
+        rng = np.random.default_rng((self.seed, self.epoch, index))
+        problems: list[str] = []
+        spec = self.spec
+        if self.augment and self.mosaic_on and rng.random() < spec.mosaic:
+            image, labels = self._mosaic(index, rng, problems)
+            if rng.random() < spec.mixup:
+                other = self._mosaic(int(rng.integers(len(self.records))), rng, problems)
+                image, labels = mixup((image, labels), other, rng)
+        else:
+            image, labels = self._load(index, rng, problems)
+            image, info = letterbox(image, self.imgsz, auto=False, scaleup=self.augment)
+            pad = np.array([*info.pad, *info.pad], np.float32)
+            segs = [s * info.ratio + pad[:2] for s in labels.segments] if labels.segments else None
+            labels = Labels(labels.boxes * info.ratio + pad, labels.classes, segs)
+            if self.augment:
+                image, labels = random_affine(image, labels, rng, spec)
+        if self.augment:
+            image = hsv_jitter(image, (spec.hsv_h, spec.hsv_s, spec.hsv_v), rng)
+            if rng.random() < spec.flipud:
+                image, labels = flip_ud(image, labels)
+            if rng.random() < spec.fliplr:
+                image, labels = flip_lr(image, labels)
+        s = self.imgsz
+        boxes = labels.boxes.clip(0, s - 1e-3)  # as the reference: just inside the border
+        targets = np.concatenate([labels.classes[:, None].astype(np.float32), boxes], 1)
+        image = np.ascontiguousarray(image)
+        if image.shape[:2] != (s, s):  # cannot happen with the transforms above; guard anyway
+            image = cv2.resize(image, (s, s))
+        return TrainSample(torch.from_numpy(image), torch.from_numpy(targets), index, problems)
+
+
+@dataclass
+class TrainBatch:
+    images: torch.Tensor  # (B, 3, s, s) uint8, channels-last
+    targets: torch.Tensor  # (N, 6) image index in batch, class, x1, y1, x2, y2 (pixels)
+    problems: list[str]
+
+
+def collate_train(samples: list[TrainSample]) -> TrainBatch:
+    images = torch.stack([s.image for s in samples]).permute(0, 3, 1, 2)
+    targets = [
+        torch.cat((torch.full((len(s.targets), 1), float(i)), s.targets), 1)
+        for i, s in enumerate(samples)
+    ]
+    return TrainBatch(images, torch.cat(targets), [p for s in samples for p in s.problems])

@@ -1,0 +1,92 @@
+"""Training hooks: the loop calls them, logging back-ends live here (rank 0 only)."""
+
+from __future__ import annotations
+
+import csv
+import logging
+from pathlib import Path
+from typing import Any, Protocol
+
+log = logging.getLogger(__name__)
+
+
+class Hook(Protocol):
+    def on_train_start(self, info: dict[str, Any]) -> None: ...
+    def on_epoch_end(self, record: dict[str, float]) -> None: ...
+    def on_train_end(self, summary: dict[str, Any]) -> None: ...
+
+
+class CsvHook:
+    """``results.csv``: one row per epoch (appends on resume)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def on_train_start(self, info: dict[str, Any]) -> None:
+        pass
+
+    def on_epoch_end(self, record: dict[str, float]) -> None:
+        rows = []
+        if self.path.is_file():
+            with open(self.path, newline="") as f:
+                rows = [r for r in csv.DictReader(f) if int(float(r["epoch"])) < record["epoch"]]
+        rows.append({k: f"{v:.6g}" if isinstance(v, float) else v for k, v in record.items()})
+        keys = list(dict.fromkeys(k for r in rows for k in r))
+        tmp = self.path.with_suffix(".csv.tmp")
+        with open(tmp, "w", newline="") as f:
+            writer = csv.DictWriter(f, fieldnames=keys)
+            writer.writeheader()
+            writer.writerows(rows)
+        tmp.replace(self.path)
+
+    def on_train_end(self, summary: dict[str, Any]) -> None:
+        pass
+
+
+class TensorBoardHook:
+    """Scalars per epoch under ``<run>/tensorboard`` (skipped if tensorboard is missing)."""
+
+    def __init__(self, folder: Path) -> None:
+        try:
+            from torch.utils.tensorboard import SummaryWriter
+        except ImportError:  # tensorboard is a dependency; keep training if it is broken
+            log.warning("tensorboard unavailable; no TensorBoard logs")
+            self.writer = None
+            return
+        self.writer = SummaryWriter(str(folder))
+
+    def on_train_start(self, info: dict[str, Any]) -> None:
+        if self.writer is not None:
+            self.writer.add_text("config", f"```\n{info.get('config_yaml', '')}\n```")
+
+    def on_epoch_end(self, record: dict[str, float]) -> None:
+        if self.writer is None:
+            return
+        for key, value in record.items():
+            if key != "epoch" and isinstance(value, int | float):
+                self.writer.add_scalar(key, value, int(record["epoch"]))
+        self.writer.flush()
+
+    def on_train_end(self, summary: dict[str, Any]) -> None:
+        if self.writer is not None:
+            self.writer.close()
+
+
+class PlotHook:
+    """``results.png`` (loss and mAP curves) after every epoch."""
+
+    def __init__(self, run_dir: Path) -> None:
+        self.run_dir = run_dir
+
+    def on_train_start(self, info: dict[str, Any]) -> None:
+        pass
+
+    def on_epoch_end(self, record: dict[str, float]) -> None:
+        from yolov9.utils.plots import plot_results
+
+        csv_path = self.run_dir / "results.csv"
+        if csv_path.is_file():
+            plot_results(csv_path, self.run_dir / "results.png")
+
+    def on_train_end(self, summary: dict[str, Any]) -> None:
+        pass

@@ -1,0 +1,63 @@
+"""DDP: two processes with the gloo backend on CPU, launched by torchrun."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from yolov9.checkpoints import load_weights
+
+
+def test_two_process_training_with_torchrun(tmp_path: Path) -> None:
+    from yolov9.data.synthetic import write_dataset
+
+    data = write_dataset(tmp_path / "data", splits={"train": 8, "val": 4}, size=(96, 96))["yolo"]
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "YOLOV9_CACHE_DIR": str(tmp_path / "cache")}
+    cmd = [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--standalone",
+        "--nproc_per_node",
+        "2",
+        "-m",
+        "yolov9",
+        "train",
+        "--model",
+        "yolov9-t",
+        "--data",
+        str(data),
+        "--epochs",
+        "2",
+        "--imgsz",
+        "64",
+        "--batch",
+        "4",
+        "--workers",
+        "0",
+        "--device",
+        "cpu",
+        "--out",
+        str(tmp_path / "run"),
+        "--set",
+        "optim.nominal_batch=4",
+        "--set",
+        "optim.warmup_epochs=0",
+    ]
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=300)
+    log = proc.stdout + proc.stderr
+    assert proc.returncode == 0, log[-3000:]
+    assert "2 process(es)" in log
+    assert log.count("epoch 2/2:") >= 1
+    loaded = load_weights(tmp_path / "run" / "weights" / "last.pt")
+    assert loaded.model.name == "yolov9-t"
+    assert loaded.meta["epoch"] == 1
+    assert not (tmp_path / "run-2").exists()  # only rank 0 created a run folder
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(pytest.main([__file__]))
