@@ -135,10 +135,12 @@ def test_errors_are_one_line(
     assert not any("Traceback" in line for line in err)
 
 
-def test_demo(tmp_path: Path) -> None:
-    assert main(["demo", "--out", str(tmp_path)]) == 0
-    assert (tmp_path / "scene_pred.jpg").is_file()
-    assert load_weights(tmp_path / "gelan-t-shapes.pt").model.name == "gelan-t"
+def test_demo_runs_end_to_end(tmp_path: Path) -> None:
+    assert main(["demo", "--out", str(tmp_path), "--epochs", "2", "--imgsz", "64"]) == 0
+    assert (tmp_path / "new_scene_pred.jpg").is_file()
+    converted = load_weights(tmp_path / "train" / "weights" / "best-converted.pt")
+    assert converted.model.name == "gelan-t"
+    assert converted.names == ["circle", "square", "triangle", "star"]
 
 
 def test_val_scores_a_predictions_file(tmp_path: Path, shapes: dict[str, Path]) -> None:

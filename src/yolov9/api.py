@@ -9,8 +9,8 @@ from typing import Any
 import numpy as np
 import torch
 
-from yolov9.checkpoints import LoadedWeights, load_weights
 from yolov9.data.sources import Frame, iter_frames, list_media
+from yolov9.deploy.backends import InferenceBackend, TorchBackend, load_backend
 from yolov9.engine.predictor import Predictor, Result
 from yolov9.models import YOLOv9
 
@@ -32,8 +32,9 @@ class Detector:
     """A model ready for inference, with its class names.
 
     Args:
-        model: a :class:`YOLOv9` (the auxiliary branch, if any, is dropped for inference).
-        names: class names by id.
+        model: a :class:`YOLOv9` (the auxiliary branch, if any, is dropped for inference), or
+            an :class:`~yolov9.deploy.backends.InferenceBackend` (an exported model).
+        names: class names by id (taken from the backend when one is given).
         imgsz: inference size (longer image side), a multiple of 32.
         device: ``"auto"`` (default), ``"cpu"``, ``"cuda"``, ``"cuda:1"``, ``"mps"``.
         precision: ``"fp32"`` (default), ``"fp16"`` (CUDA) or ``"bf16"`` (autocast; about 3x
@@ -42,18 +43,24 @@ class Detector:
 
     def __init__(
         self,
-        model: YOLOv9,
-        names: Sequence[str],
+        model: YOLOv9 | InferenceBackend,
+        names: Sequence[str] | None = None,
         *,
-        imgsz: int = 640,
+        imgsz: int | None = None,
         device: str | torch.device | None = None,
         precision: str = "fp32",
     ) -> None:
-        self.model = model
-        self.names = list(names)
-        self.predictor = Predictor(
-            model, self.names, imgsz=imgsz, device=device, precision=precision
-        )
+        if isinstance(model, InferenceBackend):
+            backend = model
+        else:
+            if names is None:
+                raise ValueError("give the class names of the model")
+            backend = TorchBackend(
+                model, list(names), imgsz=imgsz or 640, device=device, precision=precision
+            )
+        self.backend = backend
+        self.names = list(backend.names)
+        self.predictor = Predictor(backend, imgsz=imgsz)
 
     @classmethod
     def from_pretrained(
@@ -64,19 +71,20 @@ class Detector:
         device: str | torch.device | None = None,
         precision: str = "fp32",
     ) -> Detector:
-        """Load a checkpoint by path or release name (any supported format)."""
-        loaded: LoadedWeights = load_weights(weights)
+        """Load a checkpoint (any supported format, by path or release name) or an exported
+        model (``.onnx``, OpenVINO ``.xml``, ``.torchscript``)."""
         return cls(
-            loaded.model,
-            loaded.names,
-            imgsz=imgsz or loaded.imgsz,
-            device=device,
-            precision=precision,
+            load_backend(weights, device=device, precision=precision, imgsz=imgsz), imgsz=imgsz
         )
 
     @property
+    def model(self) -> YOLOv9 | None:
+        """The prepared PyTorch model (None for exported models)."""
+        return getattr(self.backend, "model", None)
+
+    @property
     def device(self) -> torch.device:
-        return self.predictor.device
+        return self.backend.device
 
     def stream(
         self, source: Source, *, batch_size: int = 1, skipped: list[str] | None = None, **kw: Any

@@ -101,6 +101,8 @@ class TrainConfig:
     sync_bn: bool = False
     out: str = "runs/train"
     exist_ok: bool = False
+    recipe: str = "auto"  # auto (paper for long schedules, short otherwise) | paper | short
+    explicit: list[str] = field(default_factory=list)  # keys the user set (recipes keep them)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -111,11 +113,16 @@ _ALLOWED = {
     ("optim", "optimizer"): ("sgd", "adamw"),
     ("optim", "schedule"): ("linear", "cosine", "flat-cosine", "fixed"),
     ((), "precision"): ("auto", "fp32", "fp16", "bf16"),
+    ((), "recipe"): ("auto", "paper", "short"),
 }
 
 
 def _coerce(value: Any, kind: Any, key: str) -> Any:
     origin = typing.get_origin(kind)
+    if origin is list:
+        if not isinstance(value, list | tuple):
+            raise ConfigError(f"{key}: expected a list, got {value!r}")
+        return [str(v) for v in value]
     if origin in (typing.Union, types.UnionType):
         options = [a for a in typing.get_args(kind) if a is not type(None)]
         if value is None or (isinstance(value, str) and value.lower() in ("none", "null", "")):
@@ -184,6 +191,7 @@ def resolve(
 ) -> TrainConfig:
     """Defaults <- YAML file <- ``flags`` (``{"optim.lr0": 0.01}`` or nested) <- overrides."""
     cfg = TrainConfig()
+    explicit: set[str] = set()
     if yaml_file:
         try:
             loaded = yaml.safe_load(Path(yaml_file).read_text()) or {}
@@ -192,13 +200,28 @@ def resolve(
         if not isinstance(loaded, dict):
             raise ConfigError(f"{yaml_file}: expected a mapping of sections")
         _apply(cfg, loaded)
+        explicit |= set(_flat_keys(loaded))
     for key, value in flags.items():
         if value is not None:
             _apply(cfg, _nest(key, value))
+            explicit.add(key)
     for text in overrides or []:
-        _apply(cfg, parse_override(text))
+        values = parse_override(text)
+        _apply(cfg, values)
+        explicit |= set(_flat_keys(values))
+    cfg.explicit = sorted(explicit | set(cfg.explicit))
     validate(cfg)
     return cfg
+
+
+def _flat_keys(values: dict[str, Any], prefix: str = "") -> list[str]:
+    out = []
+    for key, value in values.items():
+        if isinstance(value, dict):
+            out += _flat_keys(value, f"{prefix}{key}.")
+        else:
+            out.append(f"{prefix}{key}")
+    return out
 
 
 def _nest(key: str, value: Any) -> dict[str, Any]:

@@ -39,7 +39,7 @@ def test_boxes_are_mapped_to_original_pixels(monkeypatch: pytest.MonkeyPatch) ->
         scores[0, 0, 1] = 0.9
         return box.expand(1, 5, 4), scores
 
-    monkeypatch.setattr(det.predictor, "infer", fake_infer)
+    monkeypatch.setattr(det.backend, "infer", fake_infer)
     result = det.predict(image)[0]
     assert result.labels.tolist() == [1]
     np.testing.assert_allclose(result.boxes[0], target, atol=1e-3)
@@ -94,7 +94,7 @@ def test_from_pretrained_keeps_training_graph_out_of_inference(tmp_path: Path) -
     path = save_checkpoint(tmp_path / "w.pt", model, ["a", "b"], meta={"imgsz": 96})
     det = Detector.from_pretrained(path, device="cpu")
     assert det.predictor.imgsz == 96
-    assert det.predictor.model.aux is None
+    assert det.backend.model.aux is None
     assert model.aux is not None  # the caller's model is untouched
     result = det.predict(np.zeros((40, 40, 3), np.uint8), conf=0.0, max_det=7)[0]
     assert len(result) == 7

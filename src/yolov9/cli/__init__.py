@@ -6,7 +6,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from yolov9.cli import model_tools, predict, train, val
+from yolov9.cli import deploy, model_tools, predict, train, val
 from yolov9.errors import YOLOv9Error
 
 
@@ -25,6 +25,7 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_parser(sub)
     predict.add_parser(sub)
     val.add_parser(sub)
+    deploy.add_parsers(sub)
     model_tools.add_parsers(sub)
     return parser
 

@@ -24,9 +24,11 @@ def add_parsers(sub: Any) -> None:
     p.add_argument("--half", action="store_true", help="store fp16 weights")
     p.set_defaults(handler=convert)
 
-    p = sub.add_parser("demo", help="the embedded end-to-end demo (no downloads)")
+    p = sub.add_parser("demo", help="train, convert, evaluate and predict on generated data")
     p.add_argument("--out", default="runs/demo")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--epochs", type=positive_int, default=30)
+    p.add_argument("--imgsz", type=imgsz, default=224)
     p.set_defaults(handler=demo)
 
 
@@ -67,5 +69,5 @@ def convert(args: argparse.Namespace) -> int:
 def demo(args: argparse.Namespace) -> int:
     from yolov9.demo import run_demo
 
-    run_demo(Path(args.out), seed=args.seed)
+    run_demo(Path(args.out), seed=args.seed, epochs=args.epochs, imgsz=args.imgsz)
     return 0

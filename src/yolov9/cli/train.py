@@ -25,6 +25,12 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--optimizer", choices=("sgd", "adamw"))
     p.add_argument("--lr0", type=float)
     p.add_argument("--schedule", choices=("linear", "cosine", "flat-cosine", "fixed"))
+    p.add_argument(
+        "--recipe",
+        choices=("auto", "paper", "short"),
+        help="auto (default): the paper's recipe for long schedules, a short-schedule "
+        "one otherwise (printed at start); paper: exactly the paper's",
+    )
     p.add_argument("--close-mosaic", type=int)
     p.add_argument("--patience", type=positive_int)
     p.add_argument(
@@ -68,6 +74,7 @@ _FLAGS = {
     "workers": "data.workers",
     "seed": "seed",
     "sync_bn": "sync_bn",
+    "recipe": "recipe",
     "out": "out",
     "exist_ok": "exist_ok",
 }

@@ -77,19 +77,27 @@ def run(args: argparse.Namespace) -> int:
         if not args.no_plots:
             save_plots(dataset, predictions, metrics, out)
     else:
-        from yolov9.checkpoints import load_weights
+        from yolov9.deploy.backends import load_backend
         from yolov9.engine.evaluator import Evaluator
         from yolov9.utils.perf import tune_cpu_allocator
 
         tune_cpu_allocator()
-        loaded = load_weights(args.weights)
-        if len(loaded.names) != len(dataset.names):
+        backend = load_backend(
+            args.weights, device=args.device, precision=args.precision, imgsz=args.imgsz
+        )
+        if len(backend.names) != len(dataset.names):
             raise DataError(
-                f"the model has {len(loaded.names)} classes, {args.data} has {len(dataset.names)}"
+                f"the model has {len(backend.names)} classes, {args.data} has {len(dataset.names)}"
+            )
+        if backend.has_nms:
+            log.warning(
+                "this export has NMS with conf %s built in: metrics are not comparable "
+                "to the COCO protocol (conf 0.001); export without --nms for val",
+                backend.nms_settings.get("conf"),
             )
         evaluator = Evaluator(
             dataset,
-            imgsz=args.imgsz or loaded.imgsz,
+            imgsz=args.imgsz or backend.imgsz,
             batch_size=args.batch,
             conf=args.conf,
             iou=args.iou,
@@ -100,14 +108,15 @@ def run(args: argparse.Namespace) -> int:
             device=args.device,
             precision=args.precision,
         )
-        result = evaluator.run(loaded.model, out_dir=None if args.no_plots else out)
+        result = evaluator.run(backend, out_dir=None if args.no_plots else out)
         metrics = result.metrics
         summary = {
             "images": result.images,
             "speed_ms": result.speed_ms,
             "failed": result.failed,
             "weights": str(args.weights),
-            "imgsz": args.imgsz or loaded.imgsz,
+            "imgsz": args.imgsz or backend.imgsz,
+            "backend": backend.describe(),
         }
         print(result.summary())
         if args.save_predictions:

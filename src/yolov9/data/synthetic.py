@@ -60,10 +60,12 @@ def make_scene(
     min_radius: float = 8.0,
     max_radius: float | None = None,
     max_overlap: float = 0.25,
+    photo: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """One RGB scene with 1 ... ``max_objects`` shapes (none if ``max_objects`` is 0).
 
-    Objects overlap each other by at most ``max_overlap`` of the smaller one's box.
+    Objects overlap each other by at most ``max_overlap`` of the smaller one's box. With a
+    ``photo`` (RGB), the background is a random crop of it instead of a generated texture.
 
     Returns:
         image: (H, W, 3) uint8 RGB.
@@ -71,7 +73,7 @@ def make_scene(
         labels: (N,) int64 class ids in [0, num_classes).
     """
     h, w = size
-    img = _background(rng, h, w)
+    img = _background(rng, h, w) if photo is None else _photo_crop(rng, photo, h, w)
     max_r = max_radius or min(h, w) / 5
     boxes: list[np.ndarray] = []
     labels: list[int] = []
@@ -99,6 +101,16 @@ def make_scene(
         boxes.append(np.clip(np.round(extent), 0, [w, h, w, h]))
         labels.append(label)
     return img, np.array(boxes, np.float32).reshape(-1, 4), np.array(labels, np.int64)
+
+
+def _photo_crop(rng: np.random.Generator, photo: np.ndarray, h: int, w: int) -> np.ndarray:
+    """A random crop of ``photo`` (30-100 % of its shorter side), resized to (h, w)."""
+    ph, pw = photo.shape[:2]
+    side = int(min(ph, pw) * rng.uniform(0.3, 1.0))
+    ch, cw = min(ph, int(side * h / max(h, w) * 1.0) or 1), min(pw, int(side * w / max(h, w)) or 1)
+    y, x = int(rng.integers(0, ph - ch + 1)), int(rng.integers(0, pw - cw + 1))
+    crop = photo[y : y + ch, x : x + cw]
+    return np.ascontiguousarray(cv2.resize(crop, (w, h), interpolation=cv2.INTER_AREA))
 
 
 def _overlap(a: np.ndarray, b: np.ndarray) -> float:
@@ -142,13 +154,15 @@ def write_dataset(
     formats: tuple[str, ...] = ("yolo",),
     max_objects: int = 6,
     background_every: int = 0,
+    photos: list[str | Path] | None = None,
 ) -> dict[str, Path]:
     """Write a shapes dataset (same images, same boxes) in any of the formats ``yolo``,
     ``coco`` and ``voc``; return each format's description file.
 
     Layout: ``images/<split>/*.png``; YOLO ``labels/<split>/*.txt``; COCO
     ``annotations/instances_<split>.json``; VOC ``voc/<split>/*.xml``. With
-    ``background_every=k`` every k-th image has no objects.
+    ``background_every=k`` every k-th image has no objects. ``photos``: image files whose
+    random crops serve as backgrounds (real photographic clutter instead of textures).
     """
     root = Path(root)
     splits = splits or {"train": 64, "val": 16}
@@ -160,7 +174,14 @@ def write_dataset(
         images, annotations = [], []
         for i in range(count):
             empty = background_every > 0 and i % background_every == background_every - 1
-            image, boxes, labels = make_scene(rng, size, max_objects=0 if empty else max_objects)
+            photo = None
+            if photos:
+                from yolov9.data.images import read_image
+
+                photo = read_image(photos[int(rng.integers(len(photos)))])
+            image, boxes, labels = make_scene(
+                rng, size, max_objects=0 if empty else max_objects, photo=photo
+            )
             name = f"{split}_{i:05d}.png"
             cv2.imwrite(str(root / "images" / split / name), cv2.cvtColor(image, cv2.COLOR_RGB2BGR))
             if "yolo" in formats:

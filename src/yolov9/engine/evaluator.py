@@ -21,7 +21,7 @@ from tqdm import tqdm
 from yolov9.data.dataset import DetectionDataset
 from yolov9.data.images import boxes_to_original, read_image
 from yolov9.data.loader import EvalDataset, eval_loader
-from yolov9.engine.predictor import prepare_for_inference
+from yolov9.deploy.backends import InferenceBackend, TorchBackend
 from yolov9.metrics.coco import CocoMetrics, coco_ground_truth, evaluate_coco, to_coco_results
 from yolov9.metrics.confusion import ConfusionMatrix
 from yolov9.models import YOLOv9
@@ -78,32 +78,56 @@ class Evaluator:
             raise ValueError(f"imgsz must be a multiple of 32, got {imgsz}")
         self.dataset = dataset
         self.gt = coco_ground_truth(dataset)
-        self.data = EvalDataset(dataset.records, imgsz, batch_size, rect=rect)
-        self.nms = {
-            "conf_threshold": conf,
-            "iou_threshold": iou,
-            "max_det": max_det,
-            "multi_label": multi_label,
-        }
+        self.imgsz, self.batch_size, self.rect = imgsz, batch_size, rect
+        self.nms = {"conf": conf, "iou": iou, "max_det": max_det, "multi_label": multi_label}
         self.workers, self.precision, self.progress = workers, precision, progress
         self.device = select_device(device)
+
+    def _data(self, backend: InferenceBackend | None) -> EvalDataset:
+        """Rect batches at ``imgsz``, or an export's fixed input shape and batch size."""
+        if backend is not None and backend.fixed_shape is not None:
+            h, w = backend.fixed_shape
+            if h != w:
+                raise ValueError(
+                    f"exports with a non-square fixed input ({h}x{w}) are not supported"
+                )
+            return EvalDataset(self.dataset.records, h, backend.fixed_batch or 1, rect=False)
+        batch = (
+            backend.fixed_batch if backend is not None and backend.fixed_batch else self.batch_size
+        )
+        return EvalDataset(self.dataset.records, self.imgsz, batch, rect=self.rect)
 
     @torch.inference_mode()
     def run(
         self,
-        model: YOLOv9,
+        model: YOLOv9 | InferenceBackend,
         *,
         criterion: Callable[..., Any] | None = None,
         out_dir: Path | None = None,
         prepared: bool = False,
         examples: int = 4,
     ) -> EvalResult:
-        """Evaluate ``model``. Unless ``prepared``, a fused inference copy is made first.
+        """Evaluate a model or an exported model's backend.
 
-        With a ``criterion`` (training), the model keeps its auxiliary head and the mean
+        A :class:`YOLOv9` is first copied into a fused inference graph, unless ``prepared``.
+        With a ``criterion`` (training: the model as it is, auxiliary head included) the mean
         validation loss of both heads is returned too.
         """
-        net = model if prepared else prepare_for_inference(model, self.device, self.precision)
+        backend: InferenceBackend | None = None
+        net: YOLOv9 | None = None
+        if isinstance(model, InferenceBackend):
+            backend = model
+        elif criterion is not None or prepared:
+            net = model
+        else:
+            backend = TorchBackend(
+                model,
+                self.dataset.names,
+                imgsz=self.imgsz,
+                device=self.device,
+                precision=self.precision,
+            )
+        device = backend.device if backend is not None else self.device
         cat_ids = self.dataset.category_ids
         results: list[dict[str, Any]] = []
         failed: list[str] = []
@@ -111,32 +135,54 @@ class Evaluator:
         loss_sum: dict[str, float] = {}
         t_pre = t_inf = t_post = 0.0
         n_batches = 0
-        loader = eval_loader(self.data, self.workers)
+        data = self._data(backend)
         bar = tqdm(
-            loader, desc="val", unit="batch", disable=None if self.progress else True, leave=False
+            eval_loader(data, self.workers),
+            desc="val",
+            unit="batch",
+            disable=None if self.progress else True,
+            leave=False,
         )
         t0 = time.perf_counter()
         for batch in bar:
-            images = batch.images.to(self.device, non_blocking=True)
-            images = images.half() if self.precision == "fp16" else images.float()
-            images = images.div_(255.0)
+            images = batch.images.to(device, non_blocking=True).float().div_(255.0)
+            fixed = backend.fixed_batch if backend is not None else None
+            if fixed and images.shape[0] < fixed:  # an export with a fixed batch: pad the tail
+                images = torch.cat(
+                    (images, images[-1:].expand(fixed - images.shape[0], -1, -1, -1))
+                )
             t1 = time.perf_counter()
-            with torch.autocast(self.device.type, torch.bfloat16, enabled=self.precision == "bf16"):
-                out = net(images)
-            if criterion is not None:
-                losses = criterion(out, batch.targets.to(self.device))
-                for k, v in losses.parts.items():
-                    loss_sum[k] = loss_sum.get(k, 0.0) + float(v)
-                n_batches += 1
-            main = out.main._replace(
-                pred_dist=out.main.pred_dist.float(), pred_logits=out.main.pred_logits.float()
-            )
-            if self.device.type == "cuda":
-                torch.cuda.synchronize(self.device)
+            if net is None:
+                assert backend is not None
+                boxes, scores = (None, None) if backend.has_nms else backend.infer(images)
+            else:
+                with torch.autocast(device.type, torch.bfloat16, enabled=self.precision == "bf16"):
+                    out = net(images)
+                if criterion is not None:
+                    losses = criterion(out, batch.targets.to(device))
+                    for k, v in losses.parts.items():
+                        loss_sum[k] = loss_sum.get(k, 0.0) + float(v)
+                    n_batches += 1
+                main = out.main._replace(
+                    pred_dist=out.main.pred_dist.float(), pred_logits=out.main.pred_logits.float()
+                )
+                boxes, scores = net.head.decode(main)
+            if device.type == "cuda":
+                torch.cuda.synchronize(device)
             t2 = time.perf_counter()
-            boxes, scores = net.head.decode(main)
-            dets = non_max_suppression(boxes, scores, **self.nms)
-            for sample, det in zip(batch.samples, dets, strict=True):
+            if boxes is None:  # an export with NMS inside
+                assert backend is not None
+                dets = backend.detect(images, **self.nms)
+            else:
+                dets = non_max_suppression(
+                    boxes,
+                    scores,
+                    conf_threshold=self.nms["conf"],
+                    iou_threshold=self.nms["iou"],
+                    max_det=self.nms["max_det"],
+                    multi_label=self.nms["multi_label"],
+                )
+            for sample, det in zip(batch.samples, dets, strict=False):
                 record = self.dataset.records[sample.index]
                 if sample.unreadable:
                     failed.append(str(sample.error))
@@ -153,7 +199,7 @@ class Evaluator:
             t_inf += t2 - t1
             t_post += t3 - t2
             t0 = time.perf_counter()
-        n = len(self.data)
+        n = len(data)
         ok_ids = [r.image_id for r in self.dataset.records if r.image_id not in failed_ids]
         for message in failed:
             log.warning("excluded from the metrics: %s", message)

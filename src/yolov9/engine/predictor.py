@@ -14,9 +14,8 @@ import torch
 
 from yolov9.data.images import PAD_VALUE, LetterboxInfo, boxes_to_original, letterbox
 from yolov9.data.sources import Frame
+from yolov9.deploy.backends import InferenceBackend
 from yolov9.models import YOLOv9
-from yolov9.ops.nms import non_max_suppression
-from yolov9.utils.device import select_device
 from yolov9.utils.draw import draw_detections
 
 
@@ -96,48 +95,33 @@ def prepare_for_inference(model: YOLOv9, device: torch.device, precision: str = 
 
 
 class Predictor:
-    """Runs a model for inference. The model is copied and prepared with
-    :func:`prepare_for_inference`; the caller's model is not modified."""
+    """Letterbox -> backend (PyTorch model or exported file) -> NMS -> original pixels."""
 
-    def __init__(
-        self,
-        model: YOLOv9,
-        names: list[str],
-        *,
-        imgsz: int = 640,
-        device: str | torch.device | None = None,
-        precision: str = "fp32",
-    ) -> None:
+    def __init__(self, backend: InferenceBackend, *, imgsz: int | None = None) -> None:
+        imgsz = imgsz or backend.imgsz
         if imgsz % 32:
             raise ValueError(f"imgsz must be a multiple of 32, got {imgsz}")
-        self.device = select_device(device)
-        self.precision = precision
-        self.model = prepare_for_inference(model, self.device, precision)
-        self.names = list(names)
+        self.backend = backend
+        self.names = list(backend.names)
         self.imgsz = imgsz
+        self.device = backend.device
 
     def preprocess(self, images: list[np.ndarray]) -> tuple[torch.Tensor, list[LetterboxInfo]]:
-        """Letterbox each RGB image (minimal stride padding), pad to a common batch shape."""
-        boxed, infos = zip(*(letterbox(im, self.imgsz, auto=True) for im in images), strict=True)
+        """Letterbox each RGB image (minimal stride padding, or the export's fixed input
+        shape) and pad them to a common batch shape."""
+        fixed = self.backend.fixed_shape
+        target = fixed or self.imgsz
+        boxed, infos = zip(
+            *(letterbox(im, target, auto=fixed is None) for im in images), strict=True
+        )
         h = max(b.shape[0] for b in boxed)
         w = max(b.shape[1] for b in boxed)
         batch = np.full((len(boxed), h, w, 3), PAD_VALUE, dtype=np.uint8)
         for i, b in enumerate(boxed):
             batch[i, : b.shape[0], : b.shape[1]] = b
         # NHWC uint8 -> NCHW view with channels-last strides: no copy before the division
-        tensor = torch.from_numpy(batch).to(self.device).permute(0, 3, 1, 2)
-        tensor = tensor.half() if self.precision == "fp16" else tensor.float()
-        return tensor.div_(255.0), list(infos)
-
-    @torch.inference_mode()
-    def infer(self, batch: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """(B, 3, H, W) -> (boxes_xyxy (B, A, 4), scores (B, A, C)) in input pixels, float32."""
-        with torch.autocast(self.device.type, torch.bfloat16, enabled=self.precision == "bf16"):
-            out = self.model(batch)
-        boxes, scores = self.model.head.decode(
-            out.main._replace(pred_dist=out.main.pred_dist.float())
-        )
-        return boxes.float(), scores.float()
+        tensor = torch.from_numpy(batch).permute(0, 3, 1, 2).float().div_(255.0)
+        return tensor, list(infos)
 
     def __call__(
         self,
@@ -153,38 +137,32 @@ class Predictor:
     ) -> Iterator[Result]:
         if classes is not None and any(not 0 <= c < len(self.names) for c in classes):
             raise ValueError(f"classes {classes} outside 0..{len(self.names) - 1}")
+        if self.backend.fixed_batch is not None:
+            batch_size = self.backend.fixed_batch
+        nms = {
+            "conf": conf,
+            "iou": iou,
+            "max_det": max_det,
+            "classes": classes,
+            "agnostic": agnostic,
+            "multi_label": multi_label,
+        }
         pending: list[Frame] = []
         for frame in frames:
             pending.append(frame)
             if len(pending) == batch_size:
-                yield from self._run(pending, conf, iou, max_det, classes, agnostic, multi_label)
+                yield from self._run(pending, nms)
                 pending = []
         if pending:
-            yield from self._run(pending, conf, iou, max_det, classes, agnostic, multi_label)
+            yield from self._run(pending, nms)
 
-    def _run(
-        self,
-        frames: list[Frame],
-        conf: float,
-        iou: float,
-        max_det: int,
-        classes: list[int] | None,
-        agnostic: bool,
-        multi_label: bool,
-    ) -> Iterator[Result]:
+    def _run(self, frames: list[Frame], nms: dict[str, Any]) -> Iterator[Result]:
         batch, infos = self.preprocess([f.image for f in frames])
-        boxes, scores = self.infer(batch)
-        dets = non_max_suppression(
-            boxes,
-            scores,
-            conf_threshold=conf,
-            iou_threshold=iou,
-            max_det=max_det,
-            multi_label=multi_label,
-            agnostic=agnostic,
-            classes=classes,
-        )
-        for frame, det, info in zip(frames, dets, infos, strict=True):
+        if self.backend.fixed_batch is not None and batch.shape[0] < self.backend.fixed_batch:
+            pad = batch[-1:].expand(self.backend.fixed_batch - batch.shape[0], -1, -1, -1)
+            batch = torch.cat((batch, pad))
+        dets = self.backend.detect(batch, **nms)
+        for frame, det, info in zip(frames, dets, infos, strict=False):
             yield Result(
                 boxes=boxes_to_original(det.boxes.cpu().numpy(), info),
                 scores=det.scores.cpu().numpy().astype(np.float32),

@@ -22,6 +22,7 @@ from yolov9.engine.train_state import read_training_state
 from yolov9.engine.trainer import Trainer, TrainResult
 from yolov9.errors import DataError
 from yolov9.models import YOLOv9, build_model
+from yolov9.recipes import apply_recipe, choose_recipe, run_warnings
 from yolov9.utils.device import select_device
 from yolov9.utils.dist import DistInfo, cleanup, init_distributed
 
@@ -107,6 +108,9 @@ def run_training(
     """Train as configured, or continue the run whose ``last.pt`` is ``resume`` (its config,
     with ``cfg.epochs`` allowed to extend it). ``hooks`` are added to the built-in loggers
     (rank 0 only)."""
+    from yolov9.utils.perf import tune_cpu_allocator
+
+    tune_cpu_allocator()
     dist, dist_device = init_distributed(cfg.device)
     try:
         return _run(cfg, dist, dist_device, resume, hooks)
@@ -146,6 +150,16 @@ def _run(
     if val_ds is not None and val_ds.names != train_ds.names:
         raise DataError("the train and val splits have different class names")
     names = train_ds.names
+    if state is None:
+        choice = choose_recipe(cfg, len(train_ds), len(names))
+        apply_recipe(cfg, choice)
+        if dist.is_main:
+            log.info(choice.line())
+    if dist.is_main:
+        for warning in run_warnings(
+            cfg, len(train_ds), *_label_sizes(train_ds, cfg.data.imgsz), names
+        ):
+            log.warning("warning: %s", warning)
 
     model = build_model(cfg.model.name, len(names), aux=cfg.model.aux)
     if cfg.model.weights and state is None:
@@ -200,6 +214,20 @@ def _run(
             run_dir,
         )
     return trainer.fit()
+
+
+def _label_sizes(ds: DetectionDataset, imgsz: int) -> tuple[list[float], list[int]]:
+    """Box sides (square root of the area) at training resolution, and boxes per class."""
+    sides: list[float] = []
+    counts = [0] * len(ds.names)
+    for r in ds.records:
+        keep = r.train_mask
+        scale = imgsz / max(r.width, r.height)
+        wh = (r.boxes[keep, 2:4] - r.boxes[keep, :2]) * scale
+        sides += np.sqrt(wh[:, 0] * wh[:, 1]).tolist()
+        for c in r.classes[keep]:
+            counts[int(c)] += 1
+    return sides, counts
 
 
 def _label_plot(ds: DetectionDataset, run_dir: Path) -> None:

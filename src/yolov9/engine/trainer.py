@@ -169,7 +169,8 @@ class Trainer:
                 if validate and self.evaluator is not None:
                     record.update(self._validate())
                 fitness = record.get("AP", -1.0)
-                improved = fitness > self.best_fitness
+                # without a validation split the latest epoch is the best we know
+                improved = fitness > self.best_fitness or self.evaluator is None
                 self.best_fitness = max(self.best_fitness, fitness)
                 stale = 0 if improved else stale + 1
                 self._save(epoch, record, improved)
@@ -177,7 +178,7 @@ class Trainer:
                 for hook in self.hooks:
                     hook.on_epoch_end(record)
                 log.info(self._summary(record))
-                stop = stale >= cfg.patience
+                stop = stale >= cfg.patience  # counted from the start of this process
                 if stop:
                     log.info("no better AP for %d epochs: stopping early", cfg.patience)
             if broadcast_flag(stop, self.dist, self.device):

@@ -102,7 +102,7 @@ class DetectHead(nn.Module):
     def forward(self, features: Sequence[Tensor]) -> HeadOutput:
         dist, logits, sizes = [], [], []
         for x, box, cls in zip(features, self.box, self.cls, strict=True):
-            sizes.append((int(x.shape[2]), int(x.shape[3])))
+            sizes.append((x.shape[2], x.shape[3]))  # symbolic when exported with dynamic axes
             dist.append(box(x).flatten(2))
             logits.append(cls(x).flatten(2))
         points, strides = make_anchors(

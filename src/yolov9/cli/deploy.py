@@ -1,0 +1,98 @@
+"""``yolov9 export`` and ``yolov9 benchmark``."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from typing import Any
+
+from yolov9.cli.common import imgsz, log, positive_int, unit_float, write_json
+
+
+def add_parsers(sub: Any) -> None:
+    from yolov9.deploy.benchmark import ALL
+
+    p = sub.add_parser("export", help="export for deployment (aux branch removed, fused)")
+    p.add_argument("--weights", required=True, help="checkpoint path or release name")
+    p.add_argument("--format", choices=("onnx", "openvino", "torchscript"), default="onnx")
+    p.add_argument("--out", help="output path without suffix (default: next to the weights)")
+    p.add_argument("--imgsz", type=imgsz, default=640)
+    p.add_argument("--dynamic", action="store_true", help="dynamic batch and image size")
+    p.add_argument("--half", action="store_true", help="fp16 weights")
+    p.add_argument(
+        "--nms", action="store_true", help="NMS inside the graph (ONNX NonMaxSuppression)"
+    )
+    p.add_argument("--max-det", type=positive_int, default=100)
+    p.add_argument("--conf", type=unit_float, default=0.25)
+    p.add_argument("--iou", type=unit_float, default=0.45)
+    p.add_argument("--multi-label", action="store_true")
+    p.add_argument("--no-simplify", action="store_true")
+    p.add_argument("--int8", action="store_true", help="OpenVINO INT8 (NNCF), needs --data")
+    p.add_argument("--data", help="dataset for INT8 calibration and its AP check")
+    p.add_argument("--calibration-images", type=positive_int, default=300)
+    p.set_defaults(handler=run_export)
+
+    p = sub.add_parser("benchmark", help="latency and throughput of every available backend")
+    p.add_argument("--weights", required=True)
+    p.add_argument("--imgsz", type=imgsz, default=640)
+    p.add_argument("--threads", type=positive_int, default=2)
+    p.add_argument("--runs", type=positive_int, default=30)
+    p.add_argument("--backends", nargs="+", choices=ALL, default=list(ALL))
+    p.add_argument("--data", help="calibration data for the INT8 row (default: generated)")
+    p.add_argument("--json", metavar="FILE")
+    p.set_defaults(handler=run_benchmark)
+
+
+def run_export(args: argparse.Namespace) -> int:
+    from yolov9.deploy.export import ExportOptions, export
+
+    opts = ExportOptions(
+        format=args.format,
+        imgsz=args.imgsz,
+        dynamic=args.dynamic,
+        half=args.half,
+        nms=args.nms,
+        max_det=args.max_det,
+        conf=args.conf,
+        iou=args.iou,
+        multi_label=args.multi_label,
+        simplify=not args.no_simplify,
+        int8=args.int8,
+        data=args.data,
+        calibration_images=args.calibration_images,
+    )
+    report = export(args.weights, args.out, opts)
+    diff = ", ".join(f"{k} {v:.3g}" for k, v in report.max_diff.items())
+    log.info(
+        "exported %s; max |difference| from PyTorch on a test image: %s",
+        report.path,
+        diff or "not checked",
+    )
+    for note in report.notes:
+        log.info(note)
+    if report.metrics:
+        print(json.dumps(report.metrics, indent=1))
+    return 0
+
+
+def run_benchmark(args: argparse.Namespace) -> int:
+    import torch
+
+    from yolov9.deploy.benchmark import format_rows, run_benchmark
+
+    rows = run_benchmark(
+        args.weights,
+        imgsz=args.imgsz,
+        threads=args.threads,
+        runs=args.runs,
+        backends=tuple(args.backends),
+        data=args.data,
+    )
+    print(
+        f"# {args.weights}, batch 1, {args.imgsz}x{args.imgsz}, {args.threads} threads, "
+        f"torch {torch.__version__}; medians over {args.runs} interleaved runs"
+    )
+    print(format_rows(rows))
+    if args.json:
+        write_json(args.json, [r.__dict__ | {"images_per_s": r.throughput} for r in rows])
+    return 0

@@ -1,0 +1,211 @@
+"""``yolov9 benchmark``: latency and throughput of every available backend, side by side.
+
+Each backend is built from the same weights (exports go to a temporary folder) and timed on
+the same batch-1 input; rounds are interleaved so machine noise hits every row alike.
+"""
+
+from __future__ import annotations
+
+import logging
+import statistics
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from yolov9.checkpoints import load_weights
+from yolov9.deploy.backends import OnnxBackend, OpenVinoBackend, TorchBackend
+from yolov9.deploy.export import ExportOptions, export
+
+log = logging.getLogger(__name__)
+
+ALL = (
+    "torch",
+    "torch-bf16",
+    "onnxruntime",
+    "openvino",
+    "openvino-int8",
+    "onnxruntime-plain",
+    "openvino-plain",
+    "cuda",
+)
+
+
+@dataclass
+class Row:
+    backend: str
+    median_ms: float
+    min_ms: float
+    max_ms: float
+
+    @property
+    def throughput(self) -> float:
+        return 1000.0 / self.median_ms
+
+
+def _available(name: str) -> bool:
+    import importlib.util
+
+    if name.startswith("onnxruntime"):
+        return importlib.util.find_spec("onnxruntime") is not None
+    if name.startswith("openvino"):
+        return importlib.util.find_spec("openvino") is not None and (
+            name != "openvino-int8" or importlib.util.find_spec("nncf") is not None
+        )
+    if name == "cuda":
+        return torch.cuda.is_available()
+    return True
+
+
+def _plain_onnx(weights: str | Path, path: Path, imgsz: int) -> Path:
+    """The network as a plain ``torch.onnx.export`` of the unfused graph would give it: no
+    fusion, no simplification, the reference's (B, 4 + C, A) xywh output."""
+    import warnings
+
+    from yolov9.ops.boxes import box_xyxy_to_xywh
+
+    model = load_weights(weights).model.drop_aux().eval()
+
+    class Plain(torch.nn.Module):
+        def forward(self, images: torch.Tensor) -> torch.Tensor:
+            boxes, scores = model.head.decode(model(images).main)
+            return torch.cat((box_xyxy_to_xywh(boxes), scores), -1).transpose(1, 2)
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        torch.onnx.export(
+            Plain(),
+            (torch.rand(1, 3, imgsz, imgsz),),
+            str(path),
+            dynamo=True,
+            input_names=["images"],
+            output_names=["output0"],
+        )
+    return path
+
+
+def build_runners(
+    weights: str | Path,
+    names: tuple[str, ...],
+    imgsz: int,
+    threads: int,
+    data: str | None,
+    workdir: Path,
+) -> dict[str, Callable[[], object]]:
+    x = torch.rand(1, 3, imgsz, imgsz)
+    runners: dict[str, Callable[[], object]] = {}
+    loaded = load_weights(weights)
+    for name in names:
+        if not _available(name):
+            log.info("skipping %s: not available here", name)
+            continue
+        log.info("preparing %s", name)
+        if name in ("torch", "torch-bf16"):
+            backend = TorchBackend(
+                loaded.model,
+                loaded.names,
+                imgsz=imgsz,
+                device="cpu",
+                precision="bf16" if name == "torch-bf16" else "fp32",
+            )
+            runners[name] = lambda b=backend: b.infer(x)
+        elif name == "cuda":
+            backend = TorchBackend(
+                loaded.model, loaded.names, imgsz=imgsz, device="cuda", precision="fp16"
+            )
+            runners[name] = lambda b=backend: (b.infer(x), torch.cuda.synchronize())
+        elif name in ("onnxruntime", "openvino"):
+            fmt = "onnx" if name == "onnxruntime" else "openvino"
+            report = export(weights, workdir / name, ExportOptions(format=fmt, imgsz=imgsz))
+            backend = (
+                OnnxBackend(report.path, threads=threads)
+                if fmt == "onnx"
+                else OpenVinoBackend(report.path, threads=threads)
+            )
+            runners[name] = lambda b=backend: b.infer(x)
+        elif name == "openvino-int8":
+            calib = data or str(_synthetic_calibration(workdir, imgsz))
+            report = export(
+                weights,
+                workdir / "q",
+                ExportOptions(
+                    format="openvino",
+                    imgsz=imgsz,
+                    int8=True,
+                    data=calib,
+                    calibration_images=64 if not data else 300,
+                ),
+            )
+            backend = OpenVinoBackend(report.path, threads=threads)
+            runners[name] = lambda b=backend: b.infer(x)
+        elif name.endswith("-plain"):
+            onnx_path = _plain_onnx(weights, workdir / "plain.onnx", imgsz)
+            if name == "onnxruntime-plain":
+                import onnxruntime as ort
+
+                opts = ort.SessionOptions()
+                opts.intra_op_num_threads = threads
+                sess = ort.InferenceSession(
+                    str(onnx_path), opts, providers=["CPUExecutionProvider"]
+                )
+                runners[name] = lambda s=sess: s.run(None, {"images": x.numpy()})
+            else:
+                import openvino as ov
+
+                compiled = ov.Core().compile_model(
+                    str(onnx_path),
+                    "CPU",
+                    {"PERFORMANCE_HINT": "LATENCY", "INFERENCE_NUM_THREADS": threads},
+                )
+                runners[name] = lambda c=compiled: c(x.numpy())
+    return runners
+
+
+def _synthetic_calibration(workdir: Path, imgsz: int) -> Path:
+    from yolov9.data.synthetic import write_dataset
+
+    return write_dataset(workdir / "calib", splits={"train": 64, "val": 8}, size=(imgsz, imgsz))[
+        "yolo"
+    ]
+
+
+def run_benchmark(
+    weights: str | Path,
+    *,
+    imgsz: int = 640,
+    threads: int = 2,
+    runs: int = 30,
+    warmup: int = 5,
+    backends: tuple[str, ...] = ALL,
+    data: str | None = None,
+) -> list[Row]:
+    torch.set_num_threads(threads)
+    from yolov9.utils.perf import tune_cpu_allocator
+
+    tune_cpu_allocator()
+    with tempfile.TemporaryDirectory(prefix="yolov9-bench-") as tmp:
+        runners = build_runners(weights, backends, imgsz, threads, data, Path(tmp))
+        times: dict[str, list[float]] = {k: [] for k in runners}
+        with torch.inference_mode():
+            for r in range(warmup + runs):
+                for key, fn in runners.items():
+                    t = time.perf_counter()
+                    fn()
+                    if r >= warmup:
+                        times[key].append(time.perf_counter() - t)
+    return [
+        Row(k, 1e3 * statistics.median(v), 1e3 * min(v), 1e3 * max(v)) for k, v in times.items()
+    ]
+
+
+def format_rows(rows: list[Row]) -> str:
+    lines = ["| backend | median ms | min ms | max ms | images/s |", "|---|---:|---:|---:|---:|"]
+    lines += [
+        f"| {r.backend} | {r.median_ms:.1f} | {r.min_ms:.1f} | {r.max_ms:.1f} "
+        f"| {r.throughput:.1f} |"
+        for r in rows
+    ]
+    return "\n".join(lines)

@@ -1,0 +1,121 @@
+"""Choosing the training recipe for the run at hand.
+
+The paper's recipe (SGD 0.01, nominal batch 64, heavy augmentation, 3 warm-up epochs) was
+made for COCO: ~118k images for 500 epochs, about 900k optimiser steps. On a few hundred
+images for tens of epochs it takes a few hundred steps, spends most of them warming up, and
+barely learns (measured: see docs/benchmarks.md). ``recipe=auto`` (the default) keeps the
+paper's recipe for long schedules and switches short ones to a recipe that learns in that
+budget: AdamW with a small learning rate, no gradient accumulation, a short warm-up, and
+lighter augmentation for small datasets. Values the user set explicitly always win.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+from yolov9.config import TrainConfig, _apply, _nest
+from yolov9.engine.optim import accumulation_steps
+
+RECIPES = ("auto", "paper", "short")
+LONG_SCHEDULE_STEPS = 10_000  # optimiser steps from which the paper's recipe is kept
+
+
+@dataclass(frozen=True)
+class RecipeChoice:
+    name: str  # "paper" or "short"
+    reason: str
+    values: dict[str, Any] = field(default_factory=dict)  # "section.key" -> value applied
+
+    def line(self) -> str:
+        changes = ", ".join(f"{k}={v}" for k, v in self.values.items())
+        return f"recipe {self.name}: {self.reason}" + (f" ({changes})" if changes else "")
+
+
+def optimizer_steps(cfg: TrainConfig, num_images: int) -> int:
+    batches = math.ceil(num_images / cfg.data.batch)
+    return math.ceil(
+        cfg.epochs * batches / accumulation_steps(cfg.data.batch, cfg.optim.nominal_batch)
+    )
+
+
+def short_recipe(cfg: TrainConfig, num_images: int) -> dict[str, Any]:
+    """AdamW at 2e-3, no accumulation, a warm-up of about a tenth of the run (1-3 epochs),
+    and for small datasets no MixUp or copy-paste and milder scaling."""
+    values: dict[str, Any] = {
+        "optim.optimizer": "adamw",
+        "optim.lr0": 0.002,
+        "optim.momentum": 0.9,
+        "optim.nominal_batch": cfg.data.batch,
+        "optim.warmup_epochs": float(min(3.0, max(1.0, round(cfg.epochs * 0.1)))),
+        "augment.close_mosaic": min(cfg.augment.close_mosaic, max(cfg.epochs // 6, 1)),
+    }
+    if num_images < 2000:
+        values.update({"augment.mixup": 0.0, "augment.scale": 0.5, "augment.copy_paste": 0.0})
+    return values
+
+
+def choose_recipe(cfg: TrainConfig, num_images: int, num_classes: int) -> RecipeChoice:
+    """The recipe for this run; ``cfg.recipe`` is ``auto``, ``paper`` or ``short``."""
+    steps = optimizer_steps(cfg, num_images)
+    if cfg.recipe == "paper":
+        return RecipeChoice("paper", "the paper's recipe, as asked")
+    if cfg.recipe == "auto" and steps >= LONG_SCHEDULE_STEPS:
+        return RecipeChoice("paper", f"{steps} optimiser steps is a long schedule")
+    values = short_recipe(cfg, num_images)
+    values = {k: v for k, v in values.items() if k not in cfg.explicit}
+    why = (
+        f"{num_images} images x {cfg.epochs} epochs is {steps} optimiser steps with the paper's "
+        f"recipe, too few for it (it was made for ~900k); --recipe paper keeps it"
+    )
+    if cfg.recipe == "short":
+        why = "short-schedule recipe, as asked"
+    return RecipeChoice("short", why, values)
+
+
+def apply_recipe(cfg: TrainConfig, choice: RecipeChoice) -> None:
+    """Write the chosen values into ``cfg`` and record the concrete recipe (so a resumed run
+    does not choose again)."""
+    for key, value in choice.values.items():
+        _apply(cfg, _nest(key, value))
+    cfg.recipe = choice.name
+
+
+def run_warnings(
+    cfg: TrainConfig,
+    num_images: int,
+    box_sides: list[float],
+    class_counts: list[int],
+    names: list[str],
+) -> list[str]:
+    """Plain-language warnings for runs that are unlikely to learn."""
+    out = []
+    steps = optimizer_steps(cfg, num_images)
+    if cfg.recipe == "paper" and steps < 2000:
+        out.append(
+            f"only {steps} optimiser steps with the paper's recipe: expect little learning "
+            "(the paper takes ~900k); drop --recipe paper or train longer"
+        )
+    if steps < 100:
+        out.append(f"only {steps} optimiser steps in total: train for more epochs")
+    missing = [n for n, c in zip(names, class_counts, strict=True) if c == 0]
+    if missing:
+        out.append(
+            f"{len(missing)} of {len(names)} classes have no training box ({', '.join(missing[:5])}"
+            f"{' ...' if len(missing) > 5 else ''}): check that the labels use these class ids"
+        )
+    if box_sides:
+        sides = sorted(box_sides)
+        median = sides[len(sides) // 2]
+        if median < 8:
+            out.append(
+                f"half of the boxes are under {median:.1f} px at imgsz {cfg.data.imgsz}: "
+                "too small to learn well; use a larger --imgsz"
+            )
+        elif median > 0.8 * cfg.data.imgsz:
+            out.append(
+                f"half of the boxes are over {median:.0f} px at imgsz {cfg.data.imgsz}: "
+                "objects fill the images; a smaller --imgsz trains faster"
+            )
+    return out

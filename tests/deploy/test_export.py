@@ -1,0 +1,140 @@
+"""Exports: ONNX Runtime equals PyTorch, NMS inside the graph gives the same detections,
+dynamic batch works, and predict/val run exported models through the same code path."""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from tests.conftest import randomize_
+from yolov9.checkpoints import save_checkpoint
+from yolov9.data.synthetic import make_scene
+from yolov9.deploy.backends import load_backend
+from yolov9.deploy.export import ExportGraph, ExportOptions, export, inference_graph
+from yolov9.models import build_model
+from yolov9.ops.nms import non_max_suppression
+
+needs_openvino = pytest.mark.skipif(
+    importlib.util.find_spec("openvino") is None,
+    reason="openvino is not installed (pip install yolov9[export])",
+)
+
+
+@pytest.fixture(scope="module")
+def weights(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A yolov9-t with varied weights whose class scores are spread out (some detections)."""
+    torch.manual_seed(0)
+    model = randomize_(build_model("yolov9-t", num_classes=3), seed=1)
+    with torch.no_grad():
+        for cls in model.head.cls:
+            cls[-1].bias.fill_(0.0)
+    path = tmp_path_factory.mktemp("w") / "t.pt"
+    return save_checkpoint(path, model, ["a", "b", "c"], meta={"imgsz": 96})
+
+
+def _images(n: int, size: int = 96) -> torch.Tensor:
+    rng = np.random.default_rng(0)
+    scenes = [make_scene(rng, (size, size))[0] for _ in range(n)]
+    return torch.from_numpy(np.stack(scenes)).permute(0, 3, 1, 2).float() / 255
+
+
+def _torch_outputs(weights: Path, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    from yolov9.checkpoints import load_weights
+
+    with torch.no_grad():
+        return ExportGraph(inference_graph(load_weights(weights).model))(images)
+
+
+@pytest.fixture(scope="module")
+def dynamic_onnx(weights: Path) -> Path:
+    report = export(weights, weights.parent / "dyn", ExportOptions(imgsz=96, dynamic=True))
+    assert report.max_diff["scores"] < 1e-4  # the exporter's own check
+    return report.path
+
+
+def test_onnx_equals_pytorch_with_dynamic_batch(weights: Path, dynamic_onnx: Path) -> None:
+    backend = load_backend(dynamic_onnx)
+    assert backend.fixed_shape is None
+    assert backend.names == ["a", "b", "c"]
+    for n in (1, 3):
+        images = _images(n)
+        boxes, scores = _torch_outputs(weights, images)
+        got_boxes, got_scores = backend.infer(images)
+        assert got_boxes.shape == (n, 189, 4)
+        torch.testing.assert_close(got_scores, scores, rtol=1e-4, atol=1e-5)
+        torch.testing.assert_close(got_boxes, boxes, rtol=1e-4, atol=1e-3)
+
+
+def test_onnx_nms_gives_the_same_detections(weights: Path, tmp_path: Path) -> None:
+    opts = ExportOptions(imgsz=96, dynamic=True, nms=True, conf=0.3, iou=0.5, max_det=20)
+    report = export(weights, tmp_path / "nms", opts)
+    backend = load_backend(report.path)
+    assert backend.has_nms
+    images = _images(3)
+    boxes, scores = _torch_outputs(weights, images)
+    want = non_max_suppression(boxes, scores, conf_threshold=0.3, iou_threshold=0.5, max_det=20)
+    got = backend.detect(images, conf=0.3)
+    assert sum(len(w) for w in want) > 3  # the check is not vacuous
+    for w, g in zip(want, got, strict=True):
+        assert len(w) == len(g)
+        assert g.labels.tolist() == w.labels.tolist()
+        torch.testing.assert_close(g.scores, w.scores, rtol=1e-4, atol=1e-5)
+        torch.testing.assert_close(g.boxes, w.boxes, rtol=1e-4, atol=1e-3)
+    import onnxruntime as ort
+
+    outputs = {o.name: o.shape for o in ort.InferenceSession(str(report.path)).get_outputs()}
+    assert list(outputs) == ["num_dets", "det_boxes", "det_scores", "det_classes"]
+    assert outputs["det_boxes"][1:] == [20, 4]
+
+
+def test_export_drops_aux_and_records_metadata(weights: Path, tmp_path: Path) -> None:
+    import onnx
+
+    report = export(weights, tmp_path / "fixed", ExportOptions(imgsz=96))
+    proto = onnx.load(str(report.path))
+    assert [d.dim_value for d in proto.graph.input[0].type.tensor_type.shape.dim] == [1, 3, 96, 96]
+    assert not any("aux" in init.name for init in proto.graph.initializer)
+    meta = {p.key: p.value for p in proto.metadata_props}
+    assert '"model": "gelan-t"' in meta["yolov9"]
+
+
+def test_predict_and_val_accept_exports(weights: Path, dynamic_onnx: Path, shapes: dict) -> None:
+    from yolov9.api import Detector
+    from yolov9.data.dataset import load_dataset
+    from yolov9.engine.evaluator import Evaluator
+
+    onnx_path = dynamic_onnx
+    image = (_images(1)[0].permute(1, 2, 0).numpy() * 255).astype(np.uint8)
+    a = Detector.from_pretrained(weights, device="cpu").predict(image, conf=0.3)[0]
+    b = Detector.from_pretrained(onnx_path).predict(image, conf=0.3)[0]
+    assert len(a) == len(b) > 0
+    np.testing.assert_allclose(a.boxes, b.boxes, atol=1e-2)
+    ds = load_dataset(shapes["yolo"], "val")
+    ds.names = ["a", "b", "c", "d"]
+    evaluator = Evaluator(ds, imgsz=96, batch_size=4, progress=False)
+    m_torch = evaluator.run(load_backend(weights)).metrics
+    m_onnx = evaluator.run(load_backend(onnx_path)).metrics
+    assert abs(m_torch.AP - m_onnx.AP) < 1e-3
+
+
+def test_torchscript(weights: Path, tmp_path: Path) -> None:
+    report = export(weights, tmp_path / "m", ExportOptions(format="torchscript", imgsz=96))
+    assert report.max_diff["scores"] < 1e-5
+    assert load_backend(report.path).names == ["a", "b", "c"]
+
+
+@needs_openvino
+def test_openvino_equals_pytorch(weights: Path, tmp_path: Path) -> None:
+    opts = ExportOptions(format="openvino", imgsz=96, dynamic=True)
+    report = export(weights, tmp_path / "m", opts)
+    assert report.path.suffix == ".xml"
+    assert report.max_diff["scores"] < 1e-4
+    backend = load_backend(report.path)
+    boxes, scores = _torch_outputs(weights, _images(3))
+    got_boxes, got_scores = backend.infer(_images(3))
+    torch.testing.assert_close(got_scores, scores, rtol=1e-4, atol=1e-4)
+    torch.testing.assert_close(got_boxes, boxes, rtol=1e-4, atol=1e-2)
