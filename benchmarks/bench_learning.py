@@ -31,10 +31,14 @@ def main() -> None:
     ap.add_argument("--imgsz", type=int, default=320)
     ap.add_argument("--batch", type=int, default=16)
     ap.add_argument("--epochs", type=int, default=100)
-    ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--workers", type=int, default=-1, help="-1: auto (0 on <= 2 cores)")
     ap.add_argument("--out", default="runs/bench/coco128")
-    ap.add_argument("--recipe-set", nargs="*", default=["recipe=paper"],
-                    help="config overrides (KEY=VALUE); default: the paper's recipe")
+    ap.add_argument(
+        "--recipe-set",
+        nargs="*",
+        default=["recipe=paper"],
+        help="config overrides (KEY=VALUE); default: the paper's recipe",
+    )
     args = ap.parse_args()
     root = Path(args.data_root)
     if not (root / "images").is_dir():

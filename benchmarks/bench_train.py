@@ -59,7 +59,7 @@ def main() -> None:
     ap.add_argument("--imgsz", type=int, default=320)
     ap.add_argument("--batch", type=int, default=8)
     ap.add_argument("--threads", type=int, default=2)
-    ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--workers", type=int, default=-1, help="-1: auto (0 on <= 2 cores)")
     ap.add_argument(
         "--variants",
         nargs="+",

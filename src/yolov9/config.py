@@ -32,8 +32,9 @@ class DataConfig:
     data: str = ""  # dataset YAML, COCO JSON or folder
     imgsz: int = 640
     batch: int = 16  # total over all processes
-    workers: int = 2
+    workers: int = -1  # data-loading processes; -1: auto (0 on <= 2 cores)
     val_batch: int = 32
+    cache: str = "auto"  # ram | none | auto (ram when the resized images take < 2 GiB)
 
 
 @dataclass
@@ -114,6 +115,7 @@ _ALLOWED = {
     ("optim", "schedule"): ("linear", "cosine", "flat-cosine", "fixed"),
     ((), "precision"): ("auto", "fp32", "fp16", "bf16"),
     ((), "recipe"): ("auto", "paper", "short"),
+    ("data", "cache"): ("auto", "ram", "none"),
 }
 
 

@@ -47,6 +47,21 @@ def test_seeded_samples_repeat(records: list[ImageLabels]) -> None:
     assert not np.array_equal(a[0].image.numpy(), b[0].image.numpy())
 
 
+def test_image_cache_gives_identical_samples(records: list[ImageLabels]) -> None:
+    """Cached images are never modified by augmentation: every epoch draws what decoding
+    from disk would give."""
+    plain, cached = TrainDataset(records, 96, seed=7), TrainDataset(records, 96, seed=7)
+    assert cached.cache_images(1 << 30)
+    assert not TrainDataset(records, 96).cache_images(1000)  # over budget: not cached
+    for epoch in range(3):
+        for data in (plain, cached):
+            data.set_epoch(epoch, mosaic=epoch != 1)
+        for i in range(len(records)):
+            a, b = plain[i], cached[i]
+            assert np.array_equal(a.image.numpy(), b.image.numpy())
+            assert np.array_equal(a.targets.numpy(), b.targets.numpy())
+
+
 def test_without_augmentation_it_is_a_plain_letterbox(records: list[ImageLabels]) -> None:
     data = TrainDataset(records, 128, augment=False)
     s = data[0]
@@ -82,11 +97,14 @@ def test_unreadable_image_is_replaced_and_reported(
     bad = tmp_path / "bad.png"
     bad.write_bytes(b"\x89PNG broken")
     broken = [ImageLabels(str(bad), 256, 256, np.zeros((0, 4)), np.zeros(0)), *records[:3]]
-    data = TrainDataset(broken, 64, seed=0)
-    data.set_epoch(0, mosaic=False)
-    sample = data[0]
-    assert sample.image.shape == (64, 64, 3)
-    assert any("bad.png" in p for p in sample.problems)
+    for cache in (False, True):
+        data = TrainDataset(broken, 64, seed=0)
+        if cache:
+            assert data.cache_images(1 << 30)
+        data.set_epoch(0, mosaic=False)
+        sample = data[0]
+        assert sample.image.shape == (64, 64, 3)
+        assert any("bad.png" in p for p in sample.problems)
 
 
 def test_flip_and_identity_affine() -> None:

@@ -36,7 +36,7 @@ def add_parser(sub: Any) -> None:
     p.add_argument(
         "--no-rect", action="store_true", help="square letterbox instead of rect batches"
     )
-    p.add_argument("--workers", type=int, default=2, help="data-loading processes")
+    p.add_argument("--workers", type=int, default=-1, help="data-loading processes (-1: auto)")
     add_device_args(p)
     p.add_argument("--out", default="runs/val", help="run folder for plots and reports")
     p.add_argument("--exist-ok", action="store_true")

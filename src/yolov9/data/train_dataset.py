@@ -61,6 +61,25 @@ class TrainDataset(Dataset[TrainSample]):
         self.spec = spec or AugmentSpec()
         self.seed, self.augment = seed, augment
         self.epoch, self.mosaic_on = 0, True
+        self.cache: list[tuple[np.ndarray, tuple[int, int]] | None] | None = None
+
+    def cache_images(self, budget_bytes: int) -> bool:
+        """Keep every image decoded and resized in memory (identical samples, no decoding
+        per epoch) if they fit in ``budget_bytes``; workers share them copy-on-write."""
+        estimate = sum(
+            3 * self.imgsz * self.imgsz * min(r.width, r.height) / max(r.width, r.height)
+            for r in self.records
+        )
+        if estimate > budget_bytes:
+            return False
+        cache: list[tuple[np.ndarray, tuple[int, int]] | None] = []
+        for record in self.records:
+            try:
+                cache.append(load_resized(record.path, self.imgsz, augment=True))
+            except DataError:
+                cache.append(None)  # reported when the sample is drawn
+        self.cache = cache
+        return True
 
     def __len__(self) -> int:
         return len(self.records)
@@ -76,7 +95,10 @@ class TrainDataset(Dataset[TrainSample]):
         for _ in range(10):
             record = self.records[index]
             try:
-                image, (h0, w0) = load_resized(record.path, self.imgsz, augment=True)
+                cached = self.cache[index] if self.cache is not None else None
+                if cached is None and self.cache is not None:
+                    raise DataError(f"{record.path}: cannot decode image")
+                image, (h0, w0) = cached or load_resized(record.path, self.imgsz, augment=True)
                 break
             except DataError as e:
                 problems.append(str(e))

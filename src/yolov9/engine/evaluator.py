@@ -26,7 +26,7 @@ from yolov9.metrics.coco import CocoMetrics, coco_ground_truth, evaluate_coco, t
 from yolov9.metrics.confusion import ConfusionMatrix
 from yolov9.models import YOLOv9
 from yolov9.ops.nms import non_max_suppression
-from yolov9.utils.device import select_device
+from yolov9.utils.device import default_workers, select_device
 
 log = logging.getLogger(__name__)
 
@@ -69,7 +69,7 @@ class Evaluator:
         max_det: int = 300,
         multi_label: bool = True,
         rect: bool = True,
-        workers: int = 0,
+        workers: int = -1,
         device: str | torch.device | None = None,
         precision: str = "fp32",
         progress: bool = True,
@@ -80,7 +80,8 @@ class Evaluator:
         self.gt = coco_ground_truth(dataset)
         self.imgsz, self.batch_size, self.rect = imgsz, batch_size, rect
         self.nms = {"conf": conf, "iou": iou, "max_det": max_det, "multi_label": multi_label}
-        self.workers, self.precision, self.progress = workers, precision, progress
+        self.workers = default_workers(workers)
+        self.precision, self.progress = precision, progress
         self.device = select_device(device)
 
     def _data(self, backend: InferenceBackend | None) -> EvalDataset:

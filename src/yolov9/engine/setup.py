@@ -197,6 +197,10 @@ def _run(
             *extra_hooks,
         ]
     train_set = TrainDataset(train_ds.records, cfg.data.imgsz, _augment_spec(cfg), seed=cfg.seed)
+    if cfg.data.cache != "none":
+        budget = 2 << 30 if cfg.data.cache == "auto" else 1 << 62
+        if train_set.cache_images(budget) and dist.is_main:
+            log.info("training images cached in memory (decoded and resized once)")
     trainer = Trainer(cfg, model, names, train_set, evaluator, run_dir, device, dist, hooks, state)
     if dist.is_main:
         log.info(

@@ -43,7 +43,7 @@ from yolov9.engine.train_state import save_training_checkpoint
 from yolov9.errors import YOLOv9Error
 from yolov9.loss import YOLOv9Loss
 from yolov9.models import YOLOv9
-from yolov9.utils.device import cpu_has_native_bf16
+from yolov9.utils.device import cpu_has_native_bf16, default_workers
 from yolov9.utils.dist import DistInfo, broadcast_flag
 
 log = logging.getLogger(__name__)
@@ -252,7 +252,9 @@ class Trainer:
         opt = self.optimizer
         if self.scaler is not None:
             self.scaler.unscale_(opt)
-        nn.utils.clip_grad_norm_(self.model.parameters(), max_norm=self.cfg.optim.grad_clip)
+        nn.utils.clip_grad_norm_(
+            self.model.parameters(), max_norm=self.cfg.optim.grad_clip, foreach=True
+        )
         if self.scaler is not None:
             self.scaler.step(opt)
             self.scaler.update()
@@ -291,7 +293,7 @@ class Trainer:
             )
             sampler.set_epoch(epoch)
         generator = torch.Generator().manual_seed(self.cfg.seed + epoch)
-        workers = self.cfg.data.workers
+        workers = default_workers(self.cfg.data.workers)
         return DataLoader(
             self.train_set,
             batch_size=self.batch,
