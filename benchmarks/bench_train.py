@@ -42,6 +42,7 @@ def worker(args: argparse.Namespace) -> None:
             "data.workers": args.workers,
             "epochs": 2,
             "precision": args.precision,
+            "recipe": args.recipe,
             "out": args.out,
             "exist_ok": True,
             "val_every": 100,
@@ -60,6 +61,11 @@ def main() -> None:
     ap.add_argument("--batch", type=int, default=8)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--workers", type=int, default=-1, help="-1: auto (0 on <= 2 cores)")
+    ap.add_argument(
+        "--recipe",
+        default="paper",
+        help="paper (default: what the reference runs, 8 batches accumulated) or auto",
+    )
     ap.add_argument(
         "--variants",
         nargs="+",
@@ -83,7 +89,7 @@ def main() -> None:
     print(f"# command: python {' '.join(sys.argv)}")
     print(
         f"# data {args.data}, {args.imgsz} px, batch {args.batch}, {args.threads} threads, "
-        f"{args.workers} loader workers\n"
+        f"{args.workers} loader workers, recipe {args.recipe}\n"
     )
     print("| model | precision | images/s | peak RSS MiB |\n|---|---|---:|---:|")
     env = {
@@ -111,6 +117,8 @@ def main() -> None:
             str(args.threads),
             "--workers",
             str(args.workers),
+            "--recipe",
+            args.recipe,
             "--out",
             str(tmp / f"run-{model}-{precision}"),
         ]

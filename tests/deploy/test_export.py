@@ -138,3 +138,34 @@ def test_openvino_equals_pytorch(weights: Path, tmp_path: Path) -> None:
     got_boxes, got_scores = backend.infer(_images(3))
     torch.testing.assert_close(got_scores, scores, rtol=1e-4, atol=1e-4)
     torch.testing.assert_close(got_boxes, boxes, rtol=1e-4, atol=1e-2)
+
+
+@pytest.mark.skipif(
+    importlib.util.find_spec("nncf") is None or importlib.util.find_spec("openvino") is None,
+    reason="nncf/openvino are not installed (pip install yolov9[export])",
+)
+def test_openvino_int8_quantizes_and_reports_ap(tmp_path: Path, shapes: dict) -> None:
+    """INT8: the OpenVINO model gets quantisers, runs, stays close to fp32, and the AP of both
+    on the data's validation split is reported."""
+    torch.manual_seed(0)
+    model = randomize_(build_model("gelan-t", num_classes=4), seed=2)
+    weights = save_checkpoint(tmp_path / "g.pt", model, list("abcd"), meta={"imgsz": 96})
+    opts = ExportOptions(
+        format="openvino", imgsz=96, int8=True, data=str(shapes["yolo"]), calibration_images=12
+    )
+    report = export(weights, tmp_path / "g", opts)
+    assert report.path.parent.name.endswith("_int8_openvino")
+    assert "FakeQuantize" in report.path.read_text()
+    assert report.metrics is not None
+    assert report.metrics["calibration_images"] == 12
+    assert report.metrics["val_images"] == 12
+    for key in ("AP_fp32", "AP_int8", "AP50_fp32", "AP50_int8"):
+        assert 0.0 <= report.metrics[key] <= 1.0
+    assert any("INT8: AP" in note for note in report.notes)
+    int8 = load_backend(report.path)
+    fp32 = load_backend(report.metrics["fp32_model"])
+    x = _images(1)
+    (b8, s8), (b32, s32) = int8.infer(x), fp32.infer(x)
+    assert b8.shape == b32.shape
+    assert s8.shape == s32.shape
+    assert (s8 - s32).abs().max() < 0.2  # quantised, not broken

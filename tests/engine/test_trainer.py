@@ -179,3 +179,17 @@ def test_diverging_loss_stops_with_a_clear_error(
     cfg = _cfg(tiny, tmp_path / "nan", epochs=20, **{"data.batch": 1, "optim.nominal_batch": 1})
     with pytest.raises(TrainingError, match="diverged"):
         run_training(cfg)
+
+
+def test_early_stopping_counts_across_resume(tiny: Path, tmp_path: Path) -> None:
+    """Epochs without a better AP are saved with the run: a resumed run stops when the total
+    reaches the patience, not when the resumed part alone does."""
+    first = run_training(_cfg(tiny, tmp_path / "run", epochs=1))
+    ckpt = read_torch_file(first.last)
+    assert ckpt["train"]["stale_epochs"] == 0  # the first validated epoch is the best so far
+    ckpt["train"]["best_fitness"] = 2.0  # an AP no epoch can beat
+    ckpt["train"]["stale_epochs"] = 4
+    torch.save(ckpt, first.last)
+    resumed = run_training(resolve(None, [], epochs=4, patience=5), resume=first.last)
+    last = read_torch_file(resumed.last)["train"]
+    assert (last["epoch"], last["stale_epochs"]) == (1, 5)  # one more epoch, then stop

@@ -27,6 +27,7 @@ ALL = (
     "torch-bf16",
     "onnxruntime",
     "openvino",
+    "openvino-bf16",
     "openvino-int8",
     "onnxruntime-plain",
     "openvino-plain",
@@ -97,6 +98,7 @@ def build_runners(
 ) -> dict[str, Callable[[], object]]:
     x = torch.rand(1, 3, imgsz, imgsz)
     runners: dict[str, Callable[[], object]] = {}
+    exported: dict[str, Path] = {}
     loaded = load_weights(weights)
     for name in names:
         if not _available(name):
@@ -117,13 +119,19 @@ def build_runners(
                 loaded.model, loaded.names, imgsz=imgsz, device="cuda", precision="fp16"
             )
             runners[name] = lambda b=backend: (b.infer(x), torch.cuda.synchronize())
-        elif name in ("onnxruntime", "openvino"):
+        elif name in ("onnxruntime", "openvino", "openvino-bf16"):
             fmt = "onnx" if name == "onnxruntime" else "openvino"
-            report = export(weights, workdir / name, ExportOptions(format=fmt, imgsz=imgsz))
+            if fmt not in exported:
+                opts = ExportOptions(format=fmt, imgsz=imgsz)
+                exported[fmt] = export(weights, workdir / fmt, opts).path
             backend = (
-                OnnxBackend(report.path, threads=threads)
+                OnnxBackend(exported[fmt], threads=threads)
                 if fmt == "onnx"
-                else OpenVinoBackend(report.path, threads=threads)
+                else OpenVinoBackend(
+                    exported[fmt],
+                    threads=threads,
+                    precision="bf16" if name == "openvino-bf16" else "fp32",
+                )
             )
             runners[name] = lambda b=backend: b.infer(x)
         elif name == "openvino-int8":
@@ -142,7 +150,9 @@ def build_runners(
             backend = OpenVinoBackend(report.path, threads=threads)
             runners[name] = lambda b=backend: b.infer(x)
         elif name.endswith("-plain"):
-            onnx_path = _plain_onnx(weights, workdir / "plain.onnx", imgsz)
+            if "plain" not in exported:
+                exported["plain"] = _plain_onnx(weights, workdir / "plain.onnx", imgsz)
+            onnx_path = exported["plain"]
             if name == "onnxruntime-plain":
                 import onnxruntime as ort
 
@@ -155,11 +165,13 @@ def build_runners(
             else:
                 import openvino as ov
 
-                compiled = ov.Core().compile_model(
-                    str(onnx_path),
-                    "CPU",
-                    {"PERFORMANCE_HINT": "LATENCY", "INFERENCE_NUM_THREADS": threads},
-                )
+                # fp32, as our "openvino" row (the plugin would pick bf16 on CPUs with AMX)
+                config = {
+                    "PERFORMANCE_HINT": "LATENCY",
+                    "INFERENCE_NUM_THREADS": threads,
+                    "INFERENCE_PRECISION_HINT": "f32",
+                }
+                compiled = ov.Core().compile_model(str(onnx_path), "CPU", config)
                 runners[name] = lambda c=compiled: c(x.numpy())
     return runners
 

@@ -238,8 +238,9 @@ def export(weights: str | Path, out: str | Path | None, opts: ExportOptions) -> 
         export_onnx(model, onnx_path, opts, meta)
         path = onnx_path
         if opts.format == "openvino":
-            folder = stem.with_name(stem.name + ("_int8_openvino" if opts.int8 else "_openvino"))
-            path = export_openvino(onnx_path, folder, meta, opts.half)
+            # with --int8 this fp32 model stays next to the INT8 one, for comparison
+            folder = stem.with_name(stem.name + "_openvino")
+            path = export_openvino(onnx_path, folder, meta, opts.half and not opts.int8)
             onnx_path.unlink()
     metrics = None
     if opts.int8:

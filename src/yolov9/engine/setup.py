@@ -106,7 +106,8 @@ def run_training(
     cfg: TrainConfig, *, resume: str | Path | None = None, hooks: Sequence[Hook] = ()
 ) -> TrainResult:
     """Train as configured, or continue the run whose ``last.pt`` is ``resume`` (its config,
-    with ``cfg.epochs`` allowed to extend it). ``hooks`` are added to the built-in loggers
+    with ``cfg.epochs`` allowed to extend it and an explicitly set ``cfg.patience`` to
+    replace its own). ``hooks`` are added to the built-in loggers
     (rank 0 only)."""
     from yolov9.utils.perf import tune_cpu_allocator
 
@@ -128,9 +129,11 @@ def _run(
     state = None
     if resume is not None:
         meta, ema_state, train_state = read_training_state(resume)
-        epochs = cfg.epochs
+        epochs, patience, asked = cfg.epochs, cfg.patience, cfg.explicit
         cfg = from_dict(meta["config"])
         cfg.epochs = max(cfg.epochs, epochs)
+        if "patience" in asked:
+            cfg.patience = patience
         state = {**train_state, "ema": ema_state}
         run_dir = Path(resume).resolve().parent.parent
         log.info("resuming %s after epoch %d of %d", run_dir, state["epoch"] + 1, cfg.epochs)

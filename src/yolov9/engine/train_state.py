@@ -30,6 +30,7 @@ def save_training_checkpoint(
     ema_updates: int,
     epoch: int,
     best_fitness: float,
+    stale_epochs: int = 0,
 ) -> Path:
     train = {
         "model": {k: v.detach().cpu() for k, v in model.state_dict().items()},
@@ -38,6 +39,7 @@ def save_training_checkpoint(
         "ema_updates": ema_updates,
         "epoch": epoch,  # last completed epoch
         "best_fitness": best_fitness,
+        "stale_epochs": stale_epochs,  # epochs since the best AP (early stopping)
         "torch_rng": torch.get_rng_state(),
     }
     return save_checkpoint(path, ema_model, names, meta=meta, extra={"train": train})

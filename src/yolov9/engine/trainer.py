@@ -119,6 +119,7 @@ class Trainer:
         use_scaler = self.autocast_dtype == torch.float16
         self.scaler = torch.amp.GradScaler(device.type, enabled=use_scaler) if use_scaler else None
         self.start_epoch, self.best_fitness = 0, -1.0
+        self.stale = 0  # epochs since the best AP, for early stopping; survives resume
         if resume is not None:
             self._restore(resume)
         self.net: nn.Module = self.model
@@ -153,6 +154,7 @@ class Trainer:
             self.scaler.load_state_dict(state["scaler"])
         self.start_epoch = int(state["epoch"]) + 1
         self.best_fitness = float(state["best_fitness"])
+        self.stale = int(state.get("stale_epochs", 0))
         torch.set_rng_state(state["torch_rng"])
 
     # ------------------------------------------------------------------------------ loop
@@ -160,7 +162,6 @@ class Trainer:
         cfg = self.cfg
         for hook in self.hooks:
             hook.on_train_start({"config": cfg.to_dict()})
-        stale = 0
         for epoch in range(self.start_epoch, cfg.epochs):
             record = self._train_epoch(epoch)
             stop = False
@@ -172,13 +173,13 @@ class Trainer:
                 # without a validation split the latest epoch is the best we know
                 improved = fitness > self.best_fitness or self.evaluator is None
                 self.best_fitness = max(self.best_fitness, fitness)
-                stale = 0 if improved else stale + 1
+                self.stale = 0 if improved else self.stale + 1
                 self._save(epoch, record, improved)
                 self.history.append(record)
                 for hook in self.hooks:
                     hook.on_epoch_end(record)
                 log.info(self._summary(record))
-                stop = stale >= cfg.patience  # counted from the start of this process
+                stop = self.stale >= cfg.patience
                 if stop:
                     log.info("no better AP for %d epochs: stopping early", cfg.patience)
             if broadcast_flag(stop, self.dist, self.device):
@@ -360,6 +361,7 @@ class Trainer:
             "ema_updates": self.ema.updates,
             "epoch": epoch,
             "best_fitness": self.best_fitness,
+            "stale_epochs": self.stale,
         }
         weights = self.run_dir / "weights"
         save_training_checkpoint(weights / "last.pt", **kwargs)
