@@ -135,10 +135,12 @@ def test_errors_are_one_line(
     assert not any("Traceback" in line for line in err)
 
 
-def test_demo_runs_end_to_end(tmp_path: Path) -> None:
-    assert main(["demo", "--out", str(tmp_path), "--epochs", "2", "--imgsz", "64"]) == 0
-    assert (tmp_path / "new_scene_pred.jpg").is_file()
-    converted = load_weights(tmp_path / "train" / "weights" / "best-converted.pt")
+def test_demo_runs_end_to_end(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)  # a relative --out, as `make demo` gives it
+    assert main(["demo", "--out", "runs/demo", "--epochs", "2", "--imgsz", "64"]) == 0
+    out = tmp_path / "runs" / "demo"
+    assert (out / "new_scene_pred.jpg").is_file()
+    converted = load_weights(out / "train" / "weights" / "best-converted.pt")
     assert converted.model.name == "gelan-t"
     assert converted.names == ["circle", "square", "triangle", "star"]
 

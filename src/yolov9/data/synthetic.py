@@ -232,5 +232,7 @@ def write_dataset(
     for fmt in formats:
         filename, desc = descriptions[fmt]
         out[fmt] = root / filename
-        out[fmt].write_text(yaml.safe_dump({"path": str(root), **desc}, sort_keys=False))
+        out[fmt].write_text(
+            yaml.safe_dump({"path": str(Path(root).resolve()), **desc}, sort_keys=False)
+        )
     return out
