@@ -30,6 +30,12 @@ def add_parsers(sub: Any) -> None:
     p.add_argument("--int8", action="store_true", help="OpenVINO INT8 (NNCF), needs --data")
     p.add_argument("--data", help="dataset for INT8 calibration and its AP check")
     p.add_argument("--calibration-images", type=positive_int, default=300)
+    p.add_argument(
+        "--int8-preset",
+        choices=("mixed", "performance"),
+        default="mixed",
+        help="mixed: accurate (default); performance: symmetric activations, faster, lower AP",
+    )
     p.set_defaults(handler=run_export)
 
     p = sub.add_parser("benchmark", help="latency and throughput of every available backend")
@@ -60,6 +66,7 @@ def run_export(args: argparse.Namespace) -> int:
         int8=args.int8,
         data=args.data,
         calibration_images=args.calibration_images,
+        int8_preset=args.int8_preset,
     )
     report = export(args.weights, args.out, opts)
     diff = ", ".join(f"{k} {v:.3g}" for k, v in report.max_diff.items())

@@ -43,7 +43,7 @@ def calibration_images(data: str, imgsz: int, count: int) -> list[np.ndarray]:
 
 
 def quantize_openvino(xml: Path, loaded: LoadedWeights, opts: Any) -> tuple[Path, dict[str, Any]]:
-    """Quantise the fp32 OpenVINO model ``xml`` to INT8 (NNCF, mixed preset) calibrated on
+    """Quantise the fp32 OpenVINO model ``xml`` to INT8 (NNCF, preset) calibrated on
     ``opts.data``; return the INT8 model and the AP of both on the data's validation split."""
     import nncf
     import openvino as ov
@@ -51,6 +51,12 @@ def quantize_openvino(xml: Path, loaded: LoadedWeights, opts: Any) -> tuple[Path
     from yolov9.deploy.backends import OpenVinoBackend
     from yolov9.engine.evaluator import Evaluator
 
+    presets = {
+        "mixed": nncf.QuantizationPreset.MIXED,
+        "performance": nncf.QuantizationPreset.PERFORMANCE,
+    }
+    if opts.int8_preset not in presets:
+        raise ValueError(f"int8 preset {opts.int8_preset!r}: use one of {sorted(presets)}")
     core = ov.Core()
     model = core.read_model(str(xml))
     images = calibration_images(opts.data, opts.imgsz, opts.calibration_images)
@@ -58,7 +64,7 @@ def quantize_openvino(xml: Path, loaded: LoadedWeights, opts: Any) -> tuple[Path
     quantized = nncf.quantize(
         model,
         nncf.Dataset(images),
-        preset=nncf.QuantizationPreset.MIXED,
+        preset=presets[opts.int8_preset],
         subset_size=len(images),
         # not every graph has every type (the converter folds some divisions into products)
         ignored_scope=nncf.IgnoredScope(types=_KEEP_FLOAT, validate=False),
