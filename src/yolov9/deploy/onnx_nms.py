@@ -176,30 +176,22 @@ def append_nms(
         "empty_boxes",
         value=numpy_helper.from_array(np.array([0.0], np.float32)),
     )
-    nodes.append(
-        helper.make_node(
-            "ScatterND",
-            [empty_scores, scatter_idx, node("Gather", [s_sorted, keep_idx], "ks")],
-            ["det_scores"],
-            name="nms/out_scores",
+    # each output: the kept values scattered into a padded (batch, max_det, ...) tensor
+    for empty, values, gathered, output, axis in (
+        (empty_scores, s_sorted, "ks", "scores", None),
+        (empty_classes, c_sorted, "kc", "classes", None),
+        (empty_boxes, box_sorted, "kbox", "boxes", 0),
+    ):
+        attrs = {} if axis is None else {"axis": axis}
+        kept = node("Gather", [values, keep_idx], gathered, **attrs)
+        nodes.append(
+            helper.make_node(
+                "ScatterND",
+                [empty, scatter_idx, kept],
+                [f"det_{output}"],
+                name=f"nms/out_{output}",
+            )
         )
-    )
-    nodes.append(
-        helper.make_node(
-            "ScatterND",
-            [empty_classes, scatter_idx, node("Gather", [c_sorted, keep_idx], "kc")],
-            ["det_classes"],
-            name="nms/out_classes",
-        )
-    )
-    nodes.append(
-        helper.make_node(
-            "ScatterND",
-            [empty_boxes, scatter_idx, node("Gather", [box_sorted, keep_idx], "kbox", axis=0)],
-            ["det_boxes"],
-            name="nms/out_boxes",
-        )
-    )
     capped = node(
         "Min",
         [counts, node("Expand", [const("md1", np.array(max_det, np.int64)), batch_size], "md_b")],
