@@ -44,6 +44,10 @@ class ExportGraph(nn.Module):
         return self.model.head.decode(self.model(images).main)
 
 
+# an INT8 export that loses more AP than this (absolute) gets a note saying what to try
+INT8_DROP_WARN = 0.01
+
+
 @dataclass
 class ExportOptions:
     format: str = "onnx"
@@ -60,9 +64,10 @@ class ExportOptions:
     int8: bool = False  # OpenVINO post-training quantisation (needs ``data``)
     data: str | None = None
     calibration_images: int = 300
-    # NNCF preset. mixed: asymmetric activations, accurate (gelan-t: -0.5 AP, 1.3-1.6x
-    # faster than fp32 on our CPU); performance: symmetric, faster (~2.2x) but -1.7 AP there.
-    int8_preset: str = "mixed"
+    # NNCF preset (docs/benchmarks.md, gelan-t at 640 on 2 AVX-512 cores; AP on our small-data
+    # model): performance, symmetric activations: 2.1x faster than fp32, -0.7 AP; mixed,
+    # asymmetric activations: 1.3x, -0.2 AP.
+    int8_preset: str = "performance"
 
 
 @dataclass
@@ -251,9 +256,19 @@ def export(weights: str | Path, out: str | Path | None, opts: ExportOptions) -> 
 
         path, metrics = quantize_openvino(path, loaded, opts)
         notes.append(
-            f"INT8: AP {metrics['AP_fp32']:.4f} -> {metrics['AP_int8']:.4f} on "
-            f"{metrics['val_images']} validation images"
+            f"INT8 ({opts.int8_preset}): AP {metrics['AP_fp32']:.4f} -> {metrics['AP_int8']:.4f}"
+            f" on {metrics['val_images']} validation images"
         )
+        if metrics["AP_fp32"] - metrics["AP_int8"] > INT8_DROP_WARN:
+            hint = (
+                "try --int8-preset mixed (slower, usually closer to fp32) or "
+                if opts.int8_preset == "performance"
+                else ""
+            )
+            notes.append(
+                f"INT8 lost more than {100 * INT8_DROP_WARN:.0f} AP point: {hint}more "
+                "--calibration-images, or deploy fp32/bf16"
+            )
     diff = _verify(path, model, opts) if not opts.half or opts.format == "openvino" else {}
     if opts.half and opts.format != "openvino":
         notes.append("fp16 export not run here (CPU runtimes); verify it on the target device")
