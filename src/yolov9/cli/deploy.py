@@ -6,7 +6,14 @@ import argparse
 import json
 from typing import Any
 
-from yolov9.cli.common import imgsz, log, positive_int, unit_float, write_json
+from yolov9.cli.common import (
+    imgsz,
+    log,
+    non_negative_float,
+    positive_int,
+    unit_float,
+    write_json,
+)
 
 
 def add_parsers(sub: Any) -> None:
@@ -45,7 +52,14 @@ def add_parsers(sub: Any) -> None:
     p.add_argument("--threads", type=positive_int, default=2)
     p.add_argument("--runs", type=positive_int, default=30)
     p.add_argument("--backends", nargs="+", choices=ALL, default=list(ALL))
-    p.add_argument("--data", help="calibration data for the INT8 row (default: generated)")
+    p.add_argument("--data", help="calibration data for the INT8 rows (default: generated)")
+    p.add_argument(
+        "--gap-ms",
+        type=non_negative_float,
+        default=50.0,
+        help="idle time before each run, so the previous runtime's spinning threads do not "
+        "slow the next row (0 shows the effect)",
+    )
     p.add_argument("--json", metavar="FILE")
     p.set_defaults(handler=run_benchmark)
 
@@ -95,10 +109,12 @@ def run_benchmark(args: argparse.Namespace) -> int:
         runs=args.runs,
         backends=tuple(args.backends),
         data=args.data,
+        gap_s=args.gap_ms / 1000,
     )
     print(
         f"# {args.weights}, batch 1, {args.imgsz}x{args.imgsz}, {args.threads} threads, "
-        f"torch {torch.__version__}; medians over {args.runs} interleaved runs"
+        f"torch {torch.__version__}; medians over {args.runs} interleaved runs, "
+        f"{args.gap_ms:g} ms idle before each"
     )
     print(format_rows(rows))
     if args.json:
