@@ -186,3 +186,49 @@ def test_openvino_int8_quantizes_and_reports_ap(tmp_path: Path, shapes: dict) ->
     assert b8.shape == b32.shape
     assert s8.shape == s32.shape
     assert (s8 - s32).abs().max() < 0.2  # quantised, not broken
+
+
+@pytest.mark.parametrize(
+    ("opts", "message"),
+    [
+        (ExportOptions(format="onnx", int8=True, data="d.yaml"), "--format openvino"),
+        (ExportOptions(format="openvino", int8=True), "needs --data"),
+        (ExportOptions(format="openvino", int8_max_drop=0.01), "applies to --int8"),
+    ],
+)
+def test_int8_options_are_checked_before_any_work(
+    opts: ExportOptions, message: str, tmp_path: Path
+) -> None:
+    from yolov9.errors import ConfigError
+
+    with pytest.raises(ConfigError, match=message):
+        export(tmp_path / "missing.pt", None, opts)
+
+
+@pytest.mark.skipif(
+    importlib.util.find_spec("nncf") is None or importlib.util.find_spec("openvino") is None,
+    reason="nncf/openvino are not installed (pip install yolov9[export])",
+)
+def test_int8_accuracy_control_runs_on_the_validation_split(
+    tmp_path: Path, shapes: dict, caplog: pytest.LogCaptureFixture
+) -> None:
+    """--int8-max-drop: NNCF's accuracy control scores candidates with our AP on the
+    validation split (per image and in full) and the result stays within the limit."""
+    torch.manual_seed(0)
+    model = randomize_(build_model("gelan-t", num_classes=4), seed=2)
+    weights = save_checkpoint(tmp_path / "g.pt", model, list("abcd"), meta={"imgsz": 96})
+    opts = ExportOptions(
+        format="openvino",
+        imgsz=96,
+        int8=True,
+        data=str(shapes["yolo"]),
+        calibration_images=12,
+        int8_max_drop=0.02,
+    )
+    with caplog.at_level("INFO"):
+        report = export(weights, tmp_path / "g", opts)
+    assert "accuracy control on 12 validation images" in caplog.text
+    assert report.metrics is not None
+    assert report.metrics["AP_fp32"] - report.metrics["AP_int8"] <= 0.02 + 1e-9
+    assert "FakeQuantize" in report.path.read_text()
+    _assert_decode_tail_float(report.path)

@@ -44,6 +44,14 @@ def add_parsers(sub: Any) -> None:
         help="performance: symmetric activations, fastest (default); mixed: asymmetric "
         "activations, slower, closer to fp32 AP",
     )
+    p.add_argument(
+        "--int8-max-drop",
+        type=unit_float,
+        metavar="AP",
+        help="largest AP loss allowed (e.g. 0.005 = half a point): layers that cost the most "
+        "AP go back to float until INT8 is within it (slower: evaluates the validation split "
+        "many times)",
+    )
     p.set_defaults(handler=run_export)
 
     p = sub.add_parser("benchmark", help="latency and throughput of every available backend")
@@ -82,6 +90,7 @@ def run_export(args: argparse.Namespace) -> int:
         data=args.data,
         calibration_images=args.calibration_images,
         int8_preset=args.int8_preset,
+        int8_max_drop=args.int8_max_drop,
     )
     report = export(args.weights, args.out, opts)
     diff = ", ".join(f"{k} {v:.3g}" for k, v in report.max_diff.items())

@@ -8,6 +8,7 @@ its exports go through the same pre- and post-processing.
 
 from __future__ import annotations
 
+import copy
 import json
 import logging
 from pathlib import Path
@@ -205,6 +206,13 @@ class OpenVinoBackend(InferenceBackend):
         self.compiled = core.compile_model(model, "CPU", config)
         self.has_nms = any("num_dets" in o.get_names() for o in self.compiled.outputs)
         self.kind = "openvino-int8" if "int8" in path.parent.name else "openvino"
+
+    def with_compiled(self, compiled: Any) -> OpenVinoBackend:
+        """The same backend (metadata, pre- and post-processing) running another compiled
+        model of the same network, e.g. a quantised variant being tried."""
+        other = copy.copy(self)
+        other.compiled = compiled
+        return other
 
     def _run(self, images: torch.Tensor) -> list[np.ndarray]:
         result = self.compiled(

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
+import math
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from yolov9.checkpoints import LoadedWeights
-from yolov9.data.dataset import load_dataset
+from yolov9.data.dataset import DetectionDataset, load_dataset
 from yolov9.data.images import letterbox
 from yolov9.data.loader import load_resized
 from yolov9.errors import DataError
@@ -46,6 +48,14 @@ def decode_tail(model: Any) -> list[str]:
     return sorted(names)
 
 
+def _network_input(path: Path, imgsz: int) -> np.ndarray:
+    """One image as the exported network takes it: letterboxed to a square ``imgsz``,
+    (1, 3, s, s) float32 in [0, 1]."""
+    image, _ = load_resized(path, imgsz)
+    boxed, _ = letterbox(image, imgsz, auto=False, scaleup=False)
+    return boxed.transpose(2, 0, 1)[None].astype(np.float32) / 255.0
+
+
 def calibration_images(data: str, imgsz: int, count: int) -> list[np.ndarray]:
     """Up to ``count`` training images (val if there is no train split), letterboxed to a
     square ``imgsz``, as (1, 3, s, s) float32 arrays in [0, 1]."""
@@ -57,11 +67,9 @@ def calibration_images(data: str, imgsz: int, count: int) -> list[np.ndarray]:
     out = []
     for record in ds.records[::step][:count]:
         try:
-            image, _ = load_resized(record.path, imgsz)
+            out.append(_network_input(record.path, imgsz))
         except DataError:
             continue
-        boxed, _ = letterbox(image, imgsz, auto=False, scaleup=False)
-        out.append(boxed.transpose(2, 0, 1)[None].astype(np.float32) / 255.0)
     if not out:
         raise DataError(f"{data}: no readable image for INT8 calibration")
     return out
@@ -86,16 +94,19 @@ def quantize_openvino(xml: Path, loaded: LoadedWeights, opts: Any) -> tuple[Path
     model = core.read_model(str(xml))
     images = calibration_images(opts.data, opts.imgsz, opts.calibration_images)
     log.info("INT8: calibrating on %d images of %s", len(images), opts.data)
-    quantized = nncf.quantize(
-        model,
-        nncf.Dataset(images),
-        preset=presets[opts.int8_preset],
-        subset_size=len(images),
+    val = load_dataset(opts.data, "val")
+    settings: dict[str, Any] = {
+        "preset": presets[opts.int8_preset],
+        "subset_size": len(images),
         # not every graph has every type (the converter folds some divisions into products)
-        ignored_scope=nncf.IgnoredScope(
+        "ignored_scope": nncf.IgnoredScope(
             names=decode_tail(model), types=_KEEP_FLOAT, validate=False
         ),
-    )
+    }
+    if opts.int8_max_drop is None:
+        quantized = nncf.quantize(model, nncf.Dataset(images), **settings)
+    else:
+        quantized = _with_accuracy_control(model, images, val, xml, opts, settings)
     # a new folder: the fp32 model's weights are memory-mapped and must not be overwritten
     fp32_xml = xml
     name = xml.parent.name.removesuffix("_openvino") + "_int8_openvino"
@@ -104,7 +115,6 @@ def quantize_openvino(xml: Path, loaded: LoadedWeights, opts: Any) -> tuple[Path
     int8 = folder / f"{name}.xml"
     ov.save_model(quantized, str(int8), compress_to_fp16=False)
 
-    val = load_dataset(opts.data, "val")
     evaluator = Evaluator(val, imgsz=opts.imgsz, batch_size=1, progress=False)
     ap_fp32 = evaluator.run(OpenVinoBackend(fp32_xml)).metrics
     ap_int8 = evaluator.run(OpenVinoBackend(int8)).metrics
@@ -116,5 +126,83 @@ def quantize_openvino(xml: Path, loaded: LoadedWeights, opts: Any) -> tuple[Path
         "val_images": len(val),
         "calibration_images": len(images),
         "fp32_model": str(fp32_xml),
+        "float_operations": _float_convolutions(quantized),
     }
     return int8, metrics
+
+
+# operations that pass 8-bit values through unchanged: a quantiser in front of them also
+# quantises what they feed
+_PASS_THROUGH = {
+    "Split",
+    "VariadicSplit",
+    "Concat",
+    "MaxPool",
+    "AvgPool",
+    "Interpolate",
+    "Reshape",
+    "Transpose",
+}
+
+
+def _float_convolutions(model: Any) -> list[str]:
+    """Convolutions of a quantised model whose input is not quantised (they run in float)."""
+
+    def quantized(node: Any) -> bool:
+        kind = node.get_type_name()
+        if kind == "FakeQuantize":
+            return True
+        if kind not in _PASS_THROUGH:
+            return False
+        sources = [i.get_source_output().get_node() for i in node.inputs()]
+        data = [n for n in sources if n.get_type_name() != "Constant"]
+        return bool(data) and all(quantized(n) for n in data)
+
+    return [
+        op.get_friendly_name()
+        for op in model.get_ordered_ops()
+        if op.get_type_name() in ("Convolution", "GroupConvolution")
+        and not quantized(op.input(0).get_source_output().get_node())
+    ]
+
+
+def _with_accuracy_control(
+    model: Any,
+    images: list[np.ndarray],
+    val: DetectionDataset,
+    xml: Path,
+    opts: Any,
+    settings: dict[str, Any],
+) -> Any:
+    """NNCF's accuracy-controlled quantisation: quantise, then return the most sensitive
+    operations to float, one group at a time, until the AP on ``val`` is within
+    ``opts.int8_max_drop`` of the fp32 model's (or nothing is left to try)."""
+    import nncf
+
+    from yolov9.deploy.backends import OpenVinoBackend
+    from yolov9.engine.evaluator import Evaluator
+
+    backend = OpenVinoBackend(xml)
+
+    def ap_on(compiled: Any, indices: Any) -> tuple[float, None]:
+        subset = dataclasses.replace(val, records=[val.records[i] for i in indices])
+        evaluator = Evaluator(subset, imgsz=opts.imgsz, batch_size=1, progress=False)
+        ap = evaluator.run(backend.with_compiled(compiled)).metrics.AP
+        return (0.0 if math.isnan(ap) or ap < 0 else ap), None
+
+    log.info(
+        "INT8: accuracy control on %d validation images, max AP drop %g",
+        len(val),
+        opts.int8_max_drop,
+    )
+    return nncf.quantize_with_accuracy_control(
+        model,
+        nncf.Dataset(images),
+        nncf.Dataset(
+            list(range(len(val))), lambda i: _network_input(val.records[i].path, opts.imgsz)
+        ),
+        ap_on,
+        max_drop=opts.int8_max_drop,
+        drop_type=nncf.DropType.ABSOLUTE,
+        **settings,
+    )
