@@ -179,6 +179,15 @@ def test_openvino_int8_quantizes_and_reports_ap(tmp_path: Path, shapes: dict) ->
         assert 0.0 <= report.metrics[key] <= 1.0
     assert any("INT8 (performance): AP" in note for note in report.notes)
     _assert_decode_tail_float(report.path)
+    # every convolution is quantised (through splits and concatenations), none in the fp32 model
+    import openvino as ov
+
+    from yolov9.deploy.quantize import _float_convolutions
+
+    assert report.metrics["float_convolutions"] == []
+    fp32_model = ov.Core().read_model(report.metrics["fp32_model"])
+    convs = [o for o in fp32_model.get_ordered_ops() if "Convolution" in o.get_type_name()]
+    assert len(_float_convolutions(fp32_model)) == len(convs) > 50
     int8 = load_backend(report.path)
     fp32 = load_backend(report.metrics["fp32_model"])
     x = _images(1)

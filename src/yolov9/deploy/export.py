@@ -264,10 +264,10 @@ def export(weights: str | Path, out: str | Path | None, opts: ExportOptions) -> 
             f"INT8 ({opts.int8_preset}): AP {metrics['AP_fp32']:.4f} -> {metrics['AP_int8']:.4f}"
             f" on {metrics['val_images']} validation images"
         )
-        if metrics["float_operations"]:
+        if metrics["float_convolutions"]:
             notes.append(
-                f"INT8: {len(metrics['float_operations'])} convolutions kept in float: "
-                + ", ".join(metrics["float_operations"])
+                f"INT8: {len(metrics['float_convolutions'])} convolutions kept in float: "
+                + ", ".join(metrics["float_convolutions"])
             )
         limit = INT8_DROP_WARN if opts.int8_max_drop is None else opts.int8_max_drop
         if metrics["AP_fp32"] - metrics["AP_int8"] > limit:
