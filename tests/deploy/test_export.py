@@ -22,6 +22,10 @@ needs_openvino = pytest.mark.skipif(
     importlib.util.find_spec("openvino") is None,
     reason="openvino is not installed (pip install yolov9[export])",
 )
+needs_nncf = pytest.mark.skipif(
+    importlib.util.find_spec("nncf") is None or importlib.util.find_spec("openvino") is None,
+    reason="nncf/openvino are not installed (pip install yolov9[export])",
+)
 
 
 @pytest.fixture(scope="module")
@@ -140,10 +144,6 @@ def test_openvino_equals_pytorch(weights: Path, tmp_path: Path) -> None:
     torch.testing.assert_close(got_boxes, boxes, rtol=1e-4, atol=1e-2)
 
 
-@pytest.mark.skipif(
-    importlib.util.find_spec("nncf") is None or importlib.util.find_spec("openvino") is None,
-    reason="nncf/openvino are not installed (pip install yolov9[export])",
-)
 def _assert_decode_tail_float(xml: Path) -> None:
     """No quantiser between the DFL softmax / class sigmoid and the outputs: 8-bit box
     coordinates cost 1 AP point on the small-data model (docs/benchmarks.md)."""
@@ -160,6 +160,7 @@ def _assert_decode_tail_float(xml: Path) -> None:
             assert "FakeQuantize" not in sources, op.get_friendly_name()
 
 
+@needs_nncf
 def test_openvino_int8_quantizes_and_reports_ap(tmp_path: Path, shapes: dict) -> None:
     """INT8: the OpenVINO model gets quantisers, runs, stays close to fp32, and the AP of both
     on the data's validation split is reported."""
@@ -214,10 +215,7 @@ def test_int8_options_are_checked_before_any_work(
         export(tmp_path / "missing.pt", None, opts)
 
 
-@pytest.mark.skipif(
-    importlib.util.find_spec("nncf") is None or importlib.util.find_spec("openvino") is None,
-    reason="nncf/openvino are not installed (pip install yolov9[export])",
-)
+@needs_nncf
 def test_int8_accuracy_control_runs_on_the_validation_split(
     tmp_path: Path, shapes: dict, caplog: pytest.LogCaptureFixture
 ) -> None:

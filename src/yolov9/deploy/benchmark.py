@@ -104,6 +104,7 @@ def build_runners(
     runners: dict[str, Callable[[], object]] = {}
     exported: dict[str, Path] = {}
     loaded = load_weights(weights)
+    calib = data or None
     for name in names:
         if not _available(name):
             log.info("skipping %s: not available here", name)
@@ -139,8 +140,8 @@ def build_runners(
             )
             runners[name] = lambda b=backend: b.infer(x)
         elif name.startswith("openvino-int8"):
-            calib = data or str(_synthetic_calibration(workdir, imgsz))
-            data = calib  # the second INT8 row calibrates on the same images
+            if calib is None:  # generated once; both INT8 rows calibrate on it
+                calib = str(_synthetic_calibration(workdir, imgsz))
             preset = "mixed" if name.endswith("-mixed") else "performance"
             report = export(
                 weights,
