@@ -28,7 +28,7 @@ from collections.abc import Callable
 
 import torch
 
-from yolov9.engine.predictor import prepare_for_inference
+from yolov9.inference import inference_graph
 from yolov9.models import build_model
 from yolov9.utils.flops import count_gflops
 from yolov9.utils.perf import tune_cpu_allocator
@@ -71,7 +71,7 @@ def main() -> None:
     for name in args.models:
         model = build_model(name).eval()
         gflops[name] = count_gflops(model, args.imgsz)
-        ours = prepare_for_inference(model, device)
+        ours = inference_graph(model, device)
         runs[f"{name} ours"] = lambda m=ours: m(x_cl)
         plain = copy.deepcopy(model)
         runs[f"{name} plain"] = lambda m=plain: m(x)

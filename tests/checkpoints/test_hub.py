@@ -13,6 +13,7 @@ import pytest
 from yolov9.checkpoints import hub, load_weights, save_checkpoint
 from yolov9.errors import CheckpointError
 from yolov9.models import build_model
+from yolov9.utils import paths
 
 
 @pytest.fixture
@@ -46,7 +47,7 @@ def release(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, server) -> tuple[Pa
     )
     digest = hashlib.sha256(payload.read_bytes()).hexdigest()
     monkeypatch.setenv(hub.ENV_URL, url)
-    monkeypatch.setenv(hub.ENV_CACHE, str(tmp_path / "cache"))
+    monkeypatch.setenv(paths.ENV_CACHE, str(tmp_path / "cache"))
     return payload, digest
 
 

@@ -32,3 +32,23 @@ def test_rows_for_available_backends(tmp_path: Path) -> None:
         assert r.throughput == pytest.approx(1000 / r.median_ms)
     table = format_rows(rows)
     assert table.count("\n") == len(rows) + 1
+
+
+@pytest.mark.skipif(
+    importlib.util.find_spec("nncf") is None or importlib.util.find_spec("openvino") is None,
+    reason="nncf/openvino are not installed (pip install yolov9[export])",
+)
+def test_int8_rows_without_data_for_a_model_of_other_classes(tmp_path: Path) -> None:
+    """Bug: without --data, an 80-class model was calibrated on generated 4-class images and
+    then scored on them: an IndexError traceback. Generated data now only calibrates."""
+    from yolov9.cli import main
+
+    torch.manual_seed(0)
+    model = build_model("gelan-t", num_classes=80)
+    with torch.no_grad():  # confident scores for every class: detections of classes 4 ... 79
+        for branch in model.head.cls:
+            branch[-1].bias.fill_(0.0)
+    names = [f"c{i}" for i in range(80)]
+    weights = save_checkpoint(tmp_path / "coco.pt", model, names)
+    argv = ["benchmark", "--weights", str(weights), "--imgsz", "64", "--runs", "2"]
+    assert main([*argv, "--threads", "1", "--backends", "openvino-int8"]) == 0

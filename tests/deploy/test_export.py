@@ -13,8 +13,8 @@ import torch
 from tests.conftest import randomize_
 from yolov9.checkpoints import save_checkpoint
 from yolov9.data.synthetic import make_scene
-from yolov9.deploy.backends import load_backend
-from yolov9.deploy.export import ExportGraph, ExportOptions, export, inference_graph
+from yolov9.deploy.export import ExportGraph, ExportOptions, export
+from yolov9.inference import inference_graph, load_backend
 from yolov9.models import build_model
 from yolov9.ops.nms import non_max_suppression
 
@@ -215,6 +215,7 @@ def test_int8_options_are_checked_before_any_work(
         export(tmp_path / "missing.pt", None, opts)
 
 
+@pytest.mark.slow  # ~40 s: evaluates the validation split once per layer group tried
 @needs_nncf
 def test_int8_accuracy_control_runs_on_the_validation_split(
     tmp_path: Path, shapes: dict, caplog: pytest.LogCaptureFixture

@@ -20,13 +20,13 @@ from tqdm import tqdm
 
 from yolov9.checkpoints.native import atomic_write
 from yolov9.errors import CheckpointError
+from yolov9.utils.paths import cache_dir
 
 log = logging.getLogger(__name__)
 
 OFFICIAL_URL = "https://github.com/WongKinYiu/yolov9/releases/download/v0.1"
 MIT_URL = "https://github.com/MultimediaTechLab/YOLO/releases/download/v1.0-alpha"
 ENV_URL = "YOLOV9_WEIGHTS_URL"
-ENV_CACHE = "YOLOV9_CACHE_DIR"
 
 
 @dataclass(frozen=True)
@@ -66,13 +66,6 @@ RELEASES: dict[str, ReleaseFile] = {
     **{f"gelan-{s}": _release(f"gelan-{s}.pt", OFFICIAL_URL) for s in "smce"},
     **{f"v9-{s}": _release(f"v9-{s}.pt", MIT_URL) for s in "tsmc"},
 }
-
-
-def cache_dir() -> Path:
-    if os.environ.get(ENV_CACHE):
-        return Path(os.environ[ENV_CACHE])
-    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
-    return Path(base) / "yolov9"
 
 
 def sha256_of(path: Path) -> str:

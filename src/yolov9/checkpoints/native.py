@@ -19,7 +19,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from yolov9.errors import CheckpointError
+from yolov9.errors import CheckpointError, ConfigError
 from yolov9.models import YOLOv9, parse_model_name
 
 FORMAT = "yolov9-checkpoint"
@@ -44,12 +44,13 @@ def atomic_write(path: str | Path, write: Callable[[Path], None]) -> Path:
 
 
 def model_meta(model: YOLOv9, names: list[str], **extra: Any) -> dict[str, Any]:
-    from yolov9 import __version__
+    from yolov9.version import __version__
 
     return {
         "model": model.name,
         "num_classes": model.num_classes,
         "names": list(names),
+        "task": model.task,
         "reg_max": model.reg_max,
         "aux": model.aux_mode,
         "yolov9_version": __version__,
@@ -80,14 +81,14 @@ def save_checkpoint(
     file (anything else, usually ``.pt``).
     """
     if len(names) != model.num_classes:
-        raise ValueError(f"{len(names)} class names for a {model.num_classes}-class model")
+        raise ConfigError(f"{len(names)} class names for a {model.num_classes}-class model")
     info = model_meta(model, names, **(meta or {}))
     sd = _plain_state(model, half)
     if str(path).endswith(".safetensors"):
         from safetensors.torch import save_file
 
         if extra:
-            raise ValueError("training state cannot be stored in .safetensors; use .pt")
+            raise ConfigError("training state cannot be stored in .safetensors; use .pt")
         contiguous = {k: v.contiguous() for k, v in sd.items()}
         return atomic_write(
             path, lambda p: save_file(contiguous, str(p), metadata={FORMAT: json.dumps(info)})
@@ -106,7 +107,7 @@ def model_from_state(
 ) -> tuple[YOLOv9, list[str]]:
     """Build the model named in ``meta`` and load ``state`` into it (strictly)."""
     try:
-        spec, _ = parse_model_name(str(meta["model"]))
+        spec, _, task = parse_model_name(str(meta["model"]))
         num_classes = int(meta["num_classes"])
         names = [str(n) for n in meta["names"]]
     except (KeyError, ValueError, TypeError) as e:
@@ -119,6 +120,7 @@ def model_from_state(
         with_aux=with_aux,
         reg_max=int(meta.get("reg_max", 16)),
         aux_mode=aux_mode,
+        task=str(meta.get("task", task)),
     )
     expected = model.state_dict()
     problems = [f"missing {k}" for k in expected if k not in state]

@@ -37,7 +37,7 @@ def info(args: argparse.Namespace) -> int:
 
     from yolov9.checkpoints import RELEASES, load_weights
     from yolov9.models import build_model, list_models
-    from yolov9.utils.summary import format_summary, model_summary
+    from yolov9.models.summary import format_summary, model_summary
 
     name = args.model.lower()
     if Path(args.model).is_file() or (name not in list_models() and name in RELEASES):

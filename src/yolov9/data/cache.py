@@ -17,14 +17,13 @@ from typing import Any
 import numpy as np
 
 from yolov9.data.labels import ImageLabels, Issue, LabelIssue, LabelReport
+from yolov9.utils.paths import cache_dir
 
 log = logging.getLogger(__name__)
 VERSION = 1
 
 
 def cache_root() -> Path:
-    from yolov9.checkpoints.hub import cache_dir
-
     return cache_dir() / "datasets"
 
 

@@ -21,16 +21,12 @@ import torch
 from torch import nn
 
 from yolov9.checkpoints import LoadedWeights, load_weights
-from yolov9.errors import ConfigError, YOLOv9Error
+from yolov9.deploy.formats import FORMATS
+from yolov9.errors import ConfigError
+from yolov9.inference.graph import inference_graph
 from yolov9.models import YOLOv9
 
 log = logging.getLogger(__name__)
-
-FORMATS = ("onnx", "openvino", "torchscript")
-
-
-class ExportError(YOLOv9Error):
-    """An export could not be produced or verified."""
 
 
 class ExportGraph(nn.Module):
@@ -71,6 +67,9 @@ class ExportOptions:
     # with a value: NNCF accuracy control keeps the most sensitive layers in float until the
     # AP (0-1 scale, as printed) on the validation split is within this of fp32
     int8_max_drop: float | None = None
+    # score fp32 and INT8 on ``data``'s validation split (which must have the model's
+    # classes); off: calibrate only (e.g. on generated images, for timing)
+    int8_check: bool = True
 
 
 @dataclass
@@ -82,14 +81,8 @@ class ExportReport:
     metrics: dict[str, Any] | None = None  # INT8: AP before and after
 
 
-def inference_graph(model: YOLOv9) -> YOLOv9:
-    import copy
-
-    return copy.deepcopy(model).drop_aux().eval().fuse().float().cpu()
-
-
 def metadata(loaded: LoadedWeights, model: YOLOv9, opts: ExportOptions) -> dict[str, Any]:
-    from yolov9 import __version__
+    from yolov9.version import __version__
 
     return {
         "model": model.name,
@@ -190,7 +183,7 @@ def export_torchscript(
 def _verify(path: Path, model: YOLOv9, opts: ExportOptions) -> dict[str, float]:
     """Run the export on a test image and compare with PyTorch."""
     from yolov9.data.synthetic import make_scene
-    from yolov9.deploy.backends import load_backend
+    from yolov9.inference.loader import load_backend
     from yolov9.ops.nms import non_max_suppression
 
     image = make_scene(np.random.default_rng(0), (opts.imgsz, opts.imgsz))[0]
@@ -226,6 +219,36 @@ def _verify(path: Path, model: YOLOv9, opts: ExportOptions) -> dict[str, float]:
     return diff
 
 
+def int8_notes(metrics: dict[str, Any], opts: ExportOptions) -> list[str]:
+    """What the INT8 export should tell its user: AP before and after, layers left in float,
+    and what to try when the AP dropped too much."""
+    notes = []
+    if "AP_int8" in metrics:
+        notes.append(
+            f"INT8 ({opts.int8_preset}): AP {metrics['AP_fp32']:.4f} -> {metrics['AP_int8']:.4f}"
+            f" on {metrics['val_images']} validation images"
+        )
+    else:
+        notes.append(f"INT8 ({opts.int8_preset}): calibrated only, AP not checked")
+    if metrics["float_convolutions"]:
+        notes.append(
+            f"INT8: {len(metrics['float_convolutions'])} convolutions kept in float: "
+            + ", ".join(metrics["float_convolutions"])
+        )
+    limit = INT8_DROP_WARN if opts.int8_max_drop is None else opts.int8_max_drop
+    if "AP_int8" in metrics and metrics["AP_fp32"] - metrics["AP_int8"] > limit:
+        hint = (
+            "try --int8-preset mixed (slower, usually closer to fp32) or "
+            if opts.int8_preset == "performance"
+            else ""
+        )
+        notes.append(
+            f"INT8 lost more than {limit:g} AP: {hint}more --calibration-images, "
+            "or deploy fp32/bf16"
+        )
+    return notes
+
+
 def export(weights: str | Path, out: str | Path | None, opts: ExportOptions) -> ExportReport:
     if opts.format not in FORMATS:
         raise ConfigError(f"format must be one of {FORMATS}, got {opts.format!r}")
@@ -233,10 +256,10 @@ def export(weights: str | Path, out: str | Path | None, opts: ExportOptions) -> 
         raise ConfigError(f"imgsz must be a multiple of 32, got {opts.imgsz}")
     if opts.int8 and (opts.format != "openvino" or not opts.data):
         raise ConfigError("--int8 is for --format openvino and needs --data for calibration")
-    if opts.int8_max_drop is not None and not opts.int8:
-        raise ConfigError("--int8-max-drop applies to --int8 exports")
+    if opts.int8_max_drop is not None and not (opts.int8 and opts.int8_check):
+        raise ConfigError("--int8-max-drop applies to --int8 exports checked on --data")
     loaded = load_weights(weights)
-    model = inference_graph(loaded.model)
+    model = inference_graph(loaded.model, "cpu", channels_last=False)
     meta = metadata(loaded, model, opts)
     stem = Path(out) if out else loaded.path.with_suffix("")
     notes: list[str] = []
@@ -260,26 +283,7 @@ def export(weights: str | Path, out: str | Path | None, opts: ExportOptions) -> 
         from yolov9.deploy.quantize import quantize_openvino
 
         path, metrics = quantize_openvino(path, loaded, opts)
-        notes.append(
-            f"INT8 ({opts.int8_preset}): AP {metrics['AP_fp32']:.4f} -> {metrics['AP_int8']:.4f}"
-            f" on {metrics['val_images']} validation images"
-        )
-        if metrics["float_convolutions"]:
-            notes.append(
-                f"INT8: {len(metrics['float_convolutions'])} convolutions kept in float: "
-                + ", ".join(metrics["float_convolutions"])
-            )
-        limit = INT8_DROP_WARN if opts.int8_max_drop is None else opts.int8_max_drop
-        if metrics["AP_fp32"] - metrics["AP_int8"] > limit:
-            hint = (
-                "try --int8-preset mixed (slower, usually closer to fp32) or "
-                if opts.int8_preset == "performance"
-                else ""
-            )
-            notes.append(
-                f"INT8 lost more than {limit:g} AP: {hint}more --calibration-images, "
-                "or deploy fp32/bf16"
-            )
+        notes += int8_notes(metrics, opts)
     diff = _verify(path, model, opts) if not opts.half or opts.format == "openvino" else {}
     if opts.half and opts.format != "openvino":
         notes.append("fp16 export not run here (CPU runtimes); verify it on the target device")

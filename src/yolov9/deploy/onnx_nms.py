@@ -18,7 +18,7 @@ import numpy as np
 import onnx
 from onnx import TensorProto, helper, numpy_helper
 
-OUTPUTS = ("num_dets", "det_boxes", "det_scores", "det_classes")
+from yolov9.inference.exported import NMS_OUTPUTS
 
 
 def append_nms(
@@ -176,11 +176,12 @@ def append_nms(
         "empty_boxes",
         value=numpy_helper.from_array(np.array([0.0], np.float32)),
     )
+    num_out, boxes_out, scores_out, classes_out = NMS_OUTPUTS
     # each output: the kept values scattered into a padded (batch, max_det, ...) tensor
     for empty, values, gathered, output, axis in (
-        (empty_scores, s_sorted, "ks", "scores", None),
-        (empty_classes, c_sorted, "kc", "classes", None),
-        (empty_boxes, box_sorted, "kbox", "boxes", 0),
+        (empty_scores, s_sorted, "ks", scores_out, None),
+        (empty_classes, c_sorted, "kc", classes_out, None),
+        (empty_boxes, box_sorted, "kbox", boxes_out, 0),
     ):
         attrs = {} if axis is None else {"axis": axis}
         kept = node("Gather", [values, keep_idx], gathered, **attrs)
@@ -188,8 +189,8 @@ def append_nms(
             helper.make_node(
                 "ScatterND",
                 [empty, scatter_idx, kept],
-                [f"det_{output}"],
-                name=f"nms/out_{output}",
+                [output],
+                name=f"nms/out_{output.removeprefix('det_')}",
             )
         )
     capped = node(
@@ -201,8 +202,8 @@ def append_nms(
         helper.make_node(
             "Unsqueeze",
             [capped, const("ax1e", np.array([1], np.int64))],
-            ["num_dets"],
-            name="nms/num_dets",
+            [num_out],
+            name=f"nms/{num_out}",
         )
     )
 
@@ -211,10 +212,10 @@ def append_nms(
     del g.output[:]
     g.output.extend(
         [
-            helper.make_tensor_value_info("num_dets", TensorProto.INT64, ["batch", 1]),
-            helper.make_tensor_value_info("det_boxes", TensorProto.FLOAT, ["batch", max_det, 4]),
-            helper.make_tensor_value_info("det_scores", TensorProto.FLOAT, ["batch", max_det]),
-            helper.make_tensor_value_info("det_classes", TensorProto.INT64, ["batch", max_det]),
+            helper.make_tensor_value_info(num_out, TensorProto.INT64, ["batch", 1]),
+            helper.make_tensor_value_info(boxes_out, TensorProto.FLOAT, ["batch", max_det, 4]),
+            helper.make_tensor_value_info(scores_out, TensorProto.FLOAT, ["batch", max_det]),
+            helper.make_tensor_value_info(classes_out, TensorProto.INT64, ["batch", max_det]),
         ]
     )
     return model

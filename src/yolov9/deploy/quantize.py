@@ -14,7 +14,9 @@ from yolov9.checkpoints import LoadedWeights
 from yolov9.data.dataset import DetectionDataset, load_dataset
 from yolov9.data.images import letterbox
 from yolov9.data.loader import load_resized
-from yolov9.errors import DataError
+from yolov9.engine.evaluator import Evaluator
+from yolov9.errors import ConfigError, DataError
+from yolov9.inference.exported import OpenVinoBackend
 
 log = logging.getLogger(__name__)
 
@@ -75,6 +77,17 @@ def calibration_images(data: str, imgsz: int, count: int) -> list[np.ndarray]:
     return out
 
 
+def _validation_split(data: str, loaded: LoadedWeights) -> DetectionDataset:
+    """The split that scores fp32 against INT8; it must have the model's classes."""
+    val = load_dataset(data, "val")
+    if len(val.names) != len(loaded.names):
+        raise DataError(
+            f"the model has {len(loaded.names)} classes, {data} has {len(val.names)}: INT8 AP "
+            "cannot be checked on it (calibrate on data with the model's classes)"
+        )
+    return val
+
+
 def quantize_openvino(xml: Path, loaded: LoadedWeights, opts: Any) -> tuple[Path, dict[str, Any]]:
     """Quantise the fp32 OpenVINO model ``xml`` to INT8 (NNCF, ``opts.int8_preset``, with
     accuracy control when ``opts.int8_max_drop`` is set) calibrated on ``opts.data``; return
@@ -83,20 +96,17 @@ def quantize_openvino(xml: Path, loaded: LoadedWeights, opts: Any) -> tuple[Path
     import nncf
     import openvino as ov
 
-    from yolov9.deploy.backends import OpenVinoBackend
-    from yolov9.engine.evaluator import Evaluator
-
     presets = {
         "mixed": nncf.QuantizationPreset.MIXED,
         "performance": nncf.QuantizationPreset.PERFORMANCE,
     }
     if opts.int8_preset not in presets:
-        raise ValueError(f"int8 preset {opts.int8_preset!r}: use one of {sorted(presets)}")
+        raise ConfigError(f"int8 preset {opts.int8_preset!r}: use one of {sorted(presets)}")
+    val = _validation_split(opts.data, loaded) if opts.int8_check else None
     core = ov.Core()
     model = core.read_model(str(xml))
     images = calibration_images(opts.data, opts.imgsz, opts.calibration_images)
     log.info("INT8: calibrating on %d images of %s", len(images), opts.data)
-    val = load_dataset(opts.data, "val")
     settings: dict[str, Any] = {
         "preset": presets[opts.int8_preset],
         "subset_size": len(images),
@@ -105,7 +115,7 @@ def quantize_openvino(xml: Path, loaded: LoadedWeights, opts: Any) -> tuple[Path
             names=decode_tail(model), types=_KEEP_FLOAT, validate=False
         ),
     }
-    if opts.int8_max_drop is None:
+    if opts.int8_max_drop is None or val is None:
         quantized = nncf.quantize(model, nncf.Dataset(images), **settings)
     else:
         quantized = _with_accuracy_control(model, images, val, xml, opts, settings)
@@ -117,19 +127,24 @@ def quantize_openvino(xml: Path, loaded: LoadedWeights, opts: Any) -> tuple[Path
     int8 = folder / f"{name}.xml"
     ov.save_model(quantized, str(int8), compress_to_fp16=False)
 
-    evaluator = Evaluator(val, imgsz=opts.imgsz, batch_size=1, progress=False)
-    ap_fp32 = evaluator.run(OpenVinoBackend(fp32_xml)).metrics
-    ap_int8 = evaluator.run(OpenVinoBackend(int8)).metrics
-    metrics = {
-        "AP_fp32": ap_fp32.AP,
-        "AP_int8": ap_int8.AP,
-        "AP50_fp32": ap_fp32.AP50,
-        "AP50_int8": ap_int8.AP50,
-        "val_images": len(val),
+    metrics: dict[str, Any] = {
         "calibration_images": len(images),
         "fp32_model": str(fp32_xml),
         "float_convolutions": _float_convolutions(quantized),
     }
+    if val is not None:
+        evaluator = Evaluator(val, imgsz=opts.imgsz, batch_size=1, progress=False)
+        ap_fp32 = evaluator.run(OpenVinoBackend(fp32_xml)).metrics
+        ap_int8 = evaluator.run(OpenVinoBackend(int8)).metrics
+        metrics.update(
+            {
+                "AP_fp32": ap_fp32.AP,
+                "AP_int8": ap_int8.AP,
+                "AP50_fp32": ap_fp32.AP50,
+                "AP50_int8": ap_int8.AP50,
+                "val_images": len(val),
+            }
+        )
     return int8, metrics
 
 
@@ -180,9 +195,6 @@ def _with_accuracy_control(
     operations to float, one group at a time, until the AP on ``val`` is within
     ``opts.int8_max_drop`` of the fp32 model's (or nothing is left to try)."""
     import nncf
-
-    from yolov9.deploy.backends import OpenVinoBackend
-    from yolov9.engine.evaluator import Evaluator
 
     backend = OpenVinoBackend(xml)
 

@@ -2,14 +2,15 @@
 
 Defaults are the reference's COCO settings: letterbox into rectangular batches (pad 0.5,
 stride 32), confidence 0.001, NMS IoU 0.7, at most 300 detections, multi-label. Boxes are
-mapped back to original image pixels before scoring. Nothing is time-limited or truncated.
+mapped back to original image pixels before scoring. Nothing is time-limited; NMS considers at
+most the 30,000 best candidates of an image (``max_candidates``), which the protocol's 300
+detections never come near.
 """
 
 from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -20,12 +21,14 @@ from tqdm import tqdm
 
 from yolov9.data.dataset import DetectionDataset
 from yolov9.data.images import boxes_to_original, read_image
-from yolov9.data.loader import EvalDataset, eval_loader
-from yolov9.deploy.backends import InferenceBackend, TorchBackend
+from yolov9.data.loader import EvalBatch, EvalDataset, eval_loader
+from yolov9.errors import ConfigError
+from yolov9.inference.backends import InferenceBackend, TorchBackend
+from yolov9.loss import Criterion, Targets
 from yolov9.metrics.coco import CocoMetrics, coco_ground_truth, evaluate_coco, to_coco_results
 from yolov9.metrics.confusion import ConfusionMatrix
 from yolov9.models import YOLOv9
-from yolov9.ops.nms import non_max_suppression
+from yolov9.ops.nms import Detections, non_max_suppression
 from yolov9.utils.device import default_workers, select_device
 
 log = logging.getLogger(__name__)
@@ -75,7 +78,7 @@ class Evaluator:
         progress: bool = True,
     ) -> None:
         if imgsz % 32:
-            raise ValueError(f"imgsz must be a multiple of 32, got {imgsz}")
+            raise ConfigError(f"imgsz must be a multiple of 32, got {imgsz}")
         self.dataset = dataset
         self.gt = coco_ground_truth(dataset)
         self.imgsz, self.batch_size, self.rect = imgsz, batch_size, rect
@@ -89,7 +92,7 @@ class Evaluator:
         if backend is not None and backend.fixed_shape is not None:
             h, w = backend.fixed_shape
             if h != w:
-                raise ValueError(
+                raise ConfigError(
                     f"exports with a non-square fixed input ({h}x{w}) are not supported"
                 )
             return EvalDataset(self.dataset.records, h, backend.fixed_batch or 1, rect=False)
@@ -98,12 +101,27 @@ class Evaluator:
         )
         return EvalDataset(self.dataset.records, self.imgsz, batch, rect=self.rect)
 
+    def _backend(
+        self, model: YOLOv9 | InferenceBackend, as_is: bool
+    ) -> tuple[InferenceBackend, EvalDataset]:
+        if isinstance(model, InferenceBackend):
+            return model, self._data(model)
+        backend = TorchBackend(
+            model,
+            self.dataset.names,
+            imgsz=self.imgsz,
+            device=self.device,
+            precision=self.precision,
+            prepare=not as_is,
+        )
+        return backend, self._data(None)
+
     @torch.inference_mode()
     def run(
         self,
         model: YOLOv9 | InferenceBackend,
         *,
-        criterion: Callable[..., Any] | None = None,
+        criterion: Criterion | None = None,
         out_dir: Path | None = None,
         prepared: bool = False,
         examples: int = 4,
@@ -114,75 +132,16 @@ class Evaluator:
         With a ``criterion`` (training: the model as it is, auxiliary head included) the mean
         validation loss of both heads is returned too.
         """
-        backend: InferenceBackend | None = None
-        net: YOLOv9 | None = None
-        if isinstance(model, InferenceBackend):
-            backend = model
-        elif criterion is not None or prepared:
-            net = model
-        else:
-            backend = TorchBackend(
-                model,
-                self.dataset.names,
-                imgsz=self.imgsz,
-                device=self.device,
-                precision=self.precision,
-            )
-        device = backend.device if backend is not None else self.device
-        cat_ids = self.dataset.category_ids
+        backend, data = self._backend(model, as_is=prepared or criterion is not None)
         results: list[dict[str, Any]] = []
         failed: list[str] = []
         failed_ids: set[int] = set()
-        loss_sum: dict[str, float] = {}
-        t_pre = t_inf = t_post = 0.0
-        n_batches = 0
-        data = self._data(backend)
-        bar = tqdm(
-            eval_loader(data, self.workers),
-            desc="val",
-            unit="batch",
-            disable=None if self.progress else True,
-            leave=False,
-        )
-        t0 = time.perf_counter()
+        losses = _LossMeans()
+        clock = _Clock()
+        loader = eval_loader(data, self.workers)
+        bar = tqdm(loader, desc="val", unit="batch", disable=None if self.progress else True)
         for batch in bar:
-            images = batch.images.to(device, non_blocking=True).float().div_(255.0)
-            fixed = backend.fixed_batch if backend is not None else None
-            if fixed and images.shape[0] < fixed:  # an export with a fixed batch: pad the tail
-                images = torch.cat(
-                    (images, images[-1:].expand(fixed - images.shape[0], -1, -1, -1))
-                )
-            t1 = time.perf_counter()
-            if net is None:
-                assert backend is not None
-                boxes, scores = (None, None) if backend.has_nms else backend.infer(images)
-            else:
-                with torch.autocast(device.type, torch.bfloat16, enabled=self.precision == "bf16"):
-                    out = net(images)
-                if criterion is not None:
-                    losses = criterion(out, batch.targets.to(device))
-                    for k, v in losses.parts.items():
-                        loss_sum[k] = loss_sum.get(k, 0.0) + float(v)
-                    n_batches += 1
-                main = out.main._replace(
-                    pred_dist=out.main.pred_dist.float(), pred_logits=out.main.pred_logits.float()
-                )
-                boxes, scores = net.head.decode(main)
-            if device.type == "cuda":
-                torch.cuda.synchronize(device)
-            t2 = time.perf_counter()
-            if boxes is None:  # an export with NMS inside
-                assert backend is not None
-                dets = backend.detect(images, **self.nms)
-            else:
-                dets = non_max_suppression(
-                    boxes,
-                    scores,
-                    conf_threshold=self.nms["conf"],
-                    iou_threshold=self.nms["iou"],
-                    max_det=self.nms["max_det"],
-                    multi_label=self.nms["multi_label"],
-                )
+            dets = self._detect(backend, batch, criterion, losses, clock)
             for sample, det in zip(batch.samples, dets, strict=False):
                 record = self.dataset.records[sample.index]
                 if sample.unreadable:
@@ -194,27 +153,95 @@ class Evaluator:
                 b = boxes_to_original(det.boxes.cpu().numpy(), sample.info)
                 s = det.scores.cpu().numpy()
                 c = det.labels.cpu().numpy()
-                results += to_coco_results(record.image_id, b, s, c, cat_ids)
-            t3 = time.perf_counter()
-            t_pre += t1 - t0
-            t_inf += t2 - t1
-            t_post += t3 - t2
-            t0 = time.perf_counter()
-        n = len(data)
+                results += to_coco_results(record.image_id, b, s, c, self.dataset.category_ids)
+            clock.lap("postprocess")
+        bar.close()
         ok_ids = [r.image_id for r in self.dataset.records if r.image_id not in failed_ids]
         for message in failed:
             log.warning("excluded from the metrics: %s", message)
         metrics = evaluate_coco(self.gt, results, image_ids=ok_ids)
-        speed = {
-            "preprocess": 1e3 * t_pre / n,
-            "inference": 1e3 * t_inf / n,
-            "postprocess": 1e3 * t_post / n,
-        }
-        losses = {k: v / max(n_batches, 1) for k, v in loss_sum.items()} if criterion else None
-        result = EvalResult(metrics, results, speed, n - len(failed), failed, losses)
+        n = len(data)
+        result = EvalResult(
+            metrics,
+            results,
+            clock.per_image(n),
+            n - len(failed),
+            failed,
+            losses.means() if criterion is not None else None,
+        )
         if out_dir is not None:
             result.plots = save_plots(self.dataset, results, metrics, out_dir, examples=examples)
         return result
+
+    def _detect(
+        self,
+        backend: InferenceBackend,
+        batch: EvalBatch,
+        criterion: Criterion | None,
+        losses: _LossMeans,
+        clock: _Clock,
+    ) -> list[Detections]:
+        """Detections of one batch (and its loss terms, with a criterion)."""
+        images = batch.images.to(backend.device, non_blocking=True).float().div_(255.0)
+        fixed = backend.fixed_batch
+        if fixed and images.shape[0] < fixed:  # an export with a fixed batch: pad the tail
+            images = torch.cat((images, images[-1:].expand(fixed - images.shape[0], -1, -1, -1)))
+        clock.lap("preprocess")
+        if backend.has_nms:  # an export with NMS inside: its thresholds, our others
+            dets = backend.detect(images, **self.nms)
+            clock.lap("inference")
+            return dets
+        if criterion is not None:
+            assert isinstance(backend, TorchBackend)
+            out = backend.forward(images)
+            masks = batch.masks.to(backend.device) if batch.masks is not None else None
+            losses.add(criterion(out, Targets(batch.targets.to(backend.device), masks)).parts)
+            boxes, scores = backend.decode(out)
+        else:
+            boxes, scores = backend.infer(images)
+        if backend.device.type == "cuda":
+            torch.cuda.synchronize(backend.device)
+        clock.lap("inference")
+        return non_max_suppression(
+            boxes,
+            scores,
+            conf_threshold=self.nms["conf"],
+            iou_threshold=self.nms["iou"],
+            max_det=self.nms["max_det"],
+            multi_label=self.nms["multi_label"],
+        )
+
+
+class _Clock:
+    """Seconds spent per stage, accumulated lap by lap."""
+
+    def __init__(self) -> None:
+        self.totals = {"preprocess": 0.0, "inference": 0.0, "postprocess": 0.0}
+        self.last = time.perf_counter()
+
+    def lap(self, stage: str) -> None:
+        now = time.perf_counter()
+        self.totals[stage] += now - self.last
+        self.last = now
+
+    def per_image(self, n: int) -> dict[str, float]:
+        return {k: 1e3 * v / max(n, 1) for k, v in self.totals.items()}
+
+
+class _LossMeans:
+    """Mean of each loss term over the batches seen."""
+
+    def __init__(self) -> None:
+        self.sums: dict[str, float] = {}
+        self.batches = 0
+
+    def add(self, parts: dict[str, float]) -> None:
+        for k, v in parts.items():
+            self.sums[k] = self.sums.get(k, 0.0) + float(v)
+        self.batches += 1
+
+    def means(self) -> dict[str, float]:
+        return {k: v / max(self.batches, 1) for k, v in self.sums.items()}
 
 
 def save_plots(

@@ -8,7 +8,7 @@ from typing import Any
 
 import cv2
 
-from yolov9.engine.predictor import Result
+from yolov9.inference.result import Result
 
 
 class _Writers:

@@ -85,7 +85,7 @@ def test_bad_arguments(tmp_path: Path, detector: Detector) -> None:
         detector.predict(tmp_path / "nothing.jpg")
     with pytest.raises(ValueError, match=r"outside 0\.\.1"):
         detector.predict(np.zeros((32, 32, 3), np.uint8), classes=[5])
-    with pytest.raises(ValueError, match="RGB uint8"):
+    with pytest.raises(DataError, match="RGB uint8"):
         detector.predict(np.zeros((32, 32), np.uint8))
 
 

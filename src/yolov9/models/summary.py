@@ -7,7 +7,7 @@ from typing import Any
 
 import torch
 
-from yolov9.models import YOLOv9
+from yolov9.models.yolov9 import YOLOv9
 from yolov9.utils.flops import count_gflops
 
 

@@ -1,0 +1,152 @@
+"""``yolov9 val``, from the CLI and the Python API alike: COCO metrics of a model (checkpoint,
+exported file or a backend already open) or of an existing predictions file, on a dataset
+split, with plots and a ``metrics.json`` in a run folder."""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from yolov9.data.dataset import DetectionDataset, load_dataset
+from yolov9.engine.evaluator import EvalResult, Evaluator, save_plots, score_predictions
+from yolov9.errors import DataError
+from yolov9.inference.backends import InferenceBackend
+from yolov9.inference.loader import load_backend
+from yolov9.metrics.coco import CocoMetrics
+from yolov9.utils.paths import new_run_dir
+from yolov9.utils.perf import tune_cpu_allocator
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class ValOptions:
+    """The reference's COCO protocol by default."""
+
+    split: str = "val"
+    imgsz: int | None = None  # None: the model's own size
+    batch: int = 32
+    conf: float = 0.001
+    iou: float = 0.7
+    max_det: int = 300
+    multi_label: bool = True
+    rect: bool = True  # rectangular batches (letterbox per batch)
+    workers: int = -1
+    device: str = "auto"
+    precision: str = "fp32"
+    out: str = "runs/val"
+    exist_ok: bool = False
+    plots: bool = True
+
+
+@dataclass
+class ValReport:
+    metrics: CocoMetrics
+    report: dict[str, Any]  # what metrics.json holds
+    run_dir: Path
+    result: EvalResult | None = None  # None when a predictions file was scored
+
+    @property
+    def predictions(self) -> list[dict[str, Any]]:
+        return self.result.predictions if self.result is not None else []
+
+
+def validate(
+    data: str | Path,
+    model: str | Path | InferenceBackend | None = None,
+    *,
+    predictions: str | Path | None = None,
+    opts: ValOptions | None = None,
+) -> ValReport:
+    """Score ``model`` (weights, an exported file, or an open backend) or a COCO results file
+    (``predictions``) on ``data``'s split; write plots and ``metrics.json`` into a run folder.
+
+    Raises:
+        DataError: neither a model nor predictions, a class-count mismatch, or a malformed
+            predictions file.
+    """
+    opts = opts or ValOptions()
+    if model is None and predictions is None:
+        raise DataError("give --weights (a model to run) or --predictions (a results file)")
+    dataset = load_dataset(str(data), opts.split)
+    out = new_run_dir(opts.out, opts.exist_ok)
+    dataset.report.log()
+    dataset.report.write(out / "label_issues.txt")
+    if predictions is not None:
+        entries = load_predictions(predictions)
+        metrics = score_predictions(dataset, entries)
+        summary: dict[str, Any] = {"images": len(dataset), "predictions": str(predictions)}
+        if opts.plots:
+            save_plots(dataset, entries, metrics, out)
+        result = None
+    else:
+        assert model is not None
+        result, summary = _run_model(dataset, model, opts, out)
+        metrics = result.metrics
+    report = {**metrics.as_dict(), **summary, "data": str(data), "split": opts.split}
+    (out / "metrics.json").write_text(json.dumps(report, indent=1))
+    return ValReport(metrics, report, out, result)
+
+
+def _run_model(
+    dataset: DetectionDataset,
+    model: str | Path | InferenceBackend,
+    opts: ValOptions,
+    out: Path,
+) -> tuple[EvalResult, dict[str, Any]]:
+    tune_cpu_allocator()
+    backend = (
+        model
+        if isinstance(model, InferenceBackend)
+        else load_backend(model, device=opts.device, precision=opts.precision, imgsz=opts.imgsz)
+    )
+    if len(backend.names) != len(dataset.names):
+        raise DataError(
+            f"the model has {len(backend.names)} classes, the dataset has {len(dataset.names)}"
+        )
+    if backend.has_nms:
+        log.warning(
+            "this export has NMS with conf %s built in: metrics are not comparable "
+            "to the COCO protocol (conf 0.001); export without --nms for val",
+            backend.nms_settings.get("conf"),
+        )
+    imgsz = opts.imgsz or backend.imgsz
+    evaluator = Evaluator(
+        dataset,
+        imgsz=imgsz,
+        batch_size=opts.batch,
+        conf=opts.conf,
+        iou=opts.iou,
+        max_det=opts.max_det,
+        multi_label=opts.multi_label,
+        rect=opts.rect,
+        workers=opts.workers,
+        device=opts.device,
+        precision=opts.precision,
+    )
+    result = evaluator.run(backend, out_dir=out if opts.plots else None)
+    summary = {
+        "images": result.images,
+        "speed_ms": result.speed_ms,
+        "failed": result.failed,
+        "weights": str(model) if not isinstance(model, InferenceBackend) else backend.kind,
+        "imgsz": imgsz,
+        "backend": backend.describe(),
+    }
+    return result, summary
+
+
+def load_predictions(path: str | Path) -> list[dict[str, Any]]:
+    """A COCO results file (a JSON list of detections)."""
+    try:
+        data = json.loads(Path(path).read_text())
+    except OSError as e:
+        raise DataError(f"{path}: cannot read ({e.strerror or e})") from None
+    except ValueError as e:
+        raise DataError(f"{path}: not valid JSON ({e})") from None
+    if not isinstance(data, list):
+        raise DataError(f"{path}: expected a JSON list of COCO detections")
+    return data

@@ -1,0 +1,146 @@
+"""Inference backends: one interface for a PyTorch model and for exported files.
+
+``infer(images)`` maps a float batch (B, 3, H, W) in [0, 1] to decoded ``boxes`` (B, A, 4)
+xyxy and class ``scores`` (B, A, C); ``detect`` adds NMS (ours, or the one inside an exported
+graph). Prediction, evaluation, export checks and benchmarks only talk to this interface, so
+a checkpoint and its exports go through the same pre- and post-processing.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import numpy as np
+import torch
+
+from yolov9.inference.graph import inference_graph
+from yolov9.models import ModelOutput, YOLOv9
+from yolov9.ops.nms import Detections, non_max_suppression
+from yolov9.utils.device import select_device
+
+log = logging.getLogger(__name__)
+
+
+class InferenceBackend:
+    """Base: subclasses implement :meth:`infer` (and ``_raw_detect`` when NMS is built in)."""
+
+    names: list[str]
+    imgsz: int = 640
+    fixed_shape: tuple[int, int] | None = None  # (h, w) the graph accepts, if not dynamic
+    fixed_batch: int | None = None
+    has_nms: bool = False
+    nms_settings: dict[str, Any]  # thresholds baked into an export with NMS
+    device = torch.device("cpu")
+    kind = "?"
+
+    def infer(self, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        raise NotImplementedError
+
+    def detect(
+        self,
+        images: torch.Tensor,
+        *,
+        conf: float = 0.25,
+        iou: float = 0.45,
+        max_det: int = 300,
+        multi_label: bool = False,
+        agnostic: bool = False,
+        classes: list[int] | None = None,
+    ) -> list[Detections]:
+        if self.has_nms:
+            return self._nms_outputs(images, conf, classes)
+        boxes, scores = self.infer(images)
+        return non_max_suppression(
+            boxes,
+            scores,
+            conf_threshold=conf,
+            iou_threshold=iou,
+            max_det=max_det,
+            multi_label=multi_label,
+            agnostic=agnostic,
+            classes=classes,
+        )
+
+    def _raw_detect(self, images: torch.Tensor) -> list[np.ndarray]:
+        raise NotImplementedError
+
+    def _nms_outputs(
+        self, images: torch.Tensor, conf: float, classes: list[int] | None
+    ) -> list[Detections]:
+        baked = self.nms_settings.get("conf", 0.0)
+        if conf < baked:
+            log.warning(
+                "this export has NMS with conf %.3g built in; lower thresholds (%.3g) cannot apply",
+                baked,
+                conf,
+            )
+        num, boxes, scores, labels = self._raw_detect(images)
+        out = []
+        for n, b, s, c in zip(num[:, 0], boxes, scores, labels, strict=True):
+            keep = (s[:n] > conf) & (np.isin(c[:n], classes) if classes is not None else True)
+            out.append(
+                Detections(
+                    torch.from_numpy(b[:n][keep]).float(),
+                    torch.from_numpy(s[:n][keep]).float(),
+                    torch.from_numpy(c[:n][keep]).long(),
+                )
+            )
+        return out
+
+    def describe(self) -> str:
+        shape = (
+            "dynamic"
+            if self.fixed_shape is None
+            else f"{self.fixed_shape[0]}x{self.fixed_shape[1]}"
+        )
+        return f"{self.kind} ({shape} input{', NMS inside' if self.has_nms else ''})"
+
+
+class TorchBackend(InferenceBackend):
+    """A YOLOv9 run by PyTorch.
+
+    By default the model is copied into its inference graph (auxiliary branch dropped, fused,
+    channels-last). With ``prepare=False`` it runs as given: training validates the EMA model
+    this way, auxiliary head included, to compute both heads' losses from :meth:`forward`.
+    """
+
+    kind = "pytorch"
+
+    def __init__(
+        self,
+        model: YOLOv9,
+        names: list[str],
+        *,
+        imgsz: int = 640,
+        device: str | torch.device | None = None,
+        precision: str = "fp32",
+        prepare: bool = True,
+    ) -> None:
+        self.device = select_device(device)
+        self.precision = precision
+        self.source_name = model.name  # before the auxiliary branch is dropped
+        self.model = inference_graph(model, self.device, precision) if prepare else model
+        self.names, self.imgsz = list(names), imgsz
+        self.nms_settings = {}
+
+    @torch.inference_mode()
+    def forward(self, images: torch.Tensor) -> ModelOutput:
+        """The raw output of both heads (as the model computes it, under bf16 autocast for
+        ``precision="bf16"``)."""
+        images = images.to(self.device)
+        images = images.half() if self.precision == "fp16" else images
+        with torch.autocast(self.device.type, torch.bfloat16, enabled=self.precision == "bf16"):
+            return self.model(images)  # type: ignore[no-any-return]
+
+    def decode(self, out: ModelOutput) -> tuple[torch.Tensor, torch.Tensor]:
+        """Boxes and scores of the main head, in fp32."""
+        main = out.main._replace(
+            pred_dist=out.main.pred_dist.float(), pred_logits=out.main.pred_logits.float()
+        )
+        boxes, scores = self.model.head.decode(main)
+        return boxes.float(), scores.float()
+
+    @torch.inference_mode()
+    def infer(self, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        return self.decode(self.forward(images))

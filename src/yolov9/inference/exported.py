@@ -1,0 +1,150 @@
+"""Backends for exported files: ONNX Runtime, OpenVINO and TorchScript.
+
+Each reads the metadata written by ``yolov9 export`` (class names, input size, NMS settings)
+and the input shape the graph accepts, and implements :class:`InferenceBackend`.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from yolov9.errors import CheckpointError
+from yolov9.inference.backends import InferenceBackend
+
+EXPORT_SUFFIXES = (".onnx", ".xml", ".torchscript")
+# the outputs of an export with NMS inside (deploy/onnx_nms.py builds them)
+NMS_OUTPUTS = ("num_dets", "det_boxes", "det_scores", "det_classes")
+
+
+def _shape_of(dims: list[Any]) -> tuple[int | None, tuple[int, int] | None]:
+    batch = dims[0] if isinstance(dims[0], int) and dims[0] > 0 else None
+    hw = tuple(dims[2:4])
+    fixed = (int(hw[0]), int(hw[1])) if all(isinstance(d, int) and d > 0 for d in hw) else None
+    return batch, fixed  # type: ignore[return-value]
+
+
+class OnnxBackend(InferenceBackend):
+    kind = "onnxruntime"
+
+    def __init__(
+        self, path: Path, *, device: str | torch.device | None = None, threads: int | None = None
+    ) -> None:
+        import onnxruntime as ort
+
+        options = ort.SessionOptions()
+        if threads:
+            options.intra_op_num_threads = threads
+        providers = ["CPUExecutionProvider"]
+        if str(device or "auto").startswith(("cuda", "auto")):
+            available = ort.get_available_providers()
+            providers = [
+                p for p in ("TensorrtExecutionProvider", "CUDAExecutionProvider") if p in available
+            ] + providers
+        self.session = ort.InferenceSession(str(path), options, providers=providers)
+        meta = json.loads(self.session.get_modelmeta().custom_metadata_map.get("yolov9", "{}"))
+        _load_meta(self, meta, path)
+        inp = self.session.get_inputs()[0]
+        self.input_name, self.input_type = inp.name, inp.type
+        self.fixed_batch, self.fixed_shape = _shape_of(list(inp.shape))
+        self.has_nms = NMS_OUTPUTS[0] in {o.name for o in self.session.get_outputs()}
+
+    def _run(self, images: torch.Tensor) -> list[np.ndarray]:
+        array = images.detach().cpu().numpy()
+        array = array.astype(np.float16 if "float16" in self.input_type else np.float32)
+        return self.session.run(None, {self.input_name: np.ascontiguousarray(array)})
+
+    def infer(self, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        boxes, scores = self._run(images)[:2]
+        return torch.from_numpy(boxes).float(), torch.from_numpy(scores).float()
+
+    def _raw_detect(self, images: torch.Tensor) -> list[np.ndarray]:
+        return self._run(images)
+
+
+class OpenVinoBackend(InferenceBackend):
+    kind = "openvino"
+
+    def __init__(self, path: Path, *, threads: int | None = None, precision: str = "fp32") -> None:
+        """``precision``: the CPU plugin's inference precision for non-quantised layers. We
+        pin fp32 (the plugin would pick bf16 on CPUs with AMX); ``bf16`` is faster there."""
+        import openvino as ov
+
+        core = ov.Core()
+        model = core.read_model(str(path))
+        meta = {}
+        if model.has_rt_info(["yolov9"]):
+            meta = json.loads(model.get_rt_info(["yolov9"]).astype(str))
+        _load_meta(self, meta, path)
+        shape = model.inputs[0].get_partial_shape()
+        dims = [d.get_length() if d.is_static else None for d in shape]
+        self.fixed_batch, self.fixed_shape = _shape_of(dims)
+        config: dict[str, Any] = {
+            "PERFORMANCE_HINT": "LATENCY",
+            "INFERENCE_PRECISION_HINT": "bf16" if precision == "bf16" else "f32",
+        }
+        if threads:
+            config["INFERENCE_NUM_THREADS"] = threads
+        self.compiled = core.compile_model(model, "CPU", config)
+        self.has_nms = any(NMS_OUTPUTS[0] in o.get_names() for o in self.compiled.outputs)
+        self.kind = "openvino-int8" if "int8" in path.parent.name else "openvino"
+
+    def with_compiled(self, compiled: Any) -> OpenVinoBackend:
+        """The same backend (metadata, pre- and post-processing) running another compiled
+        model of the same network, e.g. a quantised variant being tried."""
+        other = copy.copy(self)
+        other.compiled = compiled
+        return other
+
+    def _run(self, images: torch.Tensor) -> list[np.ndarray]:
+        result = self.compiled(
+            np.ascontiguousarray(images.detach().cpu().numpy().astype(np.float32))
+        )
+        return [result[o] for o in self.compiled.outputs]
+
+    def infer(self, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        boxes, scores = self._run(images)[:2]
+        return torch.from_numpy(boxes).float(), torch.from_numpy(scores).float()
+
+    def _raw_detect(self, images: torch.Tensor) -> list[np.ndarray]:
+        out = self._run(images)
+        by_name = {
+            next(iter(o.get_names())): v for o, v in zip(self.compiled.outputs, out, strict=True)
+        }
+        return [by_name[name] for name in NMS_OUTPUTS]
+
+
+class TorchScriptBackend(InferenceBackend):
+    kind = "torchscript"
+
+    def __init__(self, path: Path) -> None:
+        import warnings
+
+        files = {"yolov9.json": ""}
+        with warnings.catch_warnings():  # TorchScript is deprecated upstream
+            warnings.simplefilter("ignore", DeprecationWarning)
+            self.module = torch.jit.load(str(path), _extra_files=files, map_location="cpu").eval()
+        _load_meta(self, json.loads(files["yolov9.json"] or "{}"), path)
+        self.fixed_shape = None
+
+    @torch.inference_mode()
+    def infer(self, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        boxes, scores = self.module(images.float())
+        return boxes.float(), scores.float()
+
+
+def _load_meta(backend: InferenceBackend, meta: dict[str, Any], path: Path) -> None:
+    if not meta.get("names"):
+        raise CheckpointError(
+            f"{path}: no yolov9 metadata (class names); export it with yolov9 export"
+        )
+    backend.names = [str(n) for n in meta["names"]]
+    backend.imgsz = int(meta.get("imgsz", 640))
+    backend.nms_settings = {
+        k: meta[k] for k in ("conf", "iou", "max_det", "multi_label") if k in meta
+    }

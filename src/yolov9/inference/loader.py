@@ -1,0 +1,46 @@
+"""Opening any model for inference: a checkpoint (path or release name) or an exported file."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+
+from yolov9.checkpoints import load_weights
+from yolov9.errors import CheckpointError, ConfigError
+from yolov9.inference.backends import InferenceBackend, TorchBackend
+from yolov9.inference.exported import (
+    EXPORT_SUFFIXES,
+    OnnxBackend,
+    OpenVinoBackend,
+    TorchScriptBackend,
+)
+
+
+def load_backend(
+    weights: str | Path,
+    *,
+    device: str | torch.device | None = None,
+    precision: str = "fp32",
+    imgsz: int | None = None,
+    threads: int | None = None,
+) -> InferenceBackend:
+    """A backend for a checkpoint (path or release name) or an exported file (``.onnx``,
+    OpenVINO ``.xml`` or its folder, ``.torchscript``)."""
+    path = Path(weights)
+    if path.suffix in EXPORT_SUFFIXES or (path.is_dir() and list(path.glob("*.xml"))):
+        if path.is_dir():
+            path = next(path.glob("*.xml"))
+        if not path.is_file():
+            raise CheckpointError(f"exported model not found: {path}")
+        if path.suffix == ".xml":
+            return OpenVinoBackend(path, threads=threads, precision=precision)
+        if precision != "fp32":
+            raise ConfigError("--precision applies to PyTorch checkpoints and OpenVINO models")
+        if path.suffix == ".onnx":
+            return OnnxBackend(path, device=device, threads=threads)
+        return TorchScriptBackend(path)
+    loaded = load_weights(weights)
+    return TorchBackend(
+        loaded.model, loaded.names, imgsz=imgsz or loaded.imgsz, device=device, precision=precision
+    )

@@ -1,0 +1,31 @@
+"""Where yolov9 keeps files between runs, and how run folders are named."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+ENV_CACHE = "YOLOV9_CACHE_DIR"
+
+
+def cache_dir() -> Path:
+    """Downloads and label caches: ``$YOLOV9_CACHE_DIR``, else ``$XDG_CACHE_HOME/yolov9``,
+    else ``~/.cache/yolov9``."""
+    if os.environ.get(ENV_CACHE):
+        return Path(os.environ[ENV_CACHE])
+    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(base) / "yolov9"
+
+
+def new_run_dir(base: str | Path, exist_ok: bool = False) -> Path:
+    """``base`` if free (or ``exist_ok``), else ``base-2``, ``base-3`` ... (created)."""
+    base = Path(base)
+    if exist_ok or not base.exists():
+        base.mkdir(parents=True, exist_ok=True)
+        return base
+    n = 2
+    while Path(f"{base}-{n}").exists():
+        n += 1
+    path = Path(f"{base}-{n}")
+    path.mkdir(parents=True)
+    return path

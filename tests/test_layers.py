@@ -1,0 +1,107 @@
+"""The package's layers: no module imports a higher layer (lazy imports inside functions
+included), packages of one layer do not import each other, and there are no import cycles.
+docs/architecture.md describes the same order."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+SRC = Path(__file__).resolve().parents[1] / "src" / "yolov9"
+
+# lowest first; a module may import its own layer's package and any lower layer
+LAYERS: list[set[str]] = [
+    {"version", "errors"},
+    {"utils"},
+    {"ops"},
+    {"models", "data"},
+    {"loss", "metrics", "checkpoints"},
+    {"config"},
+    {"inference"},
+    {"engine"},
+    {"deploy"},
+    {"api"},
+    {"demo"},
+    {"cli"},
+    {"__main__"},
+]
+
+
+def _component(module: str) -> str:
+    parts = module.split(".")
+    return parts[1] if len(parts) > 1 else "yolov9"
+
+
+def _imports(path: Path) -> list[tuple[str, bool]]:
+    """(imported yolov9 module, at module level?) for every import in ``path``."""
+    tree = ast.parse(path.read_text())
+    top = set(map(id, tree.body))
+    found: list[tuple[str, bool]] = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("yolov9"):
+            names = [f"{node.module}.{a.name}" for a in node.names]
+            found += [(n, id(node) in top) for n in ([node.module] if node.level == 0 else names)]
+        elif isinstance(node, ast.Import):
+            found += [(a.name, id(node) in top) for a in node.names if a.name.startswith("yolov9")]
+    return found
+
+
+def _modules() -> dict[str, Path]:
+    out = {}
+    for path in SRC.rglob("*.py"):
+        rel = path.relative_to(SRC.parent).with_suffix("")
+        name = ".".join(rel.parts).removesuffix(".__init__")
+        out[name] = path
+    return out
+
+
+def _layer(component: str) -> int:
+    for i, layer in enumerate(LAYERS):
+        if component in layer:
+            return i
+    raise AssertionError(f"{component!r} is in no layer: add it to LAYERS and the docs")
+
+
+def test_no_module_imports_a_higher_layer() -> None:
+    problems = []
+    for name, path in _modules().items():
+        own = _component(name)
+        if own == "yolov9":  # the package root re-exports the public API lazily
+            continue
+        for imported, _ in _imports(path):
+            other = _component(imported)
+            if other == own:
+                continue
+            if other == "yolov9":
+                problems.append(f"{name} imports the package root")
+            elif _layer(other) >= _layer(own):
+                problems.append(f"{name} ({own}) imports {imported} ({other})")
+    assert problems == []
+
+
+def test_no_import_cycles() -> None:
+    modules = _modules()
+    graph = {
+        name: {imp for imp, top in _imports(path) if top and imp in modules and imp != name}
+        for name, path in modules.items()
+    }
+    state: dict[str, int] = {}  # 1 visiting, 2 done
+
+    def visit(node: str, trail: list[str]) -> None:
+        state[node] = 1
+        for nxt in sorted(graph[node]):
+            if state.get(nxt) == 1:
+                raise AssertionError(" -> ".join([*trail, node, nxt]))
+            if nxt not in state:
+                visit(nxt, [*trail, node])
+        state[node] = 2
+
+    for name in sorted(graph):
+        if name not in state:
+            visit(name, [])
+
+
+def test_every_package_has_a_layer() -> None:
+    components = {_component(n) for n in _modules()} - {"yolov9"}
+    for component in components:
+        _layer(component)
