@@ -19,7 +19,7 @@ import yaml
 
 from yolov9.config import resolve
 from yolov9.data.coco80 import COCO80_NAMES
-from yolov9.engine.setup import run_training
+from yolov9.engine.training import train
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data" / "coco128_train2017"
 
@@ -53,7 +53,7 @@ def main() -> None:
         "data.batch": args.batch, "data.workers": args.workers, "epochs": args.epochs,
         "out": str(out / "run"), "exist_ok": True,
     })  # fmt: skip
-    result = run_training(cfg)
+    result = train(cfg)
     print(f"# command: python {' '.join(sys.argv)}")
     print("| epoch | AP50 | AP50-95 | train loss (box+cls+dfl) | s |\n|---:|---:|---:|---:|---:|")
     for r in result.history:

@@ -50,7 +50,7 @@ ULTRALYTICS_JOB = textwrap.dedent("""
 
 def ours(data: Path, out: Path, model: str, args: argparse.Namespace) -> dict:
     from yolov9.config import resolve
-    from yolov9.engine.setup import run_training
+    from yolov9.engine.training import train
 
     cfg = resolve(
         None,
@@ -67,15 +67,15 @@ def ours(data: Path, out: Path, model: str, args: argparse.Namespace) -> dict:
         },
     )
     start = time.time()
-    result = run_training(cfg)
+    result = train(cfg)
     curve = [round(r.get("AP", float("nan")), 4) for r in result.history]
     return {"train_s": time.time() - start, "curve": curve, "best": str(result.best)}
 
 
 def score(data: Path, weights: str | None = None, preds: list | None = None) -> dict:
     from yolov9.data.dataset import load_dataset
-    from yolov9.deploy.backends import load_backend
     from yolov9.engine.evaluator import Evaluator, score_predictions
+    from yolov9.inference import load_backend
     from yolov9.metrics.coco import to_coco_results
 
     ds = load_dataset(data, "val")

@@ -25,7 +25,7 @@ def worker(args: argparse.Namespace) -> None:
     import torch
 
     from yolov9.config import resolve
-    from yolov9.engine.setup import run_training
+    from yolov9.engine.training import train
     from yolov9.utils.perf import tune_cpu_allocator
 
     logging.basicConfig(level=logging.WARNING)
@@ -48,7 +48,7 @@ def worker(args: argparse.Namespace) -> None:
             "val_every": 100,
         },
     )
-    result = run_training(cfg)
+    result = train(cfg)
     rate = result.history[-1]["images_per_s"]
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(json.dumps({"images_per_s": rate, "peak_rss_mib": peak}))

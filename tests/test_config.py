@@ -72,3 +72,31 @@ def test_yaml_round_trip() -> None:
     cfg = resolve(None, ["optim.optimizer=adamw", "augment.hsv_h=0.0"])
     again = from_dict(yaml.safe_load(yaml.safe_dump(cfg.to_dict())))
     assert again == cfg
+
+
+def test_configs_are_immutable_and_with_values_checks() -> None:
+    import dataclasses
+
+    cfg = resolve(None, [], epochs=10)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        cfg.epochs = 3  # type: ignore[misc]
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        cfg.optim.lr0 = 1.0  # type: ignore[misc]
+    changed = cfg.with_values({"batch": 8, "optim.lrf": 0.5}, explicit=True)
+    assert (changed.data.batch, changed.optim.lrf, cfg.data.batch) == (8, 0.5, 16)
+    assert {"data.batch", "optim.lrf", "epochs"} <= set(changed.explicit)
+    with pytest.raises(ConfigError, match=r"data\.val_batch must be >= 1"):
+        cfg.with_values({"data.val_batch": 0})
+    with pytest.raises(ConfigError, match=r"unknown config key 'optim\.lr'"):
+        cfg.with_values({"optim.lr": 0.1})
+
+
+def test_flag_names_and_sections_resolve_alike() -> None:
+    by_flag = resolve(None, [], model="gelan-t", data="d.yaml", batch=4, imgsz=320, lr0=0.02)
+    by_key = resolve(
+        None,
+        [],
+        **{"model.name": "gelan-t", "data": {"data": "d.yaml", "batch": 4, "imgsz": 320}},
+        **{"optim.lr0": 0.02},
+    )
+    assert by_flag == by_key

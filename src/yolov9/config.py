@@ -1,9 +1,12 @@
-"""The training configuration: one schema of dataclasses, resolved once at the entry point.
+"""The training configuration: one schema of frozen dataclasses, resolved once at the entry point.
 
 Sources, later ones winning: the defaults below (the paper's recipe), a YAML file
-(``--config``), command-line flags, and ``--set section.key=value`` overrides. Unknown keys
-are rejected with their name; values are coerced to the field's type. The resolved config is
-saved with every run and checkpoint.
+(``--config``), named values (command-line flags or keyword arguments of the Python API), and
+``--set section.key=value`` overrides. Unknown keys are rejected with their name, values are
+coerced to the field's type, and every value is range-checked when a config is built, so an
+invalid config cannot exist. Configs are immutable: :meth:`TrainConfig.with_values` returns a
+new one (the recipe and a resumed run's command line change a config that way). The resolved
+config is saved with every run and checkpoint.
 """
 
 from __future__ import annotations
@@ -11,23 +14,38 @@ from __future__ import annotations
 import dataclasses
 import types
 import typing
+from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
 import yaml
 
+from yolov9.data.augment import AugmentConfig
 from yolov9.errors import ConfigError
 
+__all__ = [
+    "FLAG_KEYS",
+    "AugmentConfig",
+    "DataConfig",
+    "LossConfig",
+    "ModelConfig",
+    "OptimConfig",
+    "TrainConfig",
+    "from_dict",
+    "parse_override",
+    "resolve",
+]
 
-@dataclass
+
+@dataclass(frozen=True)
 class ModelConfig:
     name: str = "yolov9-t"  # yolov9-t ... yolov9-e (with PGI) or gelan-t ... gelan-e
     weights: str | None = None  # start from a checkpoint (any supported format)
     aux: str = "pgi"  # pgi | deep-supervision | none (the paper's ablation)
 
 
-@dataclass
+@dataclass(frozen=True)
 class DataConfig:
     data: str = ""  # dataset YAML, COCO JSON or folder
     imgsz: int = 640
@@ -37,25 +55,7 @@ class DataConfig:
     cache: str = "auto"  # ram | none | auto (ram when the resized images take < 2 GiB)
 
 
-@dataclass
-class AugmentConfig:
-    hsv_h: float = 0.015
-    hsv_s: float = 0.7
-    hsv_v: float = 0.4
-    degrees: float = 0.0
-    translate: float = 0.1
-    scale: float = 0.9
-    shear: float = 0.0
-    perspective: float = 0.0
-    flipud: float = 0.0
-    fliplr: float = 0.5
-    mosaic: float = 1.0
-    mixup: float = 0.15
-    copy_paste: float = 0.3
-    close_mosaic: int = 15  # mosaic off for the last N epochs
-
-
-@dataclass
+@dataclass(frozen=True)
 class OptimConfig:
     optimizer: str = "sgd"  # sgd (Nesterov) | adamw
     lr0: float = 0.01
@@ -64,13 +64,14 @@ class OptimConfig:
     weight_decay: float = 0.0005  # scaled by batch * accumulate / nominal_batch
     nominal_batch: int = 64  # gradients are accumulated up to this batch size
     warmup_epochs: float = 3.0
+    warmup_min_iters: int = 100  # the reference's floor on warm-up iterations (0: none)
     warmup_momentum: float = 0.8
-    warmup_bias_lr: float = 0.1
+    warmup_bias_lr: float = 0.1  # biases start at this LR and fall to lr0 during warm-up
     schedule: str = "linear"  # linear | cosine | flat-cosine | fixed
     grad_clip: float = 10.0
 
 
-@dataclass
+@dataclass(frozen=True)
 class LossConfig:
     box: float = 7.5
     cls: float = 0.5
@@ -82,7 +83,7 @@ class LossConfig:
     resolve_among_candidates: bool = False
 
 
-@dataclass
+@dataclass(frozen=True)
 class TrainConfig:
     model: ModelConfig = field(default_factory=ModelConfig)
     data: DataConfig = field(default_factory=DataConfig)
@@ -96,35 +97,78 @@ class TrainConfig:
     precision: str = "auto"  # auto | fp32 | fp16 | bf16
     seed: int = 0
     deterministic: bool = False
-    patience: int = 100  # stop after this many epochs without a better AP
-    val_every: int = 1
+    patience: int = 100  # stop after this many epochs without a better AP (0: never)
+    val_every: int = 1  # validate every N epochs (and always after the last)
     device: str = "auto"
     sync_bn: bool = False
     out: str = "runs/train"
     exist_ok: bool = False
     recipe: str = "auto"  # auto (paper for long schedules, short otherwise) | paper | short
-    explicit: list[str] = field(default_factory=list)  # keys the user set (recipes keep them)
+    explicit: tuple[str, ...] = ()  # keys the user set (recipes keep them)
+
+    def __post_init__(self) -> None:
+        validate(self)
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        d = asdict(self)
+        d["explicit"] = list(self.explicit)
+        return d
+
+    def with_values(self, values: Mapping[str, Any], *, explicit: bool = False) -> TrainConfig:
+        """A new config with ``values`` (``{"optim.lr0": 0.002}`` or flag names such as
+        ``{"epochs": 80}``) coerced and checked; ``explicit`` records them as the user's."""
+        merged = self.to_dict()
+        given: dict[str, Any] = {}
+        for key, value in values.items():
+            _merge(given, _nest(expand_key(key, value), value))
+        _merge(merged, given)
+        if explicit:
+            merged["explicit"] = sorted(set(self.explicit) | set(_flat_keys(given)))
+        return from_dict(merged)
 
 
-_ALLOWED = {
-    ("model", "aux"): ("pgi", "deep-supervision", "none"),
-    ("optim", "optimizer"): ("sgd", "adamw"),
-    ("optim", "schedule"): ("linear", "cosine", "flat-cosine", "fixed"),
-    ((), "precision"): ("auto", "fp32", "fp16", "bf16"),
-    ((), "recipe"): ("auto", "paper", "short"),
-    ("data", "cache"): ("auto", "ram", "none"),
+# Names of command-line flags and Python API keywords, and the config keys they set.
+FLAG_KEYS: dict[str, str] = {
+    "model": "model.name",
+    "weights": "model.weights",
+    "aux": "model.aux",
+    "data": "data.data",
+    "imgsz": "data.imgsz",
+    "batch": "data.batch",
+    "workers": "data.workers",
+    "cache": "data.cache",
+    "optimizer": "optim.optimizer",
+    "lr0": "optim.lr0",
+    "schedule": "optim.schedule",
+    "close_mosaic": "augment.close_mosaic",
 }
+
+# how inference can run (predict, val, export checks); training adds "auto"
+INFERENCE_PRECISIONS = ("fp32", "fp16", "bf16")
+
+# the values a key may take (the CLI offers them as choices)
+CHOICES: dict[str, tuple[str, ...]] = {
+    "model.aux": ("pgi", "deep-supervision", "none"),
+    "optim.optimizer": ("sgd", "adamw"),
+    "optim.schedule": ("linear", "cosine", "flat-cosine", "fixed"),
+    "precision": ("auto", *INFERENCE_PRECISIONS),
+    "recipe": ("auto", "paper", "short"),
+    "data.cache": ("auto", "ram", "none"),
+}
+
+
+def expand_key(key: str, value: Any = None) -> str:
+    """A flag name (``batch``) -> its config key (``data.batch``); config keys, and section
+    names given a mapping of their keys (``data={"imgsz": 64}``), unchanged."""
+    return key if isinstance(value, Mapping) else FLAG_KEYS.get(key, key)
 
 
 def _coerce(value: Any, kind: Any, key: str) -> Any:
     origin = typing.get_origin(kind)
-    if origin is list:
-        if not isinstance(value, list | tuple):
+    if origin is tuple:
+        if isinstance(value, str) or not isinstance(value, Iterable):
             raise ConfigError(f"{key}: expected a list, got {value!r}")
-        return [str(v) for v in value]
+        return tuple(str(v) for v in value)
     if origin in (typing.Union, types.UnionType):
         options = [a for a in typing.get_args(kind) if a is not type(None)]
         if value is None or (isinstance(value, str) and value.lower() in ("none", "null", "")):
@@ -152,24 +196,27 @@ def _coerce(value: Any, kind: Any, key: str) -> Any:
     return value
 
 
-def _apply(obj: Any, values: dict[str, Any], prefix: str = "") -> None:
-    hints = typing.get_type_hints(type(obj))
-    names = {f.name for f in fields(obj)}
+def _build(cls: Any, values: Mapping[str, Any], prefix: str = "") -> Any:
+    """An instance of the dataclass ``cls`` from (partial) nested ``values``."""
+    hints = typing.get_type_hints(cls)
+    names = {f.name for f in fields(cls)}
+    kwargs: dict[str, Any] = {}
     for key, value in values.items():
         path = f"{prefix}{key}"
         if key not in names:
             raise ConfigError(f"unknown config key {path!r}; known: {sorted(names)}")
-        current = getattr(obj, key)
-        if dataclasses.is_dataclass(current):
-            if not isinstance(value, dict):
+        kind = hints[key]
+        if dataclasses.is_dataclass(kind):
+            if not isinstance(value, Mapping):
                 raise ConfigError(f"{path!r} is a section; give its keys, e.g. {path}.x=...")
-            _apply(current, value, f"{path}.")
+            kwargs[key] = _build(kind, value, f"{path}.")
             continue
-        coerced = _coerce(value, hints[key], path)
-        allowed = _ALLOWED.get((prefix.rstrip(".") or (), key))
+        coerced = _coerce(value, kind, path)
+        allowed = CHOICES.get(path)
         if allowed and coerced not in allowed:
             raise ConfigError(f"{path}: {coerced!r} is not one of {allowed}")
-        setattr(obj, key, coerced)
+        kwargs[key] = coerced
+    return cls(**kwargs)
 
 
 def parse_override(text: str) -> dict[str, Any]:
@@ -177,22 +224,17 @@ def parse_override(text: str) -> dict[str, Any]:
     if "=" not in text:
         raise ConfigError(f"override {text!r} must look like section.key=value")
     key, value = text.split("=", 1)
-    out: dict[str, Any] = {}
-    node = out
-    parts = key.strip().split(".")
-    for part in parts[:-1]:
-        node = node.setdefault(part, {})
-    node[parts[-1]] = yaml.safe_load(value) if value.strip() else ""
-    return out
+    return _nest(key.strip(), yaml.safe_load(value) if value.strip() else "")
 
 
 def resolve(
     yaml_file: str | Path | None = None,
-    overrides: list[str] | None = None,
-    **flags: Any,
+    overrides: Iterable[str] = (),
+    **values: Any,
 ) -> TrainConfig:
-    """Defaults <- YAML file <- ``flags`` (``{"optim.lr0": 0.01}`` or nested) <- overrides."""
-    cfg = TrainConfig()
+    """Defaults <- YAML file <- ``values`` (flag names or ``{"optim.lr0": 0.01}``; ``None``
+    means not set) <- ``--set`` overrides. Every key given is recorded as explicit."""
+    merged: dict[str, Any] = {}
     explicit: set[str] = set()
     if yaml_file:
         try:
@@ -201,25 +243,44 @@ def resolve(
             raise ConfigError(f"{yaml_file}: cannot read config ({e})") from None
         if not isinstance(loaded, dict):
             raise ConfigError(f"{yaml_file}: expected a mapping of sections")
-        _apply(cfg, loaded)
+        _merge(merged, loaded)
         explicit |= set(_flat_keys(loaded))
-    for key, value in flags.items():
+    for key, value in values.items():
         if value is not None:
-            _apply(cfg, _nest(key, value))
-            explicit.add(key)
-    for text in overrides or []:
-        values = parse_override(text)
-        _apply(cfg, values)
-        explicit |= set(_flat_keys(values))
-    cfg.explicit = sorted(explicit | set(cfg.explicit))
-    validate(cfg)
+            key = expand_key(key, value)
+            _merge(merged, _nest(key, value))
+            explicit |= set(_flat_keys(_nest(key, value)))
+    for text in overrides:
+        parsed = parse_override(text)
+        _merge(merged, parsed)
+        explicit |= set(_flat_keys(parsed))
+    given = merged.pop("explicit", ())
+    merged["explicit"] = sorted(explicit | set(given if isinstance(given, list) else ()))
+    return from_dict(merged)
+
+
+def from_dict(values: Mapping[str, Any]) -> TrainConfig:
+    """A config from nested values (e.g. a saved ``config.yaml``); missing keys keep defaults.
+
+    Raises:
+        ConfigError: an unknown key, a value of the wrong type, or a value out of range.
+    """
+    cfg: TrainConfig = _build(TrainConfig, values)
     return cfg
 
 
-def _flat_keys(values: dict[str, Any], prefix: str = "") -> list[str]:
+def _merge(into: dict[str, Any], values: Mapping[str, Any]) -> None:
+    for key, value in values.items():
+        if isinstance(value, Mapping) and isinstance(into.get(key), dict):
+            _merge(into[key], value)
+        else:
+            into[key] = dict(value) if isinstance(value, Mapping) else value
+
+
+def _flat_keys(values: Mapping[str, Any], prefix: str = "") -> list[str]:
     out = []
     for key, value in values.items():
-        if isinstance(value, dict):
+        if isinstance(value, Mapping):
             out += _flat_keys(value, f"{prefix}{key}.")
         else:
             out.append(f"{prefix}{key}")
@@ -236,32 +297,55 @@ def _nest(key: str, value: Any) -> dict[str, Any]:
     return out
 
 
-def from_dict(values: dict[str, Any]) -> TrainConfig:
-    cfg = TrainConfig()
-    _apply(cfg, values)
-    return cfg
+def _ranges(cfg: TrainConfig) -> list[tuple[bool, str, str]]:
+    d, a, o, lo = cfg.data, cfg.augment, cfg.optim, cfg.loss
+    checks = [
+        (cfg.epochs >= 1, "epochs", "must be >= 1"),
+        (cfg.patience >= 0, "patience", "must be >= 0 (0: never stop early)"),
+        (cfg.val_every >= 1, "val_every", "must be >= 1 (validate every N epochs)"),
+        (0 <= cfg.ema_decay < 1, "ema_decay", "must be in [0, 1)"),
+        (cfg.ema_tau > 0, "ema_tau", "must be > 0"),
+        (d.imgsz >= 32 and d.imgsz % 32 == 0, "data.imgsz", "must be a multiple of 32"),
+        (d.batch >= 1, "data.batch", "must be >= 1"),
+        (d.val_batch >= 1, "data.val_batch", "must be >= 1"),
+        (d.workers >= -1, "data.workers", "must be >= 0, or -1 for automatic"),
+        (0 <= a.degrees <= 180, "augment.degrees", "must be in [0, 180]"),
+        (0 <= a.translate < 1, "augment.translate", "must be in [0, 1)"),
+        (0 <= a.scale < 1, "augment.scale", "must be in [0, 1)"),
+        (0 <= a.shear < 90, "augment.shear", "must be in [0, 90)"),
+        (0 <= a.perspective <= 0.001, "augment.perspective", "must be in [0, 0.001]"),
+        (a.close_mosaic >= 0, "augment.close_mosaic", "must be >= 0"),
+        (o.lr0 > 0, "optim.lr0", "must be > 0"),
+        (0 < o.lrf <= 1, "optim.lrf", "must be in (0, 1]"),
+        (0 <= o.momentum < 1, "optim.momentum", "must be in [0, 1)"),
+        (o.weight_decay >= 0, "optim.weight_decay", "must be >= 0"),
+        (o.nominal_batch >= 1, "optim.nominal_batch", "must be >= 1"),
+        (o.warmup_epochs >= 0, "optim.warmup_epochs", "must be >= 0"),
+        (o.warmup_min_iters >= 0, "optim.warmup_min_iters", "must be >= 0"),
+        (0 <= o.warmup_momentum < 1, "optim.warmup_momentum", "must be in [0, 1)"),
+        (o.warmup_bias_lr >= 0, "optim.warmup_bias_lr", "must be >= 0"),
+        (o.grad_clip > 0, "optim.grad_clip", "must be > 0"),
+        (lo.aux_weight >= 0, "loss.aux_weight", "must be >= 0"),
+        (lo.topk >= 1, "loss.topk", "must be >= 1"),
+        (lo.alpha >= 0 and lo.beta >= 0, "loss.alpha/loss.beta", "must be >= 0"),
+    ]
+    checks += [
+        (getattr(lo, k) >= 0, f"loss.{k}", "is a gain and must be >= 0")
+        for k in ("box", "cls", "dfl")
+    ]
+    checks += [
+        (0 <= getattr(a, k) <= 1, f"augment.{k}", "is a probability and must be in [0, 1]")
+        for k in ("mosaic", "mixup", "copy_paste", "fliplr", "flipud")
+    ]
+    checks += [
+        (0 <= getattr(a, k) <= 1, f"augment.{k}", "is a gain and must be in [0, 1]")
+        for k in ("hsv_h", "hsv_s", "hsv_v")
+    ]
+    return checks
 
 
 def validate(cfg: TrainConfig) -> None:
-    """Range checks that name the key."""
-    checks = [
-        (cfg.epochs >= 1, "epochs", "must be >= 1"),
-        (
-            cfg.data.imgsz >= 32 and cfg.data.imgsz % 32 == 0,
-            "data.imgsz",
-            "must be a multiple of 32",
-        ),
-        (cfg.data.batch >= 1, "data.batch", "must be >= 1"),
-        (cfg.optim.lr0 > 0, "optim.lr0", "must be > 0"),
-        (0 < cfg.optim.lrf <= 1, "optim.lrf", "must be in (0, 1]"),
-        (cfg.optim.nominal_batch >= 1, "optim.nominal_batch", "must be >= 1"),
-        (0 <= cfg.ema_decay < 1, "ema_decay", "must be in [0, 1)"),
-        (cfg.loss.aux_weight >= 0, "loss.aux_weight", "must be >= 0"),
-        (cfg.augment.close_mosaic >= 0, "augment.close_mosaic", "must be >= 0"),
-    ]
-    for ok, key, message in checks:
+    """Range checks that name the key (run whenever a config is built)."""
+    for ok, key, message in _ranges(cfg):
         if not ok:
             raise ConfigError(f"{key} {message}")
-    for key in ("mosaic", "mixup", "copy_paste", "fliplr", "flipud"):
-        if not 0 <= getattr(cfg.augment, key) <= 1:
-            raise ConfigError(f"augment.{key} is a probability and must be in [0, 1]")

@@ -8,10 +8,11 @@ import cv2
 import numpy as np
 import pytest
 
+from yolov9.data.augment import AugmentConfig
 from yolov9.data.dataset import load_dataset
 from yolov9.data.labels import ImageLabels
 from yolov9.data.train_dataset import TrainDataset
-from yolov9.data.transforms import AugmentSpec, Labels, copy_paste, flip_lr, random_affine
+from yolov9.data.transforms import Labels, copy_paste, flip_lr, random_affine
 
 
 @pytest.fixture(scope="module")
@@ -112,7 +113,7 @@ def test_flip_and_identity_affine() -> None:
     labels = Labels(np.array([[2.0, 1, 6, 5]]), np.array([1]))
     _, flipped = flip_lr(image, labels)
     np.testing.assert_allclose(flipped.boxes, [[14, 1, 18, 5]])
-    still = AugmentSpec(translate=0, scale=0)
+    still = AugmentConfig(translate=0, scale=0)
     out, same = random_affine(image, labels, np.random.default_rng(0), still)
     np.testing.assert_allclose(same.boxes, labels.boxes, atol=1e-4)
     assert out.shape == image.shape

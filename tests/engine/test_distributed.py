@@ -5,17 +5,47 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import textwrap
 from pathlib import Path
 
 import pytest
 
 from yolov9.checkpoints import load_weights
 
+# rank 1 alone gets a non-finite loss for its first two batches: before the decision was
+# collective, rank 1 skipped its backward while rank 0 all-reduced gradients, and the job hung
+LAUNCH = textwrap.dedent("""
+    import os, sys
+    from yolov9.cli import main
+    from yolov9.engine import trainer
 
-def test_two_process_training_with_torchrun(tmp_path: Path) -> None:
+    real = trainer.Trainer._forward_backward
+    calls = {"n": 0}
+
+    def poisoned(self, batch):
+        calls["n"] += 1
+        if os.environ["RANK"] == "1" and calls["n"] <= 2:
+            criterion = self.p.criterion
+            self.p.criterion = lambda out, t: (lambda r: r._replace(total=r.total * float("nan")))(
+                criterion(out, t)
+            )
+            try:
+                return real(self, batch)
+            finally:
+                self.p.criterion = criterion
+        return real(self, batch)
+
+    trainer.Trainer._forward_backward = poisoned
+    sys.exit(main(sys.argv[1:]))
+""")
+
+
+def test_two_process_training_with_torchrun_survives_one_rank_diverging(tmp_path: Path) -> None:
     from yolov9.data.synthetic import write_dataset
 
     data = write_dataset(tmp_path / "data", splits={"train": 8, "val": 4}, size=(96, 96))["yolo"]
+    script = tmp_path / "launch.py"
+    script.write_text(LAUNCH)
     env = {**os.environ, "OMP_NUM_THREADS": "1", "YOLOV9_CACHE_DIR": str(tmp_path / "cache")}
     cmd = [
         sys.executable,
@@ -24,8 +54,7 @@ def test_two_process_training_with_torchrun(tmp_path: Path) -> None:
         "--standalone",
         "--nproc_per_node",
         "2",
-        "-m",
-        "yolov9",
+        str(script),
         "train",
         "--model",
         "yolov9-t",
@@ -52,6 +81,7 @@ def test_two_process_training_with_torchrun(tmp_path: Path) -> None:
     log = proc.stdout + proc.stderr
     assert proc.returncode == 0, log[-3000:]
     assert "2 process(es)" in log
+    assert log.count("non-finite loss: batch skipped") == 4  # both ranks skip both batches
     assert log.count("epoch 2/2:") >= 1
     loaded = load_weights(tmp_path / "run" / "weights" / "last.pt")
     assert loaded.model.name == "yolov9-t"

@@ -17,6 +17,8 @@ from yolov9.models import HeadOutput, ModelOutput, build_model
 class GroundTruthModel(torch.nn.Module):
     """Outputs, batch by batch, the letterboxed ground truth as confident detections."""
 
+    name = "ground-truth"
+
     def __init__(self, batches: list[tuple[torch.Tensor, torch.Tensor]]) -> None:
         super().__init__()
         self.batches = batches

@@ -12,11 +12,11 @@ import torch
 import yaml
 
 from yolov9.checkpoints import load_weights, read_torch_file, save_checkpoint
-from yolov9.config import resolve
+from yolov9.config import TrainConfig, resolve
 from yolov9.engine import trainer as trainer_module
-from yolov9.engine.setup import run_training
 from yolov9.engine.trainer import TrainingError
-from yolov9.errors import DataError
+from yolov9.engine.training import resume, train
+from yolov9.errors import ConfigError, DataError
 from yolov9.models import build_model
 
 
@@ -28,7 +28,7 @@ def tiny(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return write_dataset(root, splits={"train": 8, "val": 4}, size=(96, 96), seed=1)["yolo"]
 
 
-def _cfg(data: Path, out: Path, **kw: Any):
+def _cfg(data: Path, out: Path, **kw: Any) -> TrainConfig:
     values = {
         "model.name": "yolov9-t",
         "data.data": str(data),
@@ -46,8 +46,12 @@ def _cfg(data: Path, out: Path, **kw: Any):
     return resolve(None, [], **values)
 
 
+def _rows(run: Path) -> list[dict[str, str]]:
+    return list(csv.DictReader((run / "results.csv").read_text().splitlines()))
+
+
 def test_short_run_writes_everything(tiny: Path, tmp_path: Path) -> None:
-    result = run_training(_cfg(tiny, tmp_path / "run"))
+    result = train(_cfg(tiny, tmp_path / "run"))
     run = tmp_path / "run"
     for name in (
         "config.yaml",
@@ -61,7 +65,7 @@ def test_short_run_writes_everything(tiny: Path, tmp_path: Path) -> None:
     ):
         assert (run / name).is_file(), name
     assert any((run / "tensorboard").iterdir())
-    rows = list(csv.DictReader((run / "results.csv").read_text().splitlines()))
+    rows = _rows(run)
     assert [int(float(r["epoch"])) for r in rows] == [0, 1]
     assert all(
         float(rows[-1][k]) >= 0
@@ -76,6 +80,20 @@ def test_short_run_writes_everything(tiny: Path, tmp_path: Path) -> None:
     ema, raw = ckpt["model"], ckpt["train"]["model"]
     assert any(not torch.equal(ema[k], raw[k]) for k in ema if ema[k].is_floating_point())
     assert yaml.safe_load((run / "config.yaml").read_text())["data"]["imgsz"] == 64
+
+
+def test_train_and_val_losses_are_logged_per_head_on_one_scale(tiny: Path, tmp_path: Path) -> None:
+    """Bug: train/* was gain-weighted main + 0.25 aux while val/* was per head, unweighted,
+    and the plot put them side by side. Now both are logged per head, unweighted."""
+    train(_cfg(tiny, tmp_path / "run", epochs=1))
+    row = _rows(tmp_path / "run")[0]
+    for head in ("main", "aux"):
+        for term in ("box", "cls", "dfl"):
+            assert float(row[f"train/{head}/{term}"]) >= 0
+            assert float(row[f"val/{head}/{term}"]) >= 0
+    # the reference's logged terms stay: gain-weighted, auxiliary included
+    weighted = 0.5 * (float(row["train/main/cls"]) + 0.25 * float(row["train/aux/cls"]))
+    assert float(row["train/cls"]) == pytest.approx(weighted, rel=1e-4)
 
 
 class _Interrupt:
@@ -95,19 +113,122 @@ class _Interrupt:
 
 def test_resume_is_exact_and_can_extend(tiny: Path, tmp_path: Path) -> None:
     kw = {"epochs": 3, "augment.close_mosaic": 1}
-    full = run_training(_cfg(tiny, tmp_path / "full", **kw))
+    full = train(_cfg(tiny, tmp_path / "full", **kw))
     with pytest.raises(KeyboardInterrupt):
-        run_training(_cfg(tiny, tmp_path / "part", **kw), hooks=[_Interrupt(after_epoch=1)])
-    resumed = run_training(resolve(None, [], epochs=3), resume=tmp_path / "part/weights/last.pt")
+        train(_cfg(tiny, tmp_path / "part", **kw), hooks=[_Interrupt(after_epoch=1)])
+    resumed = resume(tmp_path / "part/weights/last.pt")
     a, b = read_torch_file(full.last), read_torch_file(resumed.last)
     for key in a["model"]:
         assert torch.equal(a["model"][key], b["model"][key]), key
     for key in a["train"]["model"]:
         assert torch.equal(a["train"]["model"][key], b["train"]["model"][key]), key
-    rows = list(csv.DictReader((tmp_path / "part" / "results.csv").read_text().splitlines()))
-    assert [int(float(r["epoch"])) for r in rows] == [0, 1, 2]
-    longer = run_training(resolve(None, [], epochs=4), resume=resumed.last)
+    assert [int(float(r["epoch"])) for r in _rows(tmp_path / "part")] == [0, 1, 2]
+    assert [r["epoch"] for r in resumed.history] == [0, 1, 2]  # the whole run, not the tail
+    longer = resume(resumed.last, {"epochs": 4})
     assert read_torch_file(longer.last)["train"]["epoch"] == 3
+    with pytest.raises(ConfigError, match="has done 4 of 4 epochs"):
+        resume(longer.last)
+    with pytest.raises(ConfigError, match=r"model\.name cannot change"):
+        resume(longer.last, {"epochs": 5, "model": "yolov9-s"})
+
+
+def test_resume_applies_every_given_value_and_reports_the_whole_run(
+    tiny: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Bugs: on resume only --epochs was applied, and the best epoch and metrics reported
+    covered only the resumed epochs."""
+    from yolov9.cli import main
+
+    first = train(_cfg(tiny, tmp_path / "run", epochs=1))
+    ckpt = read_torch_file(first.last)
+    ckpt["train"]["history"][0]["AP"] = 2.0  # an AP no later epoch can beat
+    ckpt["train"]["best_fitness"] = 2.0
+    torch.save(ckpt, first.last)
+    argv = ["train", "--resume", str(first.last), "--epochs", "3", "--patience", "7"]
+    assert (
+        main([*argv, "--workers", "0", "--set", "optim.lrf=0.5", "--set", "optim.lr0=0.004"]) == 0
+    )
+    last = load_weights(first.last)
+    config = last.meta["config"]
+    assert (config["epochs"], config["patience"], config["data"]["workers"]) == (3, 7, 0)
+    assert (config["optim"]["lrf"], config["optim"]["lr0"]) == (0.5, 0.004)
+    assert {"patience", "optim.lrf", "optim.lr0"} <= set(config["explicit"])
+    assert yaml.safe_load((tmp_path / "run" / "config.yaml").read_text())["patience"] == 7
+    state = read_torch_file(first.last)["train"]
+    assert [r["epoch"] for r in state["history"]] == [0, 1, 2]
+    assert state["best_epoch"] == 0
+    assert "best: AP 2.0000 AP50 0.0000 (epoch 1 of 3 run)" in capsys.readouterr().err
+
+
+def test_epochs_without_validation_do_not_count_against_patience(
+    tiny: Path, tmp_path: Path
+) -> None:
+    """Bug: with patience < val_every the run stopped before it was ever validated."""
+    result = train(_cfg(tiny, tmp_path / "run", epochs=4, patience=1, val_every=2))
+    validated = [int(r["epoch"]) for r in result.history if "AP" in r]
+    assert validated[:1] == [1]  # it reached its first validation
+    assert len(result.history) >= 2
+
+
+def test_patience_zero_never_stops_and_bad_values_are_refused(tiny: Path, tmp_path: Path) -> None:
+    """Bug: patience=0 stopped after one epoch; val_every=0 crashed after a full epoch."""
+    result = train(_cfg(tiny, tmp_path / "run", epochs=3, patience=0))
+    assert len(result.history) == 3
+    for key, value, message in (
+        ("val_every", 0, "val_every must be >= 1"),
+        ("patience", -1, "patience must be >= 0"),
+        ("optim.warmup_epochs", -1, "optim.warmup_epochs"),
+        ("augment.scale", 1.5, "augment.scale"),
+    ):
+        with pytest.raises(ConfigError, match=message):
+            _cfg(tiny, tmp_path / "x", **{key: value})
+
+
+def test_tensorboard_records_the_config(tiny: Path, tmp_path: Path) -> None:
+    """Bug: the config text in TensorBoard was always empty."""
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    train(_cfg(tiny, tmp_path / "run", epochs=1, seed=7))
+    events = EventAccumulator(str(tmp_path / "run" / "tensorboard"), {"tensors": 0})
+    events.Reload()
+    (tag,) = [t for t in events.Tags()["tensors"] if t.startswith("config")]
+    text = events.Tensors(tag)[0].tensor_proto.string_val[0].decode()
+    assert "seed: 7" in text
+    assert "epochs: 1" in text
+
+
+def test_results_plot_draws_curves_when_not_validating_every_epoch(
+    tiny: Path, tmp_path: Path
+) -> None:
+    """Bug: epochs without validation wrote empty cells, NaN points broke every line and the
+    AP and validation-loss panels showed nothing (the demo's own plot was empty)."""
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    from yolov9.utils.plots import results_figure
+
+    train(_cfg(tiny, tmp_path / "run", epochs=4, val_every=2))
+    rows = _rows(tmp_path / "run")
+    assert [r["AP"] != "" for r in rows] == [False, True, False, True]
+    fig = results_figure(rows)
+    box, _, _, ap = fig.axes
+    for ax, label, expected in ((ap, "AP", 2), (box, "val main", 2), (box, "train main", 4)):
+        (line,) = [ln for ln in ax.get_lines() if ln.get_label() == label]
+        xs, ys = line.get_xdata(), line.get_ydata()
+        assert len(xs) == expected, label
+        assert np.isfinite(ys).all(), label  # one unbroken line
+    # and the lines are really drawn: their colours cross most of the AP panel's width (the
+    # AP, AP50 and AP75 lines may lie on top of each other, so any of them counts)
+    fig.canvas.draw()
+    pixels = np.asarray(fig.canvas.buffer_rgba())[..., :3].astype(int)
+    x0, y0, x1, y1 = (round(v) for v in ap.get_window_extent().extents)
+    panel = pixels[pixels.shape[0] - y1 : pixels.shape[0] - y0, x0:x1]
+    drawn = np.zeros(panel.shape[1], bool)
+    for line in ap.get_lines():
+        rgb = np.array(plt.matplotlib.colors.to_rgb(line.get_color())) * 255
+        drawn |= (np.abs(panel - rgb).sum(-1) < 60).any(0)
+    assert drawn.sum() > 0.5 * (x1 - x0)
+    plt.close(fig)
 
 
 def test_bad_images_are_skipped_and_bad_datasets_refused(tiny: Path, tmp_path: Path) -> None:
@@ -129,21 +250,21 @@ def test_bad_images_are_skipped_and_bad_datasets_refused(tiny: Path, tmp_path: P
         def on_train_end(self, summary: dict) -> None:
             pass
 
-    result = run_training(_cfg(root / "data.yaml", tmp_path / "run", epochs=1), hooks=[Corrupt()])
+    result = train(_cfg(root / "data.yaml", tmp_path / "run", epochs=1), hooks=[Corrupt()])
     assert result.last.is_file()
     victim.write_bytes(original)
 
     for label in (root / "labels" / "train").glob("*.txt"):
         label.write_text("0 40 40 10 10\n")  # pixel coordinates everywhere
     with pytest.raises(DataError, match="refusing to train"):
-        run_training(_cfg(root / "data.yaml", tmp_path / "run2", epochs=1))
+        train(_cfg(root / "data.yaml", tmp_path / "run2", epochs=1))
 
 
 def test_fine_tune_from_other_class_count_and_single_head(tiny: Path, tmp_path: Path) -> None:
     source = save_checkpoint(
         tmp_path / "coco.pt", build_model("gelan-t", num_classes=80), [str(i) for i in range(80)]
     )
-    result = run_training(
+    result = train(
         _cfg(
             tiny,
             tmp_path / "ft",
@@ -158,9 +279,7 @@ def test_fine_tune_from_other_class_count_and_single_head(tiny: Path, tmp_path: 
 
 
 def test_deep_supervision_ablation_trains(tiny: Path, tmp_path: Path) -> None:
-    result = run_training(
-        _cfg(tiny, tmp_path / "ds", epochs=1, **{"model.aux": "deep-supervision"})
-    )
+    result = train(_cfg(tiny, tmp_path / "ds", epochs=1, **{"model.aux": "deep-supervision"}))
     loaded = load_weights(result.last)
     assert loaded.model.aux_mode == "deep-supervision"
     assert load_weights(result.best_converted).model.name == "gelan-t"
@@ -169,27 +288,36 @@ def test_deep_supervision_ablation_trains(tiny: Path, tmp_path: Path) -> None:
 def test_diverging_loss_stops_with_a_clear_error(
     tiny: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    real = trainer_module.YOLOv9Loss.forward
+    real = trainer_module.Trainer._forward_backward
 
-    def nan_loss(self, outputs, targets):
-        out = real(self, outputs, targets)
-        return out._replace(total=out.total * float("nan"))
+    def nan_loss(self, batch):
+        real_criterion = self.p.criterion
 
-    monkeypatch.setattr(trainer_module.YOLOv9Loss, "forward", nan_loss)
+        def poisoned(outputs, targets):
+            out = real_criterion(outputs, targets)
+            return out._replace(total=out.total * float("nan"))
+
+        self.p.criterion = poisoned
+        try:
+            return real(self, batch)
+        finally:
+            self.p.criterion = real_criterion
+
+    monkeypatch.setattr(trainer_module.Trainer, "_forward_backward", nan_loss)
     cfg = _cfg(tiny, tmp_path / "nan", epochs=20, **{"data.batch": 1, "optim.nominal_batch": 1})
     with pytest.raises(TrainingError, match="diverged"):
-        run_training(cfg)
+        train(cfg)
 
 
 def test_early_stopping_counts_across_resume(tiny: Path, tmp_path: Path) -> None:
-    """Epochs without a better AP are saved with the run: a resumed run stops when the total
+    """Epochs since the best AP are saved with the run: a resumed run stops when the total
     reaches the patience, not when the resumed part alone does."""
-    first = run_training(_cfg(tiny, tmp_path / "run", epochs=1))
+    first = train(_cfg(tiny, tmp_path / "run", epochs=1))
     ckpt = read_torch_file(first.last)
-    assert ckpt["train"]["stale_epochs"] == 0  # the first validated epoch is the best so far
-    ckpt["train"]["best_fitness"] = 2.0  # an AP no epoch can beat
-    ckpt["train"]["stale_epochs"] = 4
+    assert ckpt["train"]["best_epoch"] == 0  # the first validated epoch is the best so far
+    ckpt["train"]["best_fitness"] = 2.0  # an AP no epoch can beat, reached 4 epochs earlier
+    ckpt["train"]["best_epoch"] = -4
     torch.save(ckpt, first.last)
-    resumed = run_training(resolve(None, [], epochs=4, patience=5), resume=first.last)
+    resumed = resume(first.last, {"epochs": 4, "patience": 5})
     last = read_torch_file(resumed.last)["train"]
-    assert (last["epoch"], last["stale_epochs"]) == (1, 5)  # one more epoch, then stop
+    assert last["epoch"] == 1  # one more epoch, then stop: 5 epochs since the best

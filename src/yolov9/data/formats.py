@@ -23,8 +23,6 @@ from yolov9.data.labels import (
 )
 from yolov9.errors import DataError
 
-_EMPTY = np.zeros((0, 4), np.float32)
-
 
 def _records_from(
     path: Path, size: tuple[int, int], image_id: int, boxes: list, classes: list, **extra

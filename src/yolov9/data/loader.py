@@ -115,6 +115,7 @@ class EvalBatch:
     images: torch.Tensor  # (B, 3, H, W) uint8, channels-last
     targets: torch.Tensor  # (N, 6): image index in batch, class, x1, y1, x2, y2 (pixels)
     samples: list[EvalSample]
+    masks: torch.Tensor | None = None  # instance masks, one per target (segmentation only)
 
 
 def collate_eval(samples: list[EvalSample]) -> EvalBatch:

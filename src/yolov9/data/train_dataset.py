@@ -18,11 +18,11 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
+from yolov9.data.augment import AugmentConfig
 from yolov9.data.images import letterbox
 from yolov9.data.labels import ImageLabels
 from yolov9.data.loader import load_resized
 from yolov9.data.transforms import (
-    AugmentSpec,
     Labels,
     copy_paste,
     flip_lr,
@@ -50,7 +50,7 @@ class TrainDataset(Dataset[TrainSample]):
         self,
         records: Sequence[ImageLabels],
         imgsz: int,
-        spec: AugmentSpec | None = None,
+        spec: AugmentConfig | None = None,
         *,
         seed: int = 0,
         augment: bool = True,
@@ -58,7 +58,7 @@ class TrainDataset(Dataset[TrainSample]):
         if not records:
             raise DataError("the training split has no images")
         self.records, self.imgsz = list(records), imgsz
-        self.spec = spec or AugmentSpec()
+        self.spec = spec or AugmentConfig()
         self.seed, self.augment = seed, augment
         self.epoch, self.mosaic_on = 0, True
         self.cache: list[tuple[np.ndarray, tuple[int, int]] | None] | None = None
@@ -166,6 +166,7 @@ class TrainBatch:
     images: torch.Tensor  # (B, 3, s, s) uint8, channels-last
     targets: torch.Tensor  # (N, 6) image index in batch, class, x1, y1, x2, y2 (pixels)
     problems: list[str]
+    masks: torch.Tensor | None = None  # instance masks, one per target (segmentation only)
 
 
 def collate_train(samples: list[TrainSample]) -> TrainBatch:

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from yolov9.data.augment import AugmentConfig
 from yolov9.data.images import PAD_VALUE
 
 
@@ -38,25 +39,6 @@ class Labels:
         boxes = np.concatenate([p.boxes for p in parts]) if parts else np.zeros((0, 4))
         classes = np.concatenate([p.classes for p in parts]) if parts else np.zeros(0)
         return Labels(boxes, classes, segs)
-
-
-@dataclass(frozen=True)
-class AugmentSpec:
-    """Augmentation strengths (defaults: the paper's hyp.scratch-high)."""
-
-    hsv_h: float = 0.015
-    hsv_s: float = 0.7
-    hsv_v: float = 0.4
-    degrees: float = 0.0
-    translate: float = 0.1
-    scale: float = 0.9
-    shear: float = 0.0
-    perspective: float = 0.0
-    flipud: float = 0.0
-    fliplr: float = 0.5
-    mosaic: float = 1.0
-    mixup: float = 0.15
-    copy_paste: float = 0.3
 
 
 def hsv_jitter(
@@ -128,7 +110,7 @@ def random_affine(
     image: np.ndarray,
     labels: Labels,
     rng: np.random.Generator,
-    spec: AugmentSpec,
+    spec: AugmentConfig,
     border: tuple[int, int] = (0, 0),
 ) -> tuple[np.ndarray, Labels]:
     """Rotate, scale, shear, translate (and perspective) about the image centre; output size

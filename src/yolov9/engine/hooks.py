@@ -7,10 +7,19 @@ import logging
 from pathlib import Path
 from typing import Any, Protocol
 
+import yaml
+
 log = logging.getLogger(__name__)
 
 
 class Hook(Protocol):
+    """What the trainer calls (rank 0 only).
+
+    ``on_train_start`` gets ``{"config": the resolved config as a dict, "start_epoch": n}``;
+    ``on_epoch_end`` the epoch's record (the row of ``results.csv``); ``on_train_end``
+    ``{"best": the best epoch's record}``.
+    """
+
     def on_train_start(self, info: dict[str, Any]) -> None: ...
     def on_epoch_end(self, record: dict[str, float]) -> None: ...
     def on_train_end(self, summary: dict[str, Any]) -> None: ...
@@ -57,7 +66,9 @@ class TensorBoardHook:
 
     def on_train_start(self, info: dict[str, Any]) -> None:
         if self.writer is not None:
-            self.writer.add_text("config", f"```\n{info.get('config_yaml', '')}\n```")
+            text = yaml.safe_dump(info["config"], sort_keys=False)
+            # markdown: four-space indentation shows the YAML as a code block
+            self.writer.add_text("config", "\n".join("    " + line for line in text.splitlines()))
 
     def on_epoch_end(self, record: dict[str, float]) -> None:
         if self.writer is None:

@@ -9,6 +9,8 @@ import numpy as np
 import torch
 from torch import nn
 
+from yolov9.errors import ConfigError
+
 
 def parameter_groups(model: nn.Module) -> tuple[list[nn.Parameter], ...]:
     """(biases, weights, norm weights) of the trainable parameters, in the reference's order:
@@ -58,7 +60,7 @@ def build_optimizer(
     elif name == "adamw":
         opt = torch.optim.AdamW(biases, lr=lr, betas=(momentum, 0.999), weight_decay=0.0, **fast)
     else:
-        raise ValueError(f"unknown optimizer {name!r}")
+        raise ConfigError(f"unknown optimizer {name!r}")
     opt.add_param_group({"params": weights, "weight_decay": weight_decay})
     opt.add_param_group({"params": norms, "weight_decay": 0.0})
     for group in opt.param_groups:
@@ -80,14 +82,15 @@ def lr_factor(schedule: str, epochs: int, lrf: float) -> Callable[[float], float
         )
     if schedule == "fixed":
         return lambda e: 1.0
-    raise ValueError(f"unknown schedule {schedule!r}")
+    raise ConfigError(f"unknown schedule {schedule!r}")
 
 
-def warmup_iterations(warmup_epochs: float, batches_per_epoch: int) -> int:
-    """At least 100 iterations, as in the reference (0 disables warm-up)."""
+def warmup_iterations(warmup_epochs: float, batches_per_epoch: int, min_iters: int = 100) -> int:
+    """``warmup_epochs`` worth of iterations, at least ``min_iters`` (the reference's floor
+    of 100; 0 warm-up epochs disables warm-up)."""
     if warmup_epochs <= 0:
         return 0
-    return max(round(warmup_epochs * batches_per_epoch), 100)
+    return max(round(warmup_epochs * batches_per_epoch), min_iters)
 
 
 def apply_warmup(

@@ -1,8 +1,9 @@
 """Training checkpoints: deployable EMA weights plus everything an exact resume needs.
 
 ``last.pt`` / ``best.pt`` are our checkpoint format (tensors and JSON only): ``model`` holds
-the EMA weights, which is what ``yolov9 val/predict/export`` use; ``train`` holds the raw
-weights, optimizer, grad scaler, EMA counter, epoch, best score and RNG state.
+the EMA weights, which is what ``yolov9 val/predict/export`` use; ``train`` holds the rest of
+:meth:`Trainer.state_dict` (raw weights, optimizer, grad scaler, EMA counter, epoch, best AP
+and epoch, the epoch history, RNG state). ``meta`` holds the run's resolved config.
 """
 
 from __future__ import annotations
@@ -11,42 +12,28 @@ import json
 from pathlib import Path
 from typing import Any
 
-import torch
-
 from yolov9.checkpoints import read_torch_file, save_checkpoint
 from yolov9.errors import CheckpointError
 from yolov9.models import YOLOv9
 
+FORMAT = 2  # 1: before the epoch history and best epoch were saved
+
 
 def save_training_checkpoint(
     path: Path,
-    *,
     ema_model: YOLOv9,
-    model: YOLOv9,
     names: list[str],
     meta: dict[str, Any],
-    optimizer: torch.optim.Optimizer,
-    scaler: torch.amp.GradScaler | None,
-    ema_updates: int,
-    epoch: int,
-    best_fitness: float,
-    stale_epochs: int = 0,
+    state: dict[str, Any],
 ) -> Path:
-    train = {
-        "model": {k: v.detach().cpu() for k, v in model.state_dict().items()},
-        "optimizer": optimizer.state_dict(),
-        "scaler": scaler.state_dict() if scaler is not None else {},
-        "ema_updates": ema_updates,
-        "epoch": epoch,  # last completed epoch
-        "best_fitness": best_fitness,
-        "stale_epochs": stale_epochs,  # epochs since the best AP (early stopping)
-        "torch_rng": torch.get_rng_state(),
-    }
+    """Write atomically; the EMA weights are stored once, as the checkpoint's model."""
+    train = {k: v for k, v in state.items() if k != "ema"}
+    train["format"] = FORMAT
     return save_checkpoint(path, ema_model, names, meta=meta, extra={"train": train})
 
 
-def read_training_state(path: str | Path) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
-    """(meta with the run's config, EMA weights, training state) of a ``last.pt``.
+def read_training_state(path: str | Path) -> tuple[dict[str, Any], dict[str, Any]]:
+    """(meta with the run's config, trainer state with the EMA weights) of a ``last.pt``.
 
     Raises:
         CheckpointError: not one of our training checkpoints.
@@ -59,4 +46,9 @@ def read_training_state(path: str | Path) -> tuple[dict[str, Any], dict[str, Any
     meta = json.loads(obj["meta"])
     if "config" not in meta:
         raise CheckpointError(f"{path}: the checkpoint holds no training config")
-    return meta, obj["model"], obj["train"]
+    train = dict(obj["train"])
+    if train.get("format", 1) == 1:  # no history: the best epoch follows from the stale count
+        train["best_epoch"] = int(train["epoch"]) - int(train.get("stale_epochs", 0))
+        train["history"] = []
+    train["ema"] = obj["model"]
+    return meta, train

@@ -7,46 +7,39 @@
             forward under autocast -> loss (main + 0.25 aux) -> non-finite guard -> backward
             every ``accumulate`` batches: unscale, clip, step, update scaler and EMA
         validate the EMA model (metrics and both heads' losses), save last/best atomically
+        stop early after ``patience`` epochs without a better AP (decided when validating)
     write the best checkpoint again without the auxiliary branch
 
-Only rank 0 validates, logs and saves; every rank trains (DDP).
+The parts come built (:func:`yolov9.engine.build.build_training`); the trainer owns the
+progress: epoch, best AP and epoch, the history of epoch records, and exposes it with
+``state_dict`` / ``load_state_dict`` for exact resumes. Only rank 0 validates, logs and saves;
+every rank trains (DDP), and decisions that change the collective flow (skipping a
+non-finite batch, stopping) are taken by all ranks together.
 """
 
 from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import torch
 from torch import nn
-from torch.nn.parallel import DistributedDataParallel
-from torch.utils.data import DataLoader, DistributedSampler
 from tqdm import tqdm
 
-from yolov9.config import TrainConfig
-from yolov9.data.train_dataset import TrainDataset, collate_train
-from yolov9.engine.ema import ModelEMA
-from yolov9.engine.evaluator import Evaluator
-from yolov9.engine.hooks import Hook
-from yolov9.engine.optim import (
-    accumulation_steps,
-    apply_warmup,
-    build_optimizer,
-    lr_factor,
-    warmup_iterations,
-)
+from yolov9.data.train_dataset import TrainBatch
+from yolov9.engine.build import TrainingParts
+from yolov9.engine.optim import apply_warmup, warmup_iterations
 from yolov9.engine.train_state import save_training_checkpoint
 from yolov9.errors import YOLOv9Error
-from yolov9.loss import YOLOv9Loss
-from yolov9.models import YOLOv9
-from yolov9.utils.device import cpu_has_native_bf16, default_workers
-from yolov9.utils.dist import DistInfo, broadcast_flag
+from yolov9.loss import Targets
+from yolov9.utils.dist import all_ranks, broadcast_flag
 
 log = logging.getLogger(__name__)
+
+LOSS_TERMS = ("box", "cls", "dfl")
 
 
 class TrainingError(YOLOv9Error):
@@ -59,222 +52,202 @@ class TrainResult:
     last: Path
     best: Path | None
     best_converted: Path | None
-    best_metrics: dict[str, float]
-    history: list[dict[str, float]] = field(default_factory=list)
+    best_metrics: dict[str, float]  # the best epoch's record (over the whole run)
+    history: list[dict[str, float]] = field(default_factory=list)  # every epoch of the run
 
 
-def _worker_init(_: int) -> None:
-    import cv2
-
-    cv2.setNumThreads(0)  # one image per worker: no thread pools fighting for the cores
-    torch.set_num_threads(1)
+def _targets(boxes: torch.Tensor, masks: torch.Tensor | None, device: torch.device) -> Targets:
+    return Targets(boxes.to(device), masks.to(device) if masks is not None else None)
 
 
 class Trainer:
-    def __init__(
-        self,
-        cfg: TrainConfig,
-        model: YOLOv9,
-        names: Sequence[str],
-        train_set: TrainDataset,
-        evaluator: Evaluator | None,
-        run_dir: Path,
-        device: torch.device,
-        dist: DistInfo,
-        hooks: Sequence[Hook] = (),
-        resume: dict[str, Any] | None = None,
-    ) -> None:
-        self.cfg, self.names, self.train_set, self.evaluator = (
-            cfg,
-            list(names),
-            train_set,
-            evaluator,
-        )
-        self.run_dir, self.device, self.dist, self.hooks = run_dir, device, dist, list(hooks)
-        lc = cfg.loss
-        self.criterion = YOLOv9Loss(
-            model.num_classes,
-            reg_max=model.reg_max,
-            box_gain=lc.box,
-            cls_gain=lc.cls,
-            dfl_gain=lc.dfl,
-            aux_weight=lc.aux_weight,
-            topk=lc.topk,
-            alpha=lc.alpha,
-            beta=lc.beta,
-            resolve_among_candidates=lc.resolve_among_candidates,
-        ).to(device)
-        self.batch = max(cfg.data.batch // dist.world_size, 1)  # per process
-        oc = cfg.optim
-        self.accumulate = accumulation_steps(cfg.data.batch, oc.nominal_batch)
-        weight_decay = oc.weight_decay * cfg.data.batch * self.accumulate / oc.nominal_batch
-        # channels-last: oneDNN's (and cuDNN's) convolutions train about 25 % faster on it
-        self.model = model.to(device=device, memory_format=torch.channels_last).train()
-        self.ema = ModelEMA(self.model, cfg.ema_decay, cfg.ema_tau)
-        self.optimizer = build_optimizer(
-            self.model, oc.optimizer, oc.lr0, oc.momentum, weight_decay
-        )
-        self.lf = lr_factor(oc.schedule, cfg.epochs, oc.lrf)
-        self.autocast_dtype = self._autocast_dtype(cfg.precision)
-        use_scaler = self.autocast_dtype == torch.float16
-        self.scaler = torch.amp.GradScaler(device.type, enabled=use_scaler) if use_scaler else None
-        self.start_epoch, self.best_fitness = 0, -1.0
-        self.stale = 0  # epochs since the best AP, for early stopping; survives resume
-        if resume is not None:
-            self._restore(resume)
-        self.net: nn.Module = self.model
-        if dist.enabled:
-            if cfg.sync_bn and device.type == "cuda":
-                self.net = nn.SyncBatchNorm.convert_sync_batchnorm(self.model)
-            ids = [device.index] if device.type == "cuda" else None
-            self.net = DistributedDataParallel(self.net, device_ids=ids)
+    def __init__(self, parts: TrainingParts) -> None:
+        self.p = parts
+        self.epoch = -1  # last completed epoch
+        self.best_fitness = -1.0  # best validation AP so far
+        self.best_epoch = -1
         self.history: list[dict[str, float]] = []
-        self.problem_files: set[str] = set()
         self.bad_steps = 0  # consecutive non-finite losses
+        self.problem_files: set[str] = set()
 
-    def _autocast_dtype(self, precision: str) -> torch.dtype | None:
-        """auto: fp16 AMP on CUDA; bf16 autocast on CPUs with native bf16 (measured: same AP
-        as fp32 on the synthetic benchmark, ~30 % faster); fp32 elsewhere."""
-        if precision == "auto":
-            if self.device.type == "cuda":
-                return torch.float16
-            return torch.bfloat16 if self.device.type == "cpu" and cpu_has_native_bf16() else None
-        if precision == "fp16":
-            if self.device.type != "cuda":
-                raise YOLOv9Error("precision fp16 needs CUDA; use bf16 or fp32 on this device")
-            return torch.float16
-        return torch.bfloat16 if precision == "bf16" else None
+    # ------------------------------------------------------------------------- state
+    def state_dict(self) -> dict[str, Any]:
+        """Everything an exact resume needs (tensors, numbers and lists only)."""
+        p = self.p
+        return {
+            "model": {k: v.detach().cpu() for k, v in p.model.state_dict().items()},
+            "ema": {k: v.detach().cpu() for k, v in p.ema.model.state_dict().items()},
+            "ema_updates": p.ema.updates,
+            "optimizer": p.optimizer.state_dict(),
+            "scaler": p.scaler.state_dict() if p.scaler is not None else {},
+            "epoch": self.epoch,
+            "best_fitness": self.best_fitness,
+            "best_epoch": self.best_epoch,
+            "history": [dict(r) for r in self.history],
+            "torch_rng": torch.get_rng_state(),
+        }
 
-    def _restore(self, state: dict[str, Any]) -> None:
-        self.model.load_state_dict(state["model"])
-        self.ema.model.load_state_dict(state["ema"])
-        self.ema.updates = int(state["ema_updates"])
-        self.optimizer.load_state_dict(state["optimizer"])
-        if self.scaler is not None and state.get("scaler"):
-            self.scaler.load_state_dict(state["scaler"])
-        self.start_epoch = int(state["epoch"]) + 1
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        p = self.p
+        p.model.load_state_dict(state["model"])
+        p.ema.model.load_state_dict(state["ema"])
+        p.ema.updates = int(state["ema_updates"])
+        p.optimizer.load_state_dict(state["optimizer"])
+        if p.scaler is not None and state.get("scaler"):
+            p.scaler.load_state_dict(state["scaler"])
+        self.epoch = int(state["epoch"])
         self.best_fitness = float(state["best_fitness"])
-        self.stale = int(state.get("stale_epochs", 0))
+        self.best_epoch = int(state["best_epoch"])
+        self.history = [dict(r) for r in state["history"]]
         torch.set_rng_state(state["torch_rng"])
 
-    # ------------------------------------------------------------------------------ loop
+    # -------------------------------------------------------------------------- loop
     def fit(self) -> TrainResult:
-        cfg = self.cfg
-        for hook in self.hooks:
-            hook.on_train_start({"config": cfg.to_dict()})
-        for epoch in range(self.start_epoch, cfg.epochs):
+        cfg, dist = self.p.cfg, self.p.dist
+        for hook in self.p.hooks:
+            hook.on_train_start({"config": cfg.to_dict(), "start_epoch": self.epoch + 1})
+        for epoch in range(self.epoch + 1, cfg.epochs):
             record = self._train_epoch(epoch)
             stop = False
-            if self.dist.is_main:
-                validate = (epoch + 1) % cfg.val_every == 0 or epoch == cfg.epochs - 1
-                if validate and self.evaluator is not None:
+            if dist.is_main:
+                validated = (epoch + 1) % cfg.val_every == 0 or epoch == cfg.epochs - 1
+                if validated and self.p.evaluator is not None:
                     record.update(self._validate())
-                fitness = record.get("AP", -1.0)
-                # without a validation split the latest epoch is the best we know
-                improved = fitness > self.best_fitness or self.evaluator is None
-                self.best_fitness = max(self.best_fitness, fitness)
-                self.stale = 0 if improved else self.stale + 1
-                self._save(epoch, record, improved)
+                improved = self._track_best(epoch, record)
+                self.epoch = epoch
                 self.history.append(record)
-                for hook in self.hooks:
+                self._save(record, improved)
+                for hook in self.p.hooks:
                     hook.on_epoch_end(record)
                 log.info(self._summary(record))
-                stop = self.stale >= cfg.patience
-                if stop:
-                    log.info("no better AP for %d epochs: stopping early", cfg.patience)
-            if broadcast_flag(stop, self.dist, self.device):
+                stop = self._stale("AP" in record)
+            else:
+                self.epoch = epoch
+            if broadcast_flag(stop, dist, self.p.device):
                 break
         return self._finish()
 
+    def _track_best(self, epoch: int, record: dict[str, float]) -> bool:
+        """Whether this epoch is the best so far (without validation: the latest is)."""
+        if self.p.evaluator is None:
+            self.best_epoch = epoch
+            return True
+        if "AP" in record and record["AP"] > self.best_fitness:
+            self.best_fitness, self.best_epoch = record["AP"], epoch
+            return True
+        return False
+
+    def _stale(self, validated: bool) -> bool:
+        """Early stopping, decided only on validated epochs: ``patience`` epochs since the
+        best AP (an epoch that was not validated cannot count as not improving)."""
+        patience = self.p.cfg.patience
+        if not validated or patience == 0 or self.p.evaluator is None:
+            return False
+        if self.epoch - self.best_epoch >= patience:
+            log.info("no better AP for %d epochs: stopping early", self.epoch - self.best_epoch)
+            return True
+        return False
+
     def _train_epoch(self, epoch: int) -> dict[str, float]:
-        cfg, model, opt = self.cfg, self.model, self.optimizer
-        mosaic = epoch < cfg.epochs - cfg.augment.close_mosaic
-        self.train_set.set_epoch(epoch, mosaic=mosaic)
-        loader = self._loader(epoch)
+        p, cfg = self.p, self.p.cfg
+        p.train_set.set_epoch(epoch, mosaic=epoch < cfg.epochs - cfg.augment.close_mosaic)
+        loader = p.loader(epoch)
         nb = len(loader)
-        nw = warmup_iterations(cfg.optim.warmup_epochs, nb)
-        for group in opt.param_groups:
-            group["lr"] = group["initial_lr"] * self.lf(epoch)
-        model.train()
+        warmup = warmup_iterations(cfg.optim.warmup_epochs, nb, cfg.optim.warmup_min_iters)
+        for group in p.optimizer.param_groups:
+            group["lr"] = group["initial_lr"] * p.schedule(epoch)
+        p.model.train()
         sums: dict[str, float] = {}
-        seen = 0
-        accumulate, last_step = self.accumulate, -1
+        seen = counted = 0
+        accumulate, last_step = p.accumulate, -1
+        main = p.dist.is_main
         bar = tqdm(
             loader,
             desc=f"epoch {epoch + 1}/{cfg.epochs}",
-            disable=None if self.dist.is_main else True,
+            disable=None if main else True,
             unit="batch",
             leave=False,
         )
         start = time.perf_counter()
-        opt.zero_grad(set_to_none=True)
+        p.optimizer.zero_grad(set_to_none=True)
         for i, batch in enumerate(bar):
             ni = i + nb * epoch
-            if ni <= nw:
-                accumulate = apply_warmup(
-                    opt,
-                    ni,
-                    nw,
-                    self.lf(epoch),
-                    bias_lr=cfg.optim.warmup_bias_lr,
-                    momentum=(cfg.optim.warmup_momentum, cfg.optim.momentum),
-                    accumulate=(1, max(round(cfg.optim.nominal_batch / cfg.data.batch), 1)),
-                )
+            if ni <= warmup:
+                accumulate = self._warmup(ni, warmup, epoch)
             self._note_problems(batch.problems)
-            images = batch.images.to(self.device, non_blocking=True).float().div_(255.0)
-            dtype = self.autocast_dtype
-            with torch.autocast(
-                self.device.type, dtype or torch.float32, enabled=dtype is not None
-            ):
-                out = self.net(images)
-            loss = self.criterion(out, batch.targets.to(self.device))
-            total = loss.total * self.dist.world_size  # DDP averages gradients
-            if not torch.isfinite(total):
-                self._non_finite()
-                opt.zero_grad(set_to_none=True)
+            parts = self._forward_backward(batch)
+            if parts is None:
                 continue
-            self.bad_steps = 0
-            seen += images.shape[0]
-            (self.scaler.scale(total) if self.scaler else total).backward()
+            seen += batch.images.shape[0]
+            counted += 1
             if i - last_step >= accumulate or i == nb - 1:  # the epoch's tail is not carried over
                 self._step()
                 last_step = i
-            for k in ("box", "cls", "dfl"):
-                sums[k] = sums.get(k, 0.0) + loss.parts[k]
-            bar.set_postfix({k: f"{v / (i + 1):.3f}" for k, v in sums.items()})
+            for k, v in parts.items():
+                sums[k] = sums.get(k, 0.0) + v
+            bar.set_postfix({k: f"{sums[k] / counted:.3f}" for k in LOSS_TERMS})
         bar.close()
-        record: dict[str, float] = {"epoch": float(epoch), "lr": opt.param_groups[1]["lr"]}
-        record.update({f"train/{k}": v / max(nb, 1) for k, v in sums.items()})
-        record["time"] = time.perf_counter() - start
-        record["images_per_s"] = seen * self.dist.world_size / max(record["time"], 1e-9)
+        elapsed = time.perf_counter() - start
+        record = {"epoch": float(epoch), "lr": p.optimizer.param_groups[1]["lr"]}
+        record.update({f"train/{k}": v / max(counted, 1) for k, v in sums.items()})
+        record["time"] = elapsed
+        record["images_per_s"] = seen * p.dist.world_size / max(elapsed, 1e-9)
         return record
 
-    def _step(self) -> None:
-        opt = self.optimizer
-        if self.scaler is not None:
-            self.scaler.unscale_(opt)
-        nn.utils.clip_grad_norm_(
-            self.model.parameters(), max_norm=self.cfg.optim.grad_clip, foreach=True
+    def _warmup(self, iteration: int, warmup: int, epoch: int) -> int:
+        o, batch = self.p.cfg.optim, self.p.cfg.data.batch
+        return apply_warmup(
+            self.p.optimizer,
+            iteration,
+            warmup,
+            self.p.schedule(epoch),
+            bias_lr=o.warmup_bias_lr,
+            momentum=(o.warmup_momentum, o.momentum),
+            accumulate=(1, max(round(o.nominal_batch / batch), 1)),
         )
-        if self.scaler is not None:
-            self.scaler.step(opt)
-            self.scaler.update()
+
+    def _forward_backward(self, batch: TrainBatch) -> dict[str, float] | None:
+        """Loss and gradients of one batch; None (and no backward on any rank) when the loss
+        is not finite on some rank."""
+        p = self.p
+        images = batch.images.to(p.device, non_blocking=True).float().div_(255.0)
+        dtype = p.autocast_dtype
+        with torch.autocast(p.device.type, dtype or torch.float32, enabled=dtype is not None):
+            out = p.net(images)
+        loss = p.criterion(out, _targets(batch.targets, batch.masks, p.device))
+        total = loss.total * p.dist.world_size  # DDP averages gradients
+        if not all_ranks(bool(torch.isfinite(total)), p.dist, p.device):
+            self._non_finite()
+            p.optimizer.zero_grad(set_to_none=True)
+            return None
+        self.bad_steps = 0
+        (p.scaler.scale(total) if p.scaler else total).backward()
+        return loss.parts
+
+    def _step(self) -> None:
+        p = self.p
+        if p.scaler is not None:
+            p.scaler.unscale_(p.optimizer)
+        nn.utils.clip_grad_norm_(p.model.parameters(), max_norm=p.cfg.optim.grad_clip, foreach=True)
+        if p.scaler is not None:
+            p.scaler.step(p.optimizer)
+            p.scaler.update()
         else:
-            opt.step()
-        opt.zero_grad(set_to_none=True)
-        self.ema.update(self.model)
+            p.optimizer.step()
+        p.optimizer.zero_grad(set_to_none=True)
+        p.ema.update(p.model)
 
     def _non_finite(self) -> None:
-        """Skip the batch; after 3 in a row leave mixed precision, after 10 stop."""
+        """Skip the batch; after 3 in a row leave mixed precision, after 10 stop. Every rank
+        sees the same sequence (the decision is collective), so every rank decides alike."""
         self.bad_steps += 1
-        bad_steps = self.bad_steps
-        if bad_steps == 3 and self.autocast_dtype is not None:
+        if self.bad_steps == 3 and self.p.autocast_dtype is not None:
             log.warning(
                 "non-finite loss 3 times in a row under %s autocast: continuing in fp32",
-                self.autocast_dtype,
+                self.p.autocast_dtype,
             )
-            self.autocast_dtype, self.scaler = None, None
-        elif bad_steps >= 10:
+            self.p.autocast_dtype, self.p.scaler = None, None
+        elif self.bad_steps >= 10:
             raise TrainingError(
                 "the loss was not finite 10 times in a row: training diverged "
                 "(try a lower optim.lr0 or check the labels)"
@@ -282,113 +255,77 @@ class Trainer:
         else:
             log.warning("non-finite loss: batch skipped")
 
-    def _loader(self, epoch: int) -> DataLoader:
-        sampler = None
-        if self.dist.enabled:
-            sampler = DistributedSampler(
-                self.train_set,
-                self.dist.world_size,
-                self.dist.rank,
-                shuffle=True,
-                seed=self.cfg.seed,
-            )
-            sampler.set_epoch(epoch)
-        generator = torch.Generator().manual_seed(self.cfg.seed + epoch)
-        workers = default_workers(self.cfg.data.workers)
-        return DataLoader(
-            self.train_set,
-            batch_size=self.batch,
-            shuffle=sampler is None,
-            sampler=sampler,
-            generator=generator,
-            num_workers=workers,
-            collate_fn=collate_train,
-            worker_init_fn=_worker_init if workers else None,
-            persistent_workers=False,
-            pin_memory=self.device.type == "cuda",
-        )
-
     def _note_problems(self, problems: list[str]) -> None:
-        for p in problems:
-            if p not in self.problem_files:
-                self.problem_files.add(p)
-                log.warning("skipped an unreadable training image (another was used): %s", p)
+        for problem in problems:
+            if problem not in self.problem_files:
+                self.problem_files.add(problem)
+                log.warning("skipped an unreadable training image (another was used): %s", problem)
 
-    # ---------------------------------------------------------------------- validation
+    # --------------------------------------------------------------------- validation
     def _validate(self) -> dict[str, float]:
-        assert self.evaluator is not None
-        result = self.evaluator.run(self.ema.model.eval(), criterion=self.criterion, prepared=True)
+        assert self.p.evaluator is not None
+        result = self.p.evaluator.run(
+            self.p.ema.model.eval(), criterion=self.p.criterion, prepared=True
+        )
         m = result.metrics
         out = {"AP": m.AP, "AP50": m.AP50, "AP75": m.AP75, "APs": m.APs, "APm": m.APm, "APl": m.APl}
         for k, v in (result.losses or {}).items():
-            if "/" in k:
+            if "/" in k:  # per head, unweighted: comparable with train/main/* and train/aux/*
                 out[f"val/{k}"] = v
         return out
 
     def _summary(self, r: dict[str, float]) -> str:
-        text = (
-            f"epoch {int(r['epoch']) + 1}/{self.cfg.epochs}: loss box {r.get('train/box', 0):.3f} "
-            f"cls {r.get('train/cls', 0):.3f} dfl {r.get('train/dfl', 0):.3f}"
+        text = f"epoch {int(r['epoch']) + 1}/{self.p.cfg.epochs}: loss " + " ".join(
+            f"{k} {r.get(f'train/{k}', 0):.3f}" for k in LOSS_TERMS
         )
         if "AP" in r:
             text += f" | val AP {r['AP']:.4f} AP50 {r['AP50']:.4f}"
         if "val/main/box" in r:
-            text += (
-                f" | val loss main {r['val/main/box'] + r['val/main/cls'] + r['val/main/dfl']:.3f}"
-            )
+            text += f" | val loss main {sum(r[f'val/main/{k}'] for k in LOSS_TERMS):.3f}"
         if "val/aux/box" in r:
-            text += f" aux {r['val/aux/box'] + r['val/aux/cls'] + r['val/aux/dfl']:.3f}"
+            text += f" aux {sum(r[f'val/aux/{k}'] for k in LOSS_TERMS):.3f}"
         return text + f" | {r['time']:.0f} s"
 
-    # ---------------------------------------------------------------------- checkpoints
-    def _meta(self, epoch: int, record: dict[str, float]) -> dict[str, Any]:
-        metrics = {k: v for k, v in record.items() if k in ("AP", "AP50", "AP75")}
-        return {
-            "imgsz": self.cfg.data.imgsz,
-            "config": self.cfg.to_dict(),
-            "epoch": epoch,
-            "metrics": metrics,
+    # -------------------------------------------------------------------- checkpoints
+    def _save(self, record: dict[str, float], is_best: bool) -> None:
+        p = self.p
+        meta = {
+            "imgsz": p.cfg.data.imgsz,
+            "config": p.cfg.to_dict(),
+            "epoch": self.epoch,
+            "metrics": {k: v for k, v in record.items() if k in ("AP", "AP50", "AP75")},
         }
-
-    def _save(self, epoch: int, record: dict[str, float], is_best: bool) -> None:
-        kwargs = {
-            "ema_model": self.ema.model,
-            "model": self.model,
-            "names": self.names,
-            "meta": self._meta(epoch, record),
-            "optimizer": self.optimizer,
-            "scaler": self.scaler,
-            "ema_updates": self.ema.updates,
-            "epoch": epoch,
-            "best_fitness": self.best_fitness,
-            "stale_epochs": self.stale,
-        }
-        weights = self.run_dir / "weights"
-        save_training_checkpoint(weights / "last.pt", **kwargs)
+        weights = p.run_dir / "weights"
+        state = self.state_dict()
+        save_training_checkpoint(weights / "last.pt", p.ema.model, p.names, meta, state)
         if is_best:
-            save_training_checkpoint(weights / "best.pt", **kwargs)
+            save_training_checkpoint(weights / "best.pt", p.ema.model, p.names, meta, state)
+
+    def best_record(self) -> dict[str, float]:
+        """The best epoch's record (validation metrics, without the training losses)."""
+        found = [r for r in self.history if int(r["epoch"]) == self.best_epoch]
+        return {k: v for k, v in found[-1].items() if not k.startswith("train/")} if found else {}
 
     def _finish(self) -> TrainResult:
-        weights = self.run_dir / "weights"
+        p = self.p
+        weights = p.run_dir / "weights"
         best = weights / "best.pt"
         converted = None
         best_metrics: dict[str, float] = {}
-        if self.dist.is_main:
-            if best.is_file() and self.model.aux is not None:
+        if p.dist.is_main:
+            if best.is_file() and p.model.aux is not None:
                 from yolov9.engine.convert import convert_checkpoint
 
                 converted = convert_checkpoint(best, weights / "best-converted.pt").output
                 log.info("best checkpoint without the auxiliary branch: %s", converted)
-            if self.history:
-                best_record = max(self.history, key=lambda r: r.get("AP", -1.0))
-                best_metrics = {k: v for k, v in best_record.items() if not k.startswith("train/")}
-            for hook in self.hooks:
+            best_metrics = self.best_record()
+            for hook in p.hooks:
                 hook.on_train_end({"best": best_metrics})
         return TrainResult(
-            self.run_dir,
+            p.run_dir,
             weights / "last.pt",
             best if best.is_file() else None,
             converted,
             best_metrics,
-            self.history,
+            list(self.history),
         )

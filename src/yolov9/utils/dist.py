@@ -42,9 +42,15 @@ def init_distributed(device: str) -> tuple[DistInfo, torch.device | None]:
     return info, torch.device("cuda", info.local_rank) if use_cuda else torch.device("cpu")
 
 
-def barrier(info: DistInfo) -> None:
-    if info.enabled:
-        dist.barrier()
+def all_ranks(flag: bool, info: DistInfo, device: torch.device) -> bool:
+    """Whether ``flag`` holds on every rank (one all-reduce). Every rank gets the same answer,
+    so decisions that change the collective calls that follow (skip a backward, leave mixed
+    precision) stay in step and cannot hang the job."""
+    if not info.enabled:
+        return flag
+    t = torch.tensor([int(flag)], device=device)
+    dist.all_reduce(t, op=dist.ReduceOp.MIN)
+    return bool(t.item())
 
 
 def broadcast_flag(flag: bool, info: DistInfo, device: torch.device) -> bool:

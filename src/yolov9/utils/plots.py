@@ -11,6 +11,7 @@ import matplotlib
 matplotlib.use("Agg")  # files only; never a window
 import matplotlib.pyplot as plt
 import numpy as np
+from matplotlib.figure import Figure
 
 from yolov9.utils.draw import draw_detections
 
@@ -101,39 +102,65 @@ def plot_examples(
     return path
 
 
+LOSS_PANELS = ("box", "cls", "dfl")
+_SERIES = (  # (key pattern, label, line style): every loss per head, unweighted
+    ("train/main/{}", "train main", "-"),
+    ("val/main/{}", "val main", "-"),
+    ("train/aux/{}", "train aux", "--"),
+    ("val/aux/{}", "val aux", "--"),
+)
+
+
+def _series(rows: Sequence[dict[str, str]], key: str) -> tuple[list[float], list[float]]:
+    """(epochs, values) of the rows where ``key`` has a finite value: an epoch without
+    validation leaves a gap in the x values, not a NaN that would break the line."""
+    xs, ys = [], []
+    for r in rows:
+        text = r.get(key)
+        if text not in (None, ""):
+            value = float(text)
+            if np.isfinite(value):
+                xs.append(float(r["epoch"]) + 1)
+                ys.append(value)
+    return xs, ys
+
+
+def results_figure(rows: Sequence[dict[str, str]]) -> Figure:
+    """Per-head losses (train and validation on the same, unweighted scale: the criterion's
+    ``main/*`` and ``aux/*`` terms) and AP, by epoch (1-based), from ``results.csv`` rows."""
+    fig, axes = plt.subplots(1, 4, figsize=(16.8, 3.6), dpi=110)
+    for ax, term in zip(axes[:3], LOSS_PANELS, strict=True):
+        colors = iter(("tab:blue", "tab:orange", "tab:blue", "tab:orange"))
+        for pattern, label, style in _SERIES:
+            xs, ys = _series(rows, pattern.format(term))
+            color = next(colors)
+            if xs:
+                ax.plot(
+                    xs, ys, style, color=color, marker="." if len(xs) < 30 else None, label=label
+                )
+        ax.set(title=f"{term} loss (per head, unweighted)", xlabel="epoch")
+    for key in ("AP", "AP50", "AP75"):
+        xs, ys = _series(rows, key)
+        if xs:
+            axes[3].plot(xs, ys, marker="." if len(xs) < 30 else None, label=key)
+    axes[3].set(title="validation AP (EMA model)", xlabel="epoch")
+    for ax in axes:
+        ax.grid(alpha=0.3)
+        if ax.get_legend_handles_labels()[0]:
+            ax.legend(fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
 def plot_results(csv_path: Path, path: Path) -> Path:
-    """Training and validation losses and AP per epoch, from ``results.csv``."""
+    """``results.png`` from ``results.csv`` (see :func:`results_figure`)."""
     import csv
 
     with open(csv_path, newline="") as f:
         rows = list(csv.DictReader(f))
     if not rows:
         return path
-    epochs = [float(r["epoch"]) for r in rows]
-    panels = [
-        ("train loss", [k for k in ("train/box", "train/cls", "train/dfl") if k in rows[0]]),
-        (
-            "val loss (main head)",
-            [k for k in ("val/main/box", "val/main/cls", "val/main/dfl") if k in rows[0]],
-        ),
-        (
-            "val loss (aux head)",
-            [k for k in ("val/aux/box", "val/aux/cls", "val/aux/dfl") if k in rows[0]],
-        ),
-        ("AP", [k for k in ("AP", "AP50", "AP75") if k in rows[0]]),
-    ]
-    panels = [(t, keys) for t, keys in panels if keys]
-    fig, axes = plt.subplots(1, len(panels), figsize=(4.2 * len(panels), 3.6), dpi=110)
-    for ax, (title, keys) in zip(np.atleast_1d(axes), panels, strict=True):
-        for key in keys:
-            values = [float(r[key]) if r.get(key) not in (None, "") else np.nan for r in rows]
-            ax.plot(
-                epochs, values, marker="." if len(rows) < 30 else None, label=key.split("/")[-1]
-            )
-        ax.set(title=title, xlabel="epoch")
-        ax.grid(alpha=0.3)
-        ax.legend(fontsize=8)
-    fig.tight_layout()
+    fig = results_figure(rows)
     fig.savefig(path)
     plt.close(fig)
     return path

@@ -5,36 +5,41 @@ from __future__ import annotations
 import pytest
 
 from yolov9.config import resolve
-from yolov9.recipes import apply_recipe, choose_recipe, optimizer_steps, run_warnings
+from yolov9.engine.recipes import apply_recipe, choose_recipe, optimizer_steps, run_warnings
 
 
 def test_long_schedules_keep_the_paper_recipe() -> None:
     cfg = resolve(None, [], epochs=500, **{"data.batch": 16})
     assert optimizer_steps(cfg, 118_287) == 924_125  # ceil(500 epochs * 7393 batches / 4)
-    choice = choose_recipe(cfg, 118_287, 80)
+    choice = choose_recipe(cfg, 118_287)
     assert choice.name == "paper"
     assert choice.values == {}
 
 
 def test_short_schedules_switch_and_say_why() -> None:
     cfg = resolve(None, [], epochs=30, **{"data.batch": 16})
-    choice = choose_recipe(cfg, 320, 4)
+    choice = choose_recipe(cfg, 320)
     assert choice.name == "short"
     assert "150 optimiser steps" in choice.line()
     assert choice.values["optim.optimizer"] == "adamw"
-    apply_recipe(cfg, choice)
-    assert (cfg.optim.optimizer, cfg.optim.nominal_batch, cfg.augment.mixup) == ("adamw", 16, 0.0)
-    assert cfg.recipe == "short"  # concrete: a resumed run does not choose again
+    chosen = apply_recipe(cfg, choice)
+    assert (chosen.optim.optimizer, chosen.optim.nominal_batch, chosen.augment.mixup) == (
+        "adamw",
+        16,
+        0.0,
+    )
+    assert chosen.recipe == "short"  # concrete: a resumed run does not choose again
+    assert cfg.recipe == "auto"  # configs are immutable: the recipe made a new one
 
 
 def test_user_settings_win_and_paper_is_exact() -> None:
     cfg = resolve(None, ["augment.mixup=0.3"], epochs=30, **{"optim.lr0": 0.0005})
-    apply_recipe(cfg, choose_recipe(cfg, 320, 4))
+    cfg = apply_recipe(cfg, choose_recipe(cfg, 320))
     assert cfg.augment.mixup == 0.3
     assert cfg.optim.lr0 == 0.0005
     assert cfg.optim.optimizer == "adamw"
     paper = resolve(None, [], epochs=30, recipe="paper")
-    apply_recipe(paper, choose_recipe(paper, 320, 4))
+    paper = apply_recipe(paper, choose_recipe(paper, 320))
     untouched = resolve(None, [], epochs=30, recipe="paper").to_dict()
     assert paper.to_dict() == untouched
 
@@ -56,5 +61,31 @@ def test_warnings(kw: dict, sides: list, counts: list, expected: str) -> None:
 
 def test_no_warning_for_a_reasonable_run() -> None:
     cfg = resolve(None, [], epochs=50)
-    apply_recipe(cfg, choose_recipe(cfg, 320, 2))
+    cfg = apply_recipe(cfg, choose_recipe(cfg, 320))
     assert run_warnings(cfg, 320, [40.0] * 10, [5, 5], ["a", "b"]) == []
+
+
+def test_short_recipe_warms_up_for_the_documented_epochs() -> None:
+    """Bug: the reference's 100-iteration floor made the demo (10 batches per epoch) warm up
+    for 10 of its 30 epochs, and biases started at 0.1, 50x AdamW's rate of 0.002."""
+    import torch
+
+    from yolov9.engine.optim import apply_warmup, build_optimizer, warmup_iterations
+    from yolov9.models import build_model
+
+    cfg = resolve(None, [], epochs=30, batch=16)
+    cfg = apply_recipe(cfg, choose_recipe(cfg, 160))
+    o = cfg.optim
+    iters = warmup_iterations(o.warmup_epochs, 10, o.warmup_min_iters)
+    assert iters == 30  # 3 epochs of 10 batches
+    paper = resolve(None, [], epochs=30, recipe="paper")
+    assert warmup_iterations(paper.optim.warmup_epochs, 10, paper.optim.warmup_min_iters) == 100
+    opt = build_optimizer(build_model("gelan-t", 2), o.optimizer, o.lr0, o.momentum, 0.0)
+    highest = 0.0
+    for i in range(iters + 1):
+        apply_warmup(
+            opt, i, iters, 1.0, bias_lr=o.warmup_bias_lr, momentum=(0.8, 0.9), accumulate=(1, 1)
+        )
+        highest = max(highest, *(g["lr"] for g in opt.param_groups))
+    assert highest == pytest.approx(o.lr0)
+    assert isinstance(opt, torch.optim.AdamW)

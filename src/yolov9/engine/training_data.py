@@ -1,0 +1,103 @@
+"""The datasets of a training run: both splits read and checked, label statistics and plot."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from yolov9.data.dataset import DetectionDataset, load_dataset
+from yolov9.data.labels import Issue
+from yolov9.errors import DataError
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class TrainingData:
+    train: DetectionDataset
+    val: DetectionDataset | None  # None: the dataset has no validation split
+
+    @property
+    def names(self) -> list[str]:
+        return list(self.train.names)
+
+    def report(self, run_dir: Path) -> None:
+        """Log the label problems of both splits and write them into the run folder."""
+        self.train.report.log()
+        self.train.report.write(run_dir / "label_issues.txt")
+        if self.val is not None:
+            self.val.report.log()
+            self.val.report.write(run_dir / "label_issues_val.txt")
+
+
+def load_training_data(data: str) -> TrainingData:
+    """Read the train split (refused if unusable as a whole) and the val split if any.
+
+    Raises:
+        DataError: no usable training split, or splits with different class names.
+    """
+    train = load_dataset(data, "train")
+    check_training_data(train)
+    try:
+        val: DetectionDataset | None = load_dataset(data, "val")
+    except DataError as e:
+        log.warning("no validation: %s", e)
+        val = None
+    if val is not None and val.names != train.names:
+        raise DataError(f"{data}: the train and val splits have different class names")
+    return TrainingData(train, val)
+
+
+def check_training_data(ds: DetectionDataset) -> None:
+    """Refuse a training split that is bad as a whole, listing why; warn about the rest."""
+    counts = ds.report.counts
+    dropped_images = (
+        counts[Issue.MISSING_IMAGE]
+        + counts[Issue.UNREADABLE_IMAGE]
+        + counts[Issue.UNREADABLE_LABELS]
+    )
+    dropped_boxes = sum(n for k, n in counts.items() if "dropped" in k.action and "box" in k.action)
+    reasons = []
+    if ds.report.boxes == 0:
+        reasons.append("no usable box at all")
+    if dropped_images > len(ds):
+        reasons.append(f"{dropped_images} images dropped, only {len(ds)} usable")
+    if dropped_boxes > ds.report.boxes:
+        reasons.append(f"{dropped_boxes} labels dropped, only {ds.report.boxes} usable")
+    if reasons:
+        details = "; ".join(str(i) for i in ds.report.problems[:5])
+        raise DataError(
+            f"refusing to train on {ds.report.split}: {', '.join(reasons)}. First problems: "
+            f"{details}. Fix the labels (see label_issues.txt) and run again."
+        )
+
+
+def label_sizes(ds: DetectionDataset, imgsz: int) -> tuple[list[float], list[int]]:
+    """Box sides (square root of the area) at training resolution, and boxes per class."""
+    sides: list[float] = []
+    counts = [0] * len(ds.names)
+    for r in ds.records:
+        keep = r.train_mask
+        scale = imgsz / max(r.width, r.height)
+        wh = (r.boxes[keep, 2:4] - r.boxes[keep, :2]) * scale
+        sides += np.sqrt(wh[:, 0] * wh[:, 1]).tolist()
+        for c in r.classes[keep]:
+            counts[int(c)] += 1
+    return sides, counts
+
+
+def plot_label_statistics(ds: DetectionDataset, path: Path) -> Path:
+    """``labels.png``: boxes per class, box centres and sizes (normalised)."""
+    from yolov9.utils.plots import plot_labels
+
+    boxes, classes = [], []
+    for r in ds.records:
+        b = r.boxes[r.train_mask]
+        wh = np.array([r.width, r.height, r.width, r.height], np.float32)
+        centre, size = (b[:, :2] + b[:, 2:]) / 2, b[:, 2:] - b[:, :2]
+        boxes.append(np.concatenate([centre, size], 1) / wh if len(b) else np.zeros((0, 4)))
+        classes.append(r.classes[r.train_mask])
+    return plot_labels(np.concatenate(boxes), np.concatenate(classes).astype(int), ds.names, path)
