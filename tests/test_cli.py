@@ -16,13 +16,75 @@ from yolov9.cli import main
 from yolov9.data.synthetic import make_scene
 from yolov9.models import build_model
 
+COMMANDS = ["train", "predict", "val", "export", "benchmark", "info", "convert", "demo"]
 
-@pytest.mark.parametrize("command", ["predict", "val", "info", "convert", "demo"])
+
+@pytest.mark.parametrize("command", COMMANDS)
 def test_help(command: str, capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit) as exc:
         main([command, "--help"])
     assert exc.value.code == 0
     assert "usage: yolov9" in capsys.readouterr().out
+
+
+def test_every_command_is_documented(capsys: pytest.CaptureFixture[str]) -> None:
+    import yolov9.cli
+
+    with pytest.raises(SystemExit):
+        main(["--help"])
+    listed = capsys.readouterr().out
+    for command in COMMANDS:
+        assert command in listed
+        assert command in (yolov9.cli.__doc__ or "")
+
+
+@pytest.mark.parametrize(
+    "argv", [["--help"], ["train", "--help"], ["export", "--format", "nope"], ["val"]]
+)
+def test_help_and_argument_errors_do_not_import_torch(argv: list[str]) -> None:
+    """They were slow (2.3 s) because importing the package imported torch."""
+    code = (
+        "import sys\n"
+        "from yolov9.cli import main\n"
+        "try:\n"
+        f"    main({argv!r})\n"
+        "except SystemExit:\n"
+        "    pass\n"
+        "print('torch' in sys.modules)\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
+    )
+    assert out.stdout.strip().splitlines()[-1] == "False"
+
+
+def test_programming_errors_keep_their_traceback(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Only our own error types become one-line messages: a ValueError from a bug used to be
+    shown as a user error, with exit code 2 and no traceback."""
+    import argparse
+
+    from yolov9.cli import model_tools
+    from yolov9.errors import ConfigError
+
+    def broken(args: argparse.Namespace) -> int:
+        raise ValueError("a bug")
+
+    def refused(args: argparse.Namespace) -> int:
+        raise ConfigError("a user error")
+
+    monkeypatch.setattr(model_tools, "info", broken)
+    with pytest.raises(ValueError, match="a bug"):
+        main(["info", "yolov9-t"])
+    monkeypatch.setattr(model_tools, "info", refused)
+    assert main(["info", "yolov9-t"]) == 2
+    err = capsys.readouterr().err
+    assert err.strip() == "error: a user error"
+    assert main(["-v", "info", "yolov9-t"]) == 2
+    err = capsys.readouterr().err
+    assert "Traceback" in err
+    assert err.strip().endswith("error: a user error")
 
 
 def test_module_entry_point() -> None:

@@ -1,8 +1,47 @@
-"""YOLOv9 (GELAN + PGI) object detection in plain PyTorch."""
+"""YOLOv9 (GELAN + PGI) object detection in plain PyTorch.
 
-from yolov9.api import Detector
-from yolov9.models import YOLOv9, build_model, list_models
+The public names are imported on first use, so ``import yolov9`` (and ``yolov9 --help``) does
+not load torch.
+"""
 
-__version__ = "0.1.0"
+from __future__ import annotations
 
-__all__ = ["Detector", "YOLOv9", "__version__", "build_model", "list_models"]
+import importlib
+from typing import TYPE_CHECKING, Any
+
+from yolov9.version import __version__
+
+if TYPE_CHECKING:
+    from yolov9.api import Detector, export, train, val
+    from yolov9.models import YOLOv9, build_model, list_models
+
+_LAZY = {
+    "Detector": "yolov9.api",
+    "train": "yolov9.api",
+    "val": "yolov9.api",
+    "export": "yolov9.api",
+    "YOLOv9": "yolov9.models",
+    "build_model": "yolov9.models",
+    "list_models": "yolov9.models",
+}
+
+__all__ = [
+    "Detector",
+    "YOLOv9",
+    "__version__",
+    "build_model",
+    "export",
+    "list_models",
+    "train",
+    "val",
+]
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'yolov9' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)

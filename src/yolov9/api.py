@@ -1,7 +1,22 @@
-"""The Python API: ``Detector.from_pretrained("yolov9-c-converted").predict("bus.jpg")``."""
+"""The Python API, with the power of the command line and through the same functions:
+
+    import yolov9
+
+    result = yolov9.train(model="yolov9-t", data="mine.yaml", epochs=50)   # yolov9 train
+    detector = yolov9.Detector.from_pretrained(result.best_converted)
+    detector.predict("bus.jpg")                                           # yolov9 predict
+    detector.val(data="mine.yaml")                                        # yolov9 val
+    detector.export(format="onnx", nms=True)                              # yolov9 export
+    detector.train(data="more.yaml", epochs=20)                           # fine-tune it
+
+Keyword arguments of :func:`train` are flag names (``epochs``, ``batch``, ``imgsz``, ``lr0``
+...) or config keys (``**{"optim.lrf": 0.1}``), exactly as ``yolov9 train`` takes them.
+"""
 
 from __future__ import annotations
 
+import dataclasses
+import tempfile
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -10,19 +25,78 @@ import numpy as np
 import torch
 
 from yolov9.data.sources import Frame, iter_frames, list_media
-from yolov9.deploy.backends import InferenceBackend, TorchBackend, load_backend
-from yolov9.engine.predictor import Predictor, Result
+from yolov9.deploy.export import ExportOptions, ExportReport
+from yolov9.engine.trainer import TrainResult
+from yolov9.engine.validation import ValOptions, ValReport, validate
+from yolov9.errors import ConfigError, DataError
+from yolov9.inference.backends import InferenceBackend, TorchBackend
+from yolov9.inference.loader import load_backend
+from yolov9.inference.predictor import Predictor
+from yolov9.inference.result import Result
 from yolov9.models import YOLOv9
 
 Source = str | Path | np.ndarray | Sequence[str | Path | np.ndarray]
 
+__all__ = ["Detector", "Result", "export", "train", "val"]
+
+
+def train(
+    *,
+    config: str | Path | None = None,
+    resume: str | Path | None = None,
+    overrides: Sequence[str] = (),
+    **values: Any,
+) -> TrainResult:
+    """``yolov9 train``: ``train(model="yolov9-t", data="mine.yaml", epochs=50)``.
+
+    ``config`` is a YAML file of config sections, ``overrides`` are ``"key=value"`` strings
+    (``--set``), ``resume`` continues a run from its ``last.pt`` with ``values`` applied.
+    """
+    from yolov9.config import resolve
+    from yolov9.engine import training
+
+    if resume is not None:
+        if config is not None:
+            raise ConfigError("config starts a new run; resume takes values and overrides")
+        return training.resume(resume, values, overrides=overrides)
+    return training.train(resolve(config, overrides, **values))
+
+
+def val(
+    data: str | Path,
+    weights: str | Path | None = None,
+    *,
+    predictions: str | Path | None = None,
+    **options: Any,
+) -> ValReport:
+    """``yolov9 val``: COCO metrics of ``weights`` (a checkpoint or an exported file) or of a
+    ``predictions`` file on ``data``. ``options`` are :class:`ValOptions` fields (``split``,
+    ``imgsz``, ``conf``, ``iou``, ``batch``, ``device``, ``out`` ...)."""
+    return validate(data, weights, predictions=predictions, opts=_options(ValOptions, options))
+
+
+def export(weights: str | Path, out: str | Path | None = None, **options: Any) -> ExportReport:
+    """``yolov9 export``: ``options`` are :class:`ExportOptions` fields (``format``, ``imgsz``,
+    ``nms``, ``dynamic``, ``int8``, ``data`` ...)."""
+    from yolov9.deploy.export import export as run_export
+
+    return run_export(weights, out, _options(ExportOptions, options))
+
+
+def _options(kind: Any, values: dict[str, Any]) -> Any:
+    known = {f.name for f in dataclasses.fields(kind)}
+    unknown = sorted(set(values) - known)
+    if unknown:
+        raise ConfigError(f"unknown option(s) {unknown}; known: {sorted(known)}")
+    return kind(**values)
+
 
 def _frames(source: Source, skipped: list[str] | None) -> Iterator[Frame]:
-    items = source if isinstance(source, (list, tuple)) else [source]
+    items = source if isinstance(source, list | tuple) else [source]
     for item in items:
         if isinstance(item, np.ndarray):
             if item.ndim != 3 or item.shape[2] != 3 or item.dtype != np.uint8:
-                raise ValueError("arrays must be RGB uint8 of shape (H, W, 3)")
+                raise DataError("arrays must be RGB uint8 of shape (H, W, 3)")
             yield Frame(item)
         else:
             yield from iter_frames(list_media(item), skipped=skipped)
@@ -33,7 +107,7 @@ class Detector:
 
     Args:
         model: a :class:`YOLOv9` (the auxiliary branch, if any, is dropped for inference), or
-            an :class:`~yolov9.deploy.backends.InferenceBackend` (an exported model).
+            an :class:`~yolov9.inference.InferenceBackend` (an exported model).
         names: class names by id (taken from the backend when one is given).
         imgsz: inference size (longer image side), a multiple of 32.
         device: ``"auto"`` (default), ``"cpu"``, ``"cuda"``, ``"cuda:1"``, ``"mps"``.
@@ -54,13 +128,15 @@ class Detector:
             backend = model
         else:
             if names is None:
-                raise ValueError("give the class names of the model")
+                raise ConfigError("give the class names of the model")
             backend = TorchBackend(
                 model, list(names), imgsz=imgsz or 640, device=device, precision=precision
             )
         self.backend = backend
         self.names = list(backend.names)
         self.predictor = Predictor(backend, imgsz=imgsz)
+        self.weights: Path | None = None  # the file this detector was read from, if any
+        self._source = model if isinstance(model, YOLOv9) else None
 
     @classmethod
     def from_pretrained(
@@ -73,9 +149,13 @@ class Detector:
     ) -> Detector:
         """Load a checkpoint (any supported format, by path or release name) or an exported
         model (``.onnx``, OpenVINO ``.xml``, ``.torchscript``)."""
-        return cls(
-            load_backend(weights, device=device, precision=precision, imgsz=imgsz), imgsz=imgsz
-        )
+        backend = load_backend(weights, device=device, precision=precision, imgsz=imgsz)
+        detector = cls(backend, imgsz=imgsz)
+        if isinstance(backend, TorchBackend):  # the checkpoint file (downloaded by now)
+            from yolov9.checkpoints import resolve_weights
+
+            detector.weights = resolve_weights(weights, progress=False)
+        return detector
 
     @property
     def model(self) -> YOLOv9 | None:
@@ -86,6 +166,7 @@ class Detector:
     def device(self) -> torch.device:
         return self.backend.device
 
+    # ------------------------------------------------------------------------ predict
     def stream(
         self, source: Source, *, batch_size: int = 1, skipped: list[str] | None = None, **kw: Any
     ) -> Iterator[Result]:
@@ -102,3 +183,61 @@ class Detector:
         return list(self.stream(source, batch_size=batch_size, **kw))
 
     __call__ = predict
+
+    # ------------------------------------------------------------- val, export, train
+    def val(self, data: str | Path, **options: Any) -> ValReport:
+        """COCO metrics of this detector (as loaded: same backend, device and precision) on
+        ``data``; ``options`` as for :func:`val`."""
+        options.setdefault("imgsz", self.predictor.imgsz)
+        return validate(data, self.backend, opts=_options(ValOptions, options))
+
+    def export(self, out: str | Path | None = None, **options: Any) -> ExportReport:
+        """Export this detector's PyTorch model; ``options`` as for :func:`export`."""
+        weights, tmp = self._checkpoint()
+        if tmp is not None and out is None:
+            tmp.cleanup()
+            raise ConfigError("this detector was not read from a file: give out= for the export")
+        try:
+            return export(weights, out, **options)
+        finally:
+            if tmp is not None:
+                tmp.cleanup()
+
+    def train(self, **values: Any) -> TrainResult:
+        """Fine-tune from this detector's weights (``data=...``, ``epochs=...`` and any other
+        value of :func:`train`); afterwards the detector holds the best trained model.
+
+        The network trained is the checkpoint's own (``yolov9-x`` with its PGI branch, or
+        ``gelan-x``); give ``model="yolov9-x"`` to add PGI to a converted checkpoint."""
+        weights, tmp = self._checkpoint()
+        assert isinstance(self.backend, TorchBackend)
+        values.setdefault("model", self.backend.source_name)
+        try:
+            result = train(weights=str(weights), **values)
+        finally:
+            if tmp is not None:
+                tmp.cleanup()
+        best = result.best_converted or result.best or result.last
+        trained = Detector.from_pretrained(
+            best, imgsz=self.predictor.imgsz, device=self.device, precision=self._precision()
+        )
+        self.__dict__.update(trained.__dict__)
+        return result
+
+    def _precision(self) -> str:
+        return str(getattr(self.backend, "precision", "fp32"))
+
+    def _checkpoint(self) -> tuple[Path, tempfile.TemporaryDirectory[str] | None]:
+        """This detector's weights as a checkpoint file (written to a temporary folder when it
+        was built from a model in memory)."""
+        if not isinstance(self.backend, TorchBackend):
+            raise ConfigError(f"{self.backend.kind} models cannot be trained or re-exported")
+        if self.weights is not None:
+            return self.weights, None
+        if self._source is None:
+            raise ConfigError("this detector holds only a fused graph: build it from a model")
+        from yolov9.checkpoints import save_checkpoint
+
+        tmp = tempfile.TemporaryDirectory(prefix="yolov9-")
+        path = save_checkpoint(Path(tmp.name) / "model.pt", self._source, self.names)
+        return path, tmp

@@ -6,7 +6,7 @@
 4. predict on a new scene and save the annotated picture.
 
 It uses the default recipe, which for a run this short picks AdamW without gradient
-accumulation and lighter augmentation instead of the paper's SGD recipe (``yolov9.recipes``).
+accumulation and lighter augmentation instead of the paper's SGD recipe (``yolov9.engine.recipes``).
 """
 
 from __future__ import annotations
@@ -18,16 +18,10 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from yolov9.api import Detector
-from yolov9.config import resolve
-from yolov9.data.dataset import load_dataset
+from yolov9.api import Detector, train
 from yolov9.data.synthetic import make_scene, write_dataset
-from yolov9.engine.evaluator import Evaluator
-from yolov9.engine.setup import run_training
 
 log = logging.getLogger(__name__)
-
-DEMO_SETTINGS = ["val_every=2"]  # validate every other epoch to save time
 
 
 def run_demo(out: Path, *, seed: int = 0, epochs: int = 30, imgsz: int = 224) -> dict[str, float]:
@@ -38,32 +32,29 @@ def run_demo(out: Path, *, seed: int = 0, epochs: int = 30, imgsz: int = 224) ->
     )["yolo"]
     log.info("1. dataset: 160 training and 40 validation images of shapes in %s", data.parent)
 
-    flags = {
-        "model.name": "yolov9-t",
-        "data.data": str(data),
-        "data.imgsz": imgsz,
-        "data.batch": 16,
-        "epochs": epochs,
-        "seed": seed,
-        "out": str(out / "train"),
-        "exist_ok": True,
-    }
     log.info("2. training yolov9-t with PGI for %d epochs (watch AP rise)", epochs)
-    result = run_training(resolve(None, DEMO_SETTINGS, **flags))
+    result = train(
+        model="yolov9-t",
+        data=str(data),
+        imgsz=imgsz,
+        batch=16,
+        epochs=epochs,
+        seed=seed,
+        out=str(out / "train"),
+        exist_ok=True,
+        val_every=2,  # validate every other epoch to save time
+    )
     curve = [(int(r["epoch"]) + 1, r["AP"]) for r in result.history if "AP" in r]
     log.info("   AP50-95 by epoch: %s", "  ".join(f"{e}:{ap:.3f}" for e, ap in curve))
 
     assert result.best_converted is not None
     log.info("3. converted (no auxiliary branch): %s", result.best_converted)
     detector = Detector.from_pretrained(result.best_converted, device="cpu")
-    metrics = (
-        Evaluator(
-            load_dataset(data, "val"), imgsz=imgsz, batch_size=16, device="cpu", progress=False
-        )
-        .run(detector.model)
-        .metrics
-    )
+    metrics = detector.val(
+        data, batch=16, device="cpu", out=str(out / "val"), exist_ok=True
+    ).metrics
     log.info("   COCO metrics of the converted model on the validation split:\n%s", metrics.table())
+    log.info("   training curves: %s", out / "train" / "results.png")
 
     image, _, _ = make_scene(np.random.default_rng(seed + 12345), (imgsz + 96, imgsz + 160))
     scene = out / "new_scene.jpg"

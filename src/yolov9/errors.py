@@ -14,5 +14,6 @@ class DataError(YOLOv9Error):
     """An image, video, label file or dataset description is missing or malformed."""
 
 
-class ConfigError(YOLOv9Error):
-    """A configuration key or value is invalid."""
+class ConfigError(YOLOv9Error, ValueError):
+    """A configuration key, value or option is invalid (also a ``ValueError``, so code that
+    guards API calls with ``except ValueError`` keeps working)."""

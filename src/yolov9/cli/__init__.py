@@ -1,18 +1,25 @@
-"""Command line: ``yolov9 predict|val|info|convert|demo ...`` (``yolov9 COMMAND --help``)."""
+"""Command line: ``yolov9 train|predict|val|export|benchmark|info|convert|demo ...``
+(``yolov9 COMMAND --help``).
+
+Building the parser imports nothing heavy (no torch), so ``--help`` and argument errors are
+instant; each command imports what it needs when it runs. Errors a user can fix (our
+:class:`~yolov9.errors.YOLOv9Error` types) are printed as one line, exit code 2 (``-v`` adds
+the traceback); anything else is a bug and propagates with its traceback.
+"""
 
 from __future__ import annotations
 
 import argparse
 import sys
+import traceback
 from collections.abc import Sequence
 
 from yolov9.cli import deploy, model_tools, predict, train, val
 from yolov9.errors import YOLOv9Error
+from yolov9.version import __version__
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from yolov9 import __version__
-
     parser = argparse.ArgumentParser(
         prog="yolov9", description="YOLOv9 (GELAN + PGI) object detection."
     )
@@ -20,7 +27,14 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "-q", "--quiet", action="store_const", const=-1, dest="verbosity", default=0
     )
-    parser.add_argument("-v", "--verbose", action="store_const", const=1, dest="verbosity")
+    parser.add_argument(
+        "-v",
+        "--verbose",
+        action="store_const",
+        const=1,
+        dest="verbosity",
+        help="debug logging, and tracebacks with error messages",
+    )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     train.add_parser(sub)
     predict.add_parser(sub)
@@ -37,7 +51,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     setup_logging(args.verbosity)
     try:
         return int(args.handler(args))
-    except (YOLOv9Error, FileNotFoundError, ValueError) as e:
+    except YOLOv9Error as e:
+        if args.verbosity > 0:
+            traceback.print_exc()
         print(f"error: {e}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

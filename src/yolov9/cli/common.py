@@ -8,6 +8,8 @@ import logging
 from pathlib import Path
 from typing import Any
 
+from yolov9.config import INFERENCE_PRECISIONS
+
 log = logging.getLogger("yolov9")
 
 
@@ -43,24 +45,10 @@ def add_device_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N or mps")
     p.add_argument(
         "--precision",
-        choices=("fp32", "fp16", "bf16"),
+        choices=INFERENCE_PRECISIONS,
         default="fp32",
         help="fp32 (default), fp16 (CUDA) or bf16 autocast (fast on recent CPUs)",
     )
-
-
-def new_run_dir(base: str | Path, exist_ok: bool = False) -> Path:
-    """``base`` if free (or ``exist_ok``), else ``base-2``, ``base-3`` ..."""
-    base = Path(base)
-    if exist_ok or not base.exists():
-        base.mkdir(parents=True, exist_ok=True)
-        return base
-    n = 2
-    while Path(f"{base}-{n}").exists():
-        n += 1
-    path = Path(f"{base}-{n}")
-    path.mkdir(parents=True)
-    return path
 
 
 def write_json(path: str | Path, obj: Any) -> Path:

@@ -17,11 +17,11 @@ from yolov9.cli.common import (
 
 
 def add_parsers(sub: Any) -> None:
-    from yolov9.deploy.benchmark import ALL
+    from yolov9.deploy.formats import BENCHMARK_BACKENDS, FORMATS
 
     p = sub.add_parser("export", help="export for deployment (aux branch removed, fused)")
     p.add_argument("--weights", required=True, help="checkpoint path or release name")
-    p.add_argument("--format", choices=("onnx", "openvino", "torchscript"), default="onnx")
+    p.add_argument("--format", choices=FORMATS, default="onnx")
     p.add_argument("--out", help="output path without suffix (default: next to the weights)")
     p.add_argument("--imgsz", type=imgsz, default=640)
     p.add_argument("--dynamic", action="store_true", help="dynamic batch and image size")
@@ -59,7 +59,9 @@ def add_parsers(sub: Any) -> None:
     p.add_argument("--imgsz", type=imgsz, default=640)
     p.add_argument("--threads", type=positive_int, default=2)
     p.add_argument("--runs", type=positive_int, default=30)
-    p.add_argument("--backends", nargs="+", choices=ALL, default=list(ALL))
+    p.add_argument(
+        "--backends", nargs="+", choices=BENCHMARK_BACKENDS, default=list(BENCHMARK_BACKENDS)
+    )
     p.add_argument("--data", help="calibration data for the INT8 rows (default: generated)")
     p.add_argument(
         "--gap-ms",

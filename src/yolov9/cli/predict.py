@@ -6,15 +6,7 @@ import argparse
 import time
 from typing import Any
 
-from yolov9.cli.common import (
-    add_device_args,
-    imgsz,
-    log,
-    new_run_dir,
-    positive_int,
-    unit_float,
-    write_json,
-)
+from yolov9.cli.common import add_device_args, imgsz, log, positive_int, unit_float, write_json
 from yolov9.errors import YOLOv9Error
 
 
@@ -39,7 +31,8 @@ def add_parser(sub: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from yolov9.api import Detector
-    from yolov9.engine.video import save_results
+    from yolov9.inference.writers import save_results
+    from yolov9.utils.paths import new_run_dir
     from yolov9.utils.perf import tune_cpu_allocator
 
     tune_cpu_allocator()

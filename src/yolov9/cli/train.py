@@ -1,4 +1,8 @@
-"""``yolov9 train``: the paper's recipe by default; every choice overridable."""
+"""``yolov9 train``: a recipe chosen for the run (``--recipe auto``); every value overridable.
+
+``--resume LAST_PT`` continues a run: its saved config, with every flag and ``--set`` given
+now applied on top (``--epochs`` to extend it, ``--patience``, ``--workers`` ...).
+"""
 
 from __future__ import annotations
 
@@ -6,6 +10,7 @@ import argparse
 from typing import Any
 
 from yolov9.cli.common import imgsz, log, positive_int
+from yolov9.config import CHOICES
 
 
 def add_parser(sub: Any) -> None:
@@ -13,29 +18,33 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--model", help="yolov9-t ... yolov9-e (with PGI) or gelan-t ... gelan-e")
     p.add_argument("--data", help="dataset YAML, COCO JSON or folder with train and val splits")
     p.add_argument("--weights", help="start from this checkpoint (any supported format)")
-    p.add_argument("--resume", metavar="LAST_PT", help="continue a run from its last.pt")
+    p.add_argument(
+        "--resume",
+        metavar="LAST_PT",
+        help="continue a run from its last.pt; flags given with it change its saved config",
+    )
     p.add_argument("--epochs", type=positive_int)
     p.add_argument("--batch", type=positive_int, help="total batch over all processes")
     p.add_argument("--imgsz", type=imgsz)
     p.add_argument(
-        "--aux",
-        choices=("pgi", "deep-supervision", "none"),
-        help="auxiliary branch of yolov9-* models (default pgi)",
+        "--aux", choices=CHOICES["model.aux"], help="auxiliary branch of yolov9-* (default pgi)"
     )
-    p.add_argument("--optimizer", choices=("sgd", "adamw"))
+    p.add_argument("--optimizer", choices=CHOICES["optim.optimizer"])
     p.add_argument("--lr0", type=float)
-    p.add_argument("--schedule", choices=("linear", "cosine", "flat-cosine", "fixed"))
+    p.add_argument("--schedule", choices=CHOICES["optim.schedule"])
     p.add_argument(
         "--recipe",
-        choices=("auto", "paper", "short"),
+        choices=CHOICES["recipe"],
         help="auto (default): the paper's recipe for long schedules, a short-schedule "
         "one otherwise (printed at start); paper: exactly the paper's",
     )
     p.add_argument("--close-mosaic", type=int)
-    p.add_argument("--patience", type=positive_int)
+    p.add_argument(
+        "--patience", type=int, help="stop after N epochs without a better AP (0: never)"
+    )
     p.add_argument(
         "--precision",
-        choices=("auto", "fp32", "fp16", "bf16"),
+        choices=CHOICES["precision"],
         help="auto: fp16 mixed precision on CUDA, bf16 on CPUs with native bf16, else fp32",
     )
     p.add_argument("--device")
@@ -56,53 +65,54 @@ def add_parser(sub: Any) -> None:
     p.set_defaults(handler=run)
 
 
-_FLAGS = {
-    "model": "model.name",
-    "data": "data.data",
-    "weights": "model.weights",
-    "epochs": "epochs",
-    "batch": "data.batch",
-    "imgsz": "data.imgsz",
-    "aux": "model.aux",
-    "optimizer": "optim.optimizer",
-    "lr0": "optim.lr0",
-    "schedule": "optim.schedule",
-    "close_mosaic": "augment.close_mosaic",
-    "patience": "patience",
-    "precision": "precision",
-    "device": "device",
-    "workers": "data.workers",
-    "seed": "seed",
-    "sync_bn": "sync_bn",
-    "recipe": "recipe",
-    "out": "out",
-    "exist_ok": "exist_ok",
-}
+# flags that name config values (see yolov9.config.FLAG_KEYS for the keys they set)
+VALUE_FLAGS = (
+    "model",
+    "data",
+    "weights",
+    "epochs",
+    "batch",
+    "imgsz",
+    "aux",
+    "optimizer",
+    "lr0",
+    "schedule",
+    "close_mosaic",
+    "patience",
+    "precision",
+    "device",
+    "workers",
+    "seed",
+    "sync_bn",
+    "recipe",
+    "out",
+    "exist_ok",
+)
 
 
 def run(args: argparse.Namespace) -> int:
     from yolov9.config import resolve
-    from yolov9.engine.setup import run_training
+    from yolov9.engine.training import resume, train
     from yolov9.errors import ConfigError
 
-    flags = {key: getattr(args, name) for name, key in _FLAGS.items()}
+    values = {name: getattr(args, name) for name in VALUE_FLAGS}
     if args.resume:
-        cfg = resolve(None, [], epochs=args.epochs or 1)
-        result = run_training(cfg, resume=args.resume)
+        if args.config:
+            raise ConfigError("--config starts a new run; with --resume give flags or --set")
+        given = {k: v for k, v in values.items() if v is not None}
+        result = resume(args.resume, given, overrides=args.overrides)
     else:
         if not (args.data or args.config):
             raise ConfigError("give --data (a dataset) or --config (a file that names one)")
-        cfg = resolve(args.config, args.overrides, **flags)
-        if not cfg.data.data:
-            raise ConfigError("no dataset: set --data or data.data in the config")
-        result = run_training(cfg)
+        result = train(resolve(args.config, args.overrides, **values))
     if result.best_metrics:
         m = result.best_metrics
         log.info(
-            "best: AP %.4f AP50 %.4f (epoch %d)",
+            "best: AP %.4f AP50 %.4f (epoch %d of %d run)",
             m.get("AP", 0),
             m.get("AP50", 0),
             int(m.get("epoch", 0)) + 1,
+            len(result.history),
         )
     log.info(
         "weights: %s%s",
