@@ -1,6 +1,6 @@
 # Two commands set everything up on a fresh machine:
 #   make demo   - create .venv, install, run the embedded demo (no downloads)
-#   make test   - install the dev extras, run ruff and the test suite
+#   make test   - install the dev extras, run ruff, mypy and the test suite
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
@@ -30,10 +30,11 @@ demo: $(VENV)/.base
 test: $(VENV)/.dev
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/python -m mypy
 	$(BIN)/python -m pytest
 
 lint: $(VENV)/.dev
-	$(BIN)/ruff check . && $(BIN)/ruff format --check .
+	$(BIN)/ruff check . && $(BIN)/ruff format --check . && $(BIN)/python -m mypy
 
 format: $(VENV)/.dev
 	$(BIN)/ruff format . && $(BIN)/ruff check --fix .

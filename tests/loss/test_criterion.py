@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from yolov9.checkpoints import load_weights
-from yolov9.loss import YOLOv9Loss
+from yolov9.loss import Targets, YOLOv9Loss
 from yolov9.loss.criterion import pad_targets
 from yolov9.models import build_model
 
@@ -38,22 +38,22 @@ def test_parity_with_reference_loss(shared: Path, key: str, file: str) -> None:
     reference = json.loads((shared / "parity" / "loss_reference.json").read_text())[key]
     model = load_weights(shared / "parity" / file).model.train()
     images, targets = _parity_batch(shared)
-    out = YOLOv9Loss(80)(model(images), targets)
+    out = YOLOv9Loss(80)(model(images), Targets(targets))
     got = [out.parts["box"], out.parts["cls"], out.parts["dfl"]]
     np.testing.assert_allclose(got, reference["box_cls_dfl"], rtol=1e-4)
     assert float(out.total.detach()) == pytest.approx(reference["total"], rel=1e-4)
 
 
-def _toy_batch() -> tuple[torch.nn.Module, torch.Tensor, torch.Tensor]:
+def _toy_batch() -> tuple[torch.nn.Module, torch.Tensor, Targets]:
     model = build_model("yolov9-t", num_classes=3).train()
     images = torch.rand(2, 3, 64, 64)
-    targets = torch.tensor([[0, 1, 8.0, 8, 40, 30], [0, 2, 30, 20, 60, 60], [1, 0, 5, 5, 20, 50]])
-    return model, images, targets
+    boxes = torch.tensor([[0, 1, 8.0, 8, 40, 30], [0, 2, 30, 20, 60, 60], [1, 0, 5, 5, 20, 50]])
+    return model, images, Targets(boxes)
 
 
 def test_images_without_boxes_give_zero_box_and_dfl() -> None:
     model, images, _ = _toy_batch()
-    out = YOLOv9Loss(3)(model(images), torch.zeros(0, 6))
+    out = YOLOv9Loss(3)(model(images), Targets(torch.zeros(0, 6)))
     assert out.parts["box"] == 0.0
     assert out.parts["dfl"] == 0.0
     assert out.parts["cls"] > 0.0

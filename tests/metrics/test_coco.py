@@ -185,3 +185,45 @@ def test_yolo_txt_and_coco_json_of_the_same_real_images(shared: Path, tmp_path: 
         a = as_array(evaluate_coco(coco_ground_truth(yolo), preds))
         b = as_array(evaluate_coco(coco_ground_truth(coco), preds))
         np.testing.assert_allclose(a, b, atol=5e-4, rtol=0)
+
+
+def _polygon_dataset() -> DetectionDataset:
+    from yolov9.data.labels import ImageLabels, LabelReport
+
+    triangle = np.array([[10, 10], [60, 10], [35, 50]], np.float32)
+    square = np.array([[70, 20], [110, 20], [110, 60], [70, 60]], np.float32)
+    boxes = np.array([[10, 10, 60, 50], [70, 20, 110, 60]], np.float32)
+    record = ImageLabels(
+        "a.png", 128, 96, boxes, np.array([0, 1]), image_id=1, segments=[triangle, square]
+    )
+    return DetectionDataset([record], ["tri", "sq"], [1, 2], LabelReport("test"), "coco", "val")
+
+
+def test_masks_are_scored_with_segm() -> None:
+    """The metric scores instance masks (COCO ``segm``) as well as boxes: perfect masks give
+    1.0, a mask that misses most of its object lowers mask AP but not box AP."""
+    ds = _polygon_dataset()
+    gt = coco_ground_truth(ds)
+    assert all("segmentation" in a for a in gt["annotations"])
+    perfect = [
+        {
+            "image_id": 1,
+            "category_id": a["category_id"],
+            "score": 0.9,
+            "bbox": a["bbox"],
+            "segmentation": a["segmentation"],
+        }
+        for a in gt["annotations"]
+    ]
+    assert pytest.approx(1.0) == evaluate_coco(gt, perfect, iou_type="segm").AP
+    half = [dict(p) for p in perfect]
+    half[1]["segmentation"] = [[70, 20, 80, 20, 80, 60, 70, 60]]  # a quarter of the square
+    masks = evaluate_coco(gt, half, iou_type="segm")
+    boxes = evaluate_coco(gt, half, iou_type="bbox")
+    assert masks.iou_type == "segm"
+    assert pytest.approx(0.5) == masks.AP
+    assert pytest.approx(1.0) == boxes.AP
+    with pytest.raises(DataError, match="segmentation"):
+        evaluate_coco(
+            gt, [{k: v for k, v in perfect[0].items() if k != "segmentation"}], iou_type="segm"
+        )

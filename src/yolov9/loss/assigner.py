@@ -15,8 +15,11 @@ class Assignment(NamedTuple):
     """Targets for every anchor.
 
     Attributes:
-        labels: (B, A) int64 assigned class (0 where negative).
-        boxes_xyxy: (B, A, 4) assigned ground-truth box, in the input's unit.
+        labels: (B, A) int64 assigned class. Only meaningful where ``fg_mask`` is True:
+            negatives carry the class of their image's first ground-truth box (index 0), as
+            in the reference; their ``scores`` row is all zeros.
+        boxes_xyxy: (B, A, 4) assigned ground-truth box, in the input's unit (negatives: the
+            image's first box, as for ``labels``).
         scores: (B, A, C) soft class targets: the normalised alignment at the assigned class.
         fg_mask: (B, A) bool, positive anchors.
         gt_index: (B, A) int64 index of the assigned ground truth in its image.

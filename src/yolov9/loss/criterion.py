@@ -2,27 +2,15 @@
 
 from __future__ import annotations
 
-from typing import NamedTuple
-
 import torch
 from torch import Tensor, nn
 
 from yolov9.loss.assigner import TaskAlignedAssigner
+from yolov9.loss.interface import LossOutput, Targets
 from yolov9.loss.terms import bce_class_loss, ciou_box_loss, dfl_loss
 from yolov9.models.head import HeadOutput
 from yolov9.models.yolov9 import ModelOutput
 from yolov9.ops.boxes import bbox2dist, dist2bbox
-
-
-class LossOutput(NamedTuple):
-    """``total`` is back-propagated; ``parts`` are detached floats for logging.
-
-    ``parts``: ``box``, ``cls``, ``dfl`` (gain-weighted, auxiliary head included: the
-    reference's three logged terms), and the unweighted ``main/box`` ... ``aux/dfl``.
-    """
-
-    total: Tensor
-    parts: dict[str, float]
 
 
 def pad_targets(targets: Tensor, batch_size: int) -> tuple[Tensor, Tensor, Tensor]:
@@ -68,6 +56,8 @@ class YOLOv9Loss(nn.Module):
             learning rates assume it).
     """
 
+    proj: Tensor  # DFL bin values 0 ... R-1, a non-persistent buffer registered in __init__
+
     def __init__(
         self,
         num_classes: int,
@@ -93,14 +83,14 @@ class YOLOv9Loss(nn.Module):
         )
         self.register_buffer("proj", torch.arange(reg_max, dtype=torch.float32), persistent=False)
 
-    def forward(self, outputs: ModelOutput, targets: Tensor) -> LossOutput:
+    def forward(self, outputs: ModelOutput, targets: Targets) -> LossOutput:
         """
         Args:
             outputs: the model's raw output (train or eval mode).
-            targets: (N, 6) rows of (image index, class, x1, y1, x2, y2) in input pixels.
+            targets: the batch's boxes (masks, if any, are not used by detection).
         """
         batch_size = outputs.main.pred_logits.shape[0]
-        gt = pad_targets(targets.to(outputs.main.pred_logits.device), batch_size)
+        gt = pad_targets(targets.boxes.to(outputs.main.pred_logits.device), batch_size)
         main = self.head_loss(outputs.main, *gt)
         parts: dict[str, Tensor] = {f"main/{k}": v for k, v in main.items()}
         combined = dict(main)

@@ -2,7 +2,9 @@
 
 The ground truth of any split is turned into a COCO instances dict (COCO datasets keep their
 own image and category ids; YOLO-txt COCO uses the 80 -> 91 category map), detections become
-COCO result entries, and COCOeval does the rest, so numbers equal pycocotools'.
+COCO result entries, and COCOeval does the rest, so numbers equal pycocotools'. Boxes are
+scored with ``iou_type="bbox"``; instance masks (results with a ``segmentation``, ground
+truth with polygons) with ``iou_type="segm"``.
 """
 
 from __future__ import annotations
@@ -38,9 +40,13 @@ _STAT_NAMES = (
 )
 
 
+IOU_TYPES = ("bbox", "segm")
+
+
 @dataclass
 class CocoMetrics:
-    """COCO box metrics (fractions in [0, 1]; -1 where a size range has no ground truth)."""
+    """COCO metrics of boxes or masks (fractions in [0, 1]; -1 where a size range has no
+    ground truth). ``iou_type`` says which."""
 
     AP: float
     AP50: float
@@ -56,6 +62,7 @@ class CocoMetrics:
     ARl: float
     per_class: dict[str, dict[str, float | int | None]] = field(default_factory=dict)
     precision: np.ndarray | None = field(default=None, repr=False)  # COCOeval's (T, R, K, A, M)
+    iou_type: str = "bbox"
 
     def as_dict(self) -> dict[str, Any]:
         d = asdict(self)
@@ -68,7 +75,8 @@ class CocoMetrics:
 
 
 def coco_ground_truth(dataset: DetectionDataset) -> dict[str, Any]:
-    """The split as a COCO instances dict (crowd/difficult boxes as ``iscrowd`` regions)."""
+    """The split as a COCO instances dict (crowd/difficult boxes as ``iscrowd`` regions), with
+    each object's polygon as its ``segmentation`` where the labels have polygons."""
     images, annotations = [], []
     ann_id = 1
     for r in dataset.records:
@@ -82,18 +90,22 @@ def coco_ground_truth(dataset: DetectionDataset) -> dict[str, Any]:
         )
         assert r.crowd is not None
         assert r.areas is not None
-        for box, cls, crowd, area in zip(r.boxes, r.classes, r.crowd, r.areas, strict=True):
+        segments = r.segments or [None] * len(r.boxes)
+        for box, cls, crowd, area, polygon in zip(
+            r.boxes, r.classes, r.crowd, r.areas, segments, strict=True
+        ):
             x1, y1, x2, y2 = (float(v) for v in box)
-            annotations.append(
-                {
-                    "id": ann_id,
-                    "image_id": r.image_id,
-                    "category_id": dataset.category_ids[cls],
-                    "bbox": [x1, y1, x2 - x1, y2 - y1],
-                    "area": float(area),
-                    "iscrowd": int(crowd),
-                }
-            )
+            annotation = {
+                "id": ann_id,
+                "image_id": r.image_id,
+                "category_id": dataset.category_ids[cls],
+                "bbox": [x1, y1, x2 - x1, y2 - y1],
+                "area": float(area),
+                "iscrowd": int(crowd),
+            }
+            if polygon is not None:
+                annotation["segmentation"] = [polygon.astype(np.float64).ravel().tolist()]
+            annotations.append(annotation)
             ann_id += 1
     categories = [
         {"id": i, "name": n} for i, n in zip(dataset.category_ids, dataset.names, strict=True)
@@ -122,15 +134,17 @@ def to_coco_results(
     ]
 
 
-def _check_results(results: list[dict[str, Any]], gt: dict[str, Any]) -> list[dict[str, Any]]:
+def _check_results(
+    results: list[dict[str, Any]], gt: dict[str, Any], iou_type: str
+) -> list[dict[str, Any]]:
     image_ids = {i["id"] for i in gt["images"]}
     cat_ids = {c["id"] for c in gt["categories"]}
+    geometry = "bbox" if iou_type == "bbox" else "segmentation"
+    needed = ("image_id", "category_id", geometry, "score")
     for k, r in enumerate(results):
-        if not isinstance(r, dict) or not {"image_id", "category_id", "bbox", "score"} <= r.keys():
-            raise DataError(
-                f"prediction #{k}: needs image_id, category_id, bbox, score ({r!r:.80})"
-            )
-        if len(r["bbox"]) != 4:
+        if not isinstance(r, dict) or not set(needed) <= r.keys():
+            raise DataError(f"prediction #{k}: needs {', '.join(needed)} ({r!r:.80})")
+        if geometry == "bbox" and len(r["bbox"]) != 4:
             raise DataError(f"prediction #{k}: bbox must be [x, y, w, h]")
     bad_img = {r["image_id"] for r in results} - image_ids
     bad_cat = {r["category_id"] for r in results} - cat_ids
@@ -148,29 +162,42 @@ def _check_results(results: list[dict[str, Any]], gt: dict[str, Any]) -> list[di
 
 
 def evaluate_coco(
-    gt: dict[str, Any], results: Iterable[dict[str, Any]], *, image_ids: Sequence[int] | None = None
+    gt: dict[str, Any],
+    results: Iterable[dict[str, Any]],
+    *,
+    image_ids: Sequence[int] | None = None,
+    iou_type: str = "bbox",
 ) -> CocoMetrics:
-    """COCOeval (bbox) of ``results`` against ``gt``; per-class AP over classes with GT.
+    """COCOeval of ``results`` against ``gt`` (``iou_type`` ``"bbox"`` or ``"segm"``);
+    per-class AP over classes with GT.
 
     Raises:
-        DataError: malformed results, or results naming unknown images or categories.
+        DataError: malformed results, results naming unknown images or categories, or mask
+            scoring of ground truth without polygons.
     """
-    results = _check_results(list(results), gt)
+    if iou_type not in IOU_TYPES:
+        raise ValueError(f"iou_type must be one of {IOU_TYPES}, got {iou_type!r}")
+    if iou_type == "segm" and any("segmentation" not in a for a in gt["annotations"]):
+        raise DataError("mask AP needs ground-truth polygons, and some objects have only boxes")
+    results = _check_results(list(results), gt, iou_type)
     with contextlib.redirect_stdout(io.StringIO()):
         coco_gt = COCO(gt)
         coco_dt = coco_gt.loadRes(results) if results else None
-        ev = COCOeval_faster(coco_gt, coco_dt, "bbox", print_function=log.debug)
+        ev = COCOeval_faster(coco_gt, coco_dt, iou_type, print_function=log.debug)
         if image_ids is not None:
             ev.params.imgIds = list(image_ids)
         if coco_dt is None:
-            return _empty_metrics(gt)
+            return _empty_metrics(gt, iou_type)
         ev.evaluate()
         ev.accumulate()
         ev.summarize()
     stats = [float(s) for s in ev.stats[:12]]
     precision = np.asarray(ev.eval["precision"])  # (T iou, R recall, K class, A area, M maxdet)
     return CocoMetrics(
-        *stats, per_class=_per_class(precision, gt, ev.params.catIds), precision=precision
+        *stats,
+        per_class=_per_class(precision, gt, ev.params.catIds),
+        precision=precision,
+        iou_type=iou_type,
     )
 
 
@@ -192,7 +219,7 @@ def _per_class(precision: np.ndarray, gt: dict[str, Any], cat_ids: Sequence[int]
     return out
 
 
-def _empty_metrics(gt: dict[str, Any]) -> CocoMetrics:
+def _empty_metrics(gt: dict[str, Any], iou_type: str) -> CocoMetrics:
     """No detections at all: every AP and AR is 0 (where ground truth exists)."""
     has_gt = any(not a.get("iscrowd") for a in gt["annotations"])
     v = 0.0 if has_gt else -1.0
@@ -204,4 +231,4 @@ def _empty_metrics(gt: dict[str, Any]) -> CocoMetrics:
     for d in per_class.values():
         if d["num_gt"]:
             d["AP"] = d["AP50"] = 0.0
-    return CocoMetrics(*([v] * 12), per_class=per_class)
+    return CocoMetrics(*([v] * 12), per_class=per_class, iou_type=iou_type)

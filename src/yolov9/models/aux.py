@@ -10,8 +10,9 @@ from collections.abc import Sequence
 
 from torch import Tensor, nn
 
+from yolov9.errors import ConfigError
 from yolov9.models.backbone import CBLinks, GELANBackbone
-from yolov9.models.head import DetectHead, HeadOutput
+from yolov9.models.head import HeadOutput, build_head
 from yolov9.models.neck import TopDownPath
 from yolov9.models.variants import AuxKind, ModelSpec
 
@@ -23,11 +24,13 @@ class AuxNeckBranch(nn.Module):
     supervision through an auxiliary path.
     """
 
-    def __init__(self, spec: ModelSpec, num_classes: int, reg_max: int = 16) -> None:
+    def __init__(
+        self, spec: ModelSpec, num_classes: int, reg_max: int = 16, task: str = "detect"
+    ) -> None:
         super().__init__()
         n = spec.neck
         self.neck = TopDownPath(n, spec.backbone.level_outputs[2:])
-        self.head = DetectHead(num_classes, (n.top3.out, n.top4.out, n.spp[0]), reg_max)
+        self.head = build_head(task, num_classes, (n.top3.out, n.top4.out, n.spp[0]), reg_max)
 
     def forward(self, images: Tensor, taps: Sequence[Tensor]) -> HeadOutput:
         return self.head(list(self.neck(*taps[2:])))
@@ -41,12 +44,14 @@ class ReversibleBranch(nn.Module):
     (added by CBFuse after each downsampling step); the auxiliary head reads that backbone.
     """
 
-    def __init__(self, spec: ModelSpec, num_classes: int, reg_max: int = 16) -> None:
+    def __init__(
+        self, spec: ModelSpec, num_classes: int, reg_max: int = 16, task: str = "detect"
+    ) -> None:
         super().__init__()
         b = spec.backbone
         self.links = CBLinks(b.level_outputs[2:], b.level_inputs[2:], first=2)
         self.backbone = GELANBackbone(b)
-        self.head = DetectHead(num_classes, b.level_outputs[2:], reg_max)
+        self.head = build_head(task, num_classes, b.level_outputs[2:], reg_max)
 
     def forward(self, images: Tensor, taps: Sequence[Tensor]) -> HeadOutput:
         levels = self.backbone(images, self.links(taps[2:])).levels
@@ -57,9 +62,11 @@ class DeepSupervisionBranch(nn.Module):
     """Plain deep supervision (the paper's ablation baseline, Fig. 3(b)): an auxiliary head
     directly on the backbone's P3-P5, with no auxiliary neck or reversible branch."""
 
-    def __init__(self, spec: ModelSpec, num_classes: int, reg_max: int = 16) -> None:
+    def __init__(
+        self, spec: ModelSpec, num_classes: int, reg_max: int = 16, task: str = "detect"
+    ) -> None:
         super().__init__()
-        self.head = DetectHead(num_classes, spec.backbone.level_outputs[2:], reg_max)
+        self.head = build_head(task, num_classes, spec.backbone.level_outputs[2:], reg_max)
 
     def forward(self, images: Tensor, taps: Sequence[Tensor]) -> HeadOutput:
         return self.head(list(taps[2:]))
@@ -68,13 +75,19 @@ class DeepSupervisionBranch(nn.Module):
 AUX_MODES = ("pgi", "deep-supervision")
 
 
-def build_aux(spec: ModelSpec, num_classes: int, reg_max: int = 16, mode: str = "pgi") -> nn.Module:
+def build_aux(
+    spec: ModelSpec,
+    num_classes: int,
+    reg_max: int = 16,
+    mode: str = "pgi",
+    task: str = "detect",
+) -> nn.Module:
     """The auxiliary branch of ``spec``: PGI as the paper builds it for that size, or plain
-    deep supervision for the ablation."""
+    deep supervision for the ablation; its head is of the model's ``task``."""
     if mode == "deep-supervision":
-        return DeepSupervisionBranch(spec, num_classes, reg_max)
+        return DeepSupervisionBranch(spec, num_classes, reg_max, task)
     if mode != "pgi":
-        raise ValueError(f"auxiliary mode must be one of {AUX_MODES}, got {mode!r}")
+        raise ConfigError(f"auxiliary mode must be one of {AUX_MODES}, got {mode!r}")
     if spec.aux is AuxKind.REVERSIBLE:
-        return ReversibleBranch(spec, num_classes, reg_max)
-    return AuxNeckBranch(spec, num_classes, reg_max)
+        return ReversibleBranch(spec, num_classes, reg_max, task)
+    return AuxNeckBranch(spec, num_classes, reg_max, task)

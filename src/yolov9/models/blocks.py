@@ -10,6 +10,7 @@ has a ``fuse()`` method; :func:`fuse_model` calls them all.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import cast
 
 import torch
 import torch.nn.functional as F
@@ -21,6 +22,9 @@ BN_MOMENTUM = 0.03
 
 def _fold_bn(conv: nn.Conv2d, bn: nn.BatchNorm2d) -> tuple[Tensor, Tensor]:
     """Weight and bias of one conv equal to conv followed by BN in eval mode."""
+    # None only with track_running_stats=False, which the blocks never use
+    assert bn.running_mean is not None
+    assert bn.running_var is not None
     std = (bn.running_var + bn.eps).sqrt()
     scale = bn.weight / std
     weight = conv.weight * scale.reshape(-1, 1, 1, 1)
@@ -58,9 +62,10 @@ class ConvBNAct(nn.Module):
             return
         weight, bias = _fold_bn(self.conv, self.bn)
         c = self.conv
-        fused = nn.Conv2d(
-            c.in_channels, c.out_channels, c.kernel_size, c.stride, c.padding, groups=c.groups
-        ).to(weight)
+        # Conv2d stores 2-tuples, but torch annotates these _ConvNd attributes as tuple[int, ...]
+        k, s = cast("tuple[int, int]", c.kernel_size), cast("tuple[int, int]", c.stride)
+        p = cast("str | tuple[int, int]", c.padding)
+        fused = nn.Conv2d(c.in_channels, c.out_channels, k, s, p, groups=c.groups).to(weight)
         fused.weight.copy_(weight)
         assert fused.bias is not None
         fused.bias.copy_(bias)

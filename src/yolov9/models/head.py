@@ -9,6 +9,7 @@ from typing import NamedTuple
 import torch
 from torch import Tensor, nn
 
+from yolov9.errors import ConfigError
 from yolov9.models.blocks import ConvBNAct
 from yolov9.ops.anchors import make_anchors
 from yolov9.ops.boxes import dist2bbox
@@ -50,6 +51,15 @@ class DFL(nn.Module):
         """(..., 4·R) logits -> (..., 4) distances (l, t, r, b)."""
         prob = pred_dist.unflatten(-1, (4, self.reg_max)).softmax(-1)
         return prob @ self.conv.weight.view(-1).to(prob.dtype)
+
+
+def _out_bias(branch: nn.Module) -> Tensor:
+    """Bias of a head branch's output layer: the last ``nn.Conv2d`` of its ``nn.Sequential``."""
+    assert isinstance(branch, nn.Sequential)
+    conv = branch[-1]
+    assert isinstance(conv, nn.Conv2d)
+    assert conv.bias is not None
+    return conv.bias
 
 
 class DetectHead(nn.Module):
@@ -96,8 +106,8 @@ class DetectHead(nn.Module):
     def reset_biases(self) -> None:
         """Box logits start flat (bias 1); class bias = log prior of ~5 objects per 640² image."""
         for box, cls, s in zip(self.box, self.cls, self.strides, strict=True):
-            box[-1].bias.fill_(1.0)
-            cls[-1].bias.fill_(math.log(5 / self.num_classes / (640 / s) ** 2))
+            _out_bias(box).fill_(1.0)
+            _out_bias(cls).fill_(math.log(5 / self.num_classes / (640 / s) ** 2))
 
     def forward(self, features: Sequence[Tensor]) -> HeadOutput:
         dist, logits, sizes = [], [], []
@@ -119,3 +129,15 @@ class DetectHead(nn.Module):
         """Raw head output -> (boxes_xyxy (B, A, 4) in input pixels, scores (B, A, C))."""
         boxes = dist2bbox(self.dfl(out.pred_dist), out.anchor_points) * out.stride_tensor
         return boxes, out.pred_logits.sigmoid()
+
+
+TASKS = ("detect",)  # the head kinds of the model zoo (instance segmentation comes next)
+
+
+def build_head(
+    task: str, num_classes: int, in_channels: Sequence[int], reg_max: int = 16
+) -> DetectHead:
+    """The head of a ``task`` over levels of ``in_channels`` (main and auxiliary alike)."""
+    if task == "detect":
+        return DetectHead(num_classes, in_channels, reg_max)
+    raise ConfigError(f"unknown task {task!r}; known: {', '.join(TASKS)}")

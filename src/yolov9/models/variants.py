@@ -56,7 +56,8 @@ class BackboneSpec:
 
     @property
     def level_outputs(self) -> tuple[int, int, int, int, int]:
-        return (self.stem[0], self.block2.out, *(s.out for s in self.stages))
+        p3, p4, p5 = self.stages
+        return (self.stem[0], self.block2.out, p3.out, p4.out, p5.out)
 
 
 @dataclass(frozen=True)

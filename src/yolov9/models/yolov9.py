@@ -6,10 +6,11 @@ from typing import NamedTuple
 
 from torch import Tensor, nn
 
+from yolov9.errors import ConfigError
 from yolov9.models.aux import build_aux
 from yolov9.models.backbone import DualBackbone, GELANBackbone
 from yolov9.models.blocks import fuse_model
-from yolov9.models.head import STRIDES, DetectHead, HeadOutput
+from yolov9.models.head import STRIDES, HeadOutput, build_head
 from yolov9.models.neck import PANNeck
 from yolov9.models.variants import ModelSpec
 
@@ -29,6 +30,9 @@ class YOLOv9(nn.Module):
     not depend on the branch, so converting is :meth:`drop_aux` and a converted checkpoint is
     the same dict without ``aux.*`` keys.
 
+    ``task`` is the kind of head (main and auxiliary): ``"detect"``; the backbone, neck and
+    PGI branch are the same for every task.
+
     ``forward`` returns raw head outputs in train and eval mode alike. Use
     ``self.head.decode`` for boxes and scores, and :func:`yolov9.ops.non_max_suppression`.
     Inputs are RGB in [0, 1], with height and width multiples of 32.
@@ -44,21 +48,23 @@ class YOLOv9(nn.Module):
         with_aux: bool = True,
         reg_max: int = 16,
         aux_mode: str = "pgi",
+        task: str = "detect",
     ) -> None:
         super().__init__()
         if num_classes < 1:
-            raise ValueError(f"num_classes must be >= 1, got {num_classes}")
+            raise ConfigError(f"num_classes must be >= 1, got {num_classes}")
         self.spec = spec
         self.num_classes = num_classes
         self.reg_max = reg_max
+        self.task = task
         self.backbone: nn.Module = (
             DualBackbone(spec.backbone) if spec.dual_backbone else GELANBackbone(spec.backbone)
         )
         self.neck = PANNeck(spec.neck, spec.backbone.level_outputs[2:], spec.backbone.downsample)
-        self.head = DetectHead(num_classes, spec.neck.out_channels, reg_max)
+        self.head = build_head(task, num_classes, spec.neck.out_channels, reg_max)
         self.aux_mode = aux_mode if with_aux else "none"
         self.aux: nn.Module | None = (
-            build_aux(spec, num_classes, reg_max, aux_mode) if with_aux else None
+            build_aux(spec, num_classes, reg_max, aux_mode, task) if with_aux else None
         )
 
     @property

@@ -10,12 +10,15 @@ Tiles stop as soon as ``max_det`` boxes are kept.
 
 from __future__ import annotations
 
+import logging
 from typing import NamedTuple
 
 import torch
 from torch import Tensor
 
 from yolov9.ops.boxes import box_iou
+
+log = logging.getLogger(__name__)
 
 _TILE = 512
 
@@ -33,7 +36,7 @@ class Detections(NamedTuple):
     scores: Tensor
     labels: Tensor
 
-    def __len__(self) -> int:  # type: ignore[override]
+    def __len__(self) -> int:
         return int(self.scores.shape[0])
 
     def to(self, device: torch.device | str) -> Detections:
@@ -131,10 +134,12 @@ def non_max_suppression(
             mAP evaluation); otherwise only each anchor's best class.
         agnostic: suppress across classes.
         classes: keep only these class ids.
-        max_candidates: highest-scoring candidates passed to NMS per image.
+        max_candidates: at most this many of an image's highest-scoring candidates go to
+            NMS; the others are dropped before it (as in the reference; far above what any
+            ``max_det`` keeps). When that happens a warning gives the number dropped.
 
     Returns:
-        One :class:`Detections` per image (no time limit: nothing is silently truncated).
+        One :class:`Detections` per image (there is no time limit, unlike the reference's).
     """
     out: list[Detections] = []
     num_classes = scores.shape[-1]
@@ -154,6 +159,13 @@ def non_max_suppression(
             keep = class_filter[label]
             anchor_idx, score, label = anchor_idx[keep], score[keep], label[keep]
         if score.numel() > max_candidates:
+            log.warning(
+                "NMS: %d candidates above conf %g in one image; the %d best kept, %d dropped",
+                score.numel(),
+                conf_threshold,
+                max_candidates,
+                score.numel() - max_candidates,
+            )
             top = score.topk(max_candidates).indices
             anchor_idx, score, label = anchor_idx[top], score[top], label[top]
         boxes = boxes_i[anchor_idx]

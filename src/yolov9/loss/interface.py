@@ -1,0 +1,38 @@
+"""What every task's criterion takes and returns, so that the trainer and the evaluator run
+any task's criterion the same way: ``criterion(model_output, targets) -> LossOutput``."""
+
+from __future__ import annotations
+
+from typing import NamedTuple, Protocol
+
+from torch import Tensor
+
+from yolov9.models.yolov9 import ModelOutput
+
+
+class Targets(NamedTuple):
+    """The ground truth of one batch, in network-input pixels.
+
+    Attributes:
+        boxes: (N, 6) rows of (image index in the batch, class, x1, y1, x2, y2).
+        masks: instance masks for segmentation criteria, one per row of ``boxes``
+            (None for detection).
+    """
+
+    boxes: Tensor
+    masks: Tensor | None = None
+
+
+class LossOutput(NamedTuple):
+    """``total`` is back-propagated; ``parts`` are detached floats for logging.
+
+    ``parts``: ``box``, ``cls``, ``dfl`` (gain-weighted, auxiliary head included: the
+    reference's three logged terms), and the unweighted ``main/box`` ... ``aux/dfl`` per head.
+    """
+
+    total: Tensor
+    parts: dict[str, float]
+
+
+class Criterion(Protocol):
+    def __call__(self, outputs: ModelOutput, targets: Targets) -> LossOutput: ...
