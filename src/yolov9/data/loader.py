@@ -118,13 +118,23 @@ class EvalBatch:
     masks: torch.Tensor | None = None  # instance masks, one per target (segmentation only)
 
 
+def stack_images(images: Sequence[torch.Tensor]) -> torch.Tensor:
+    """(H, W, 3) uint8 images -> a (B, 3, H, W) view with channels-last strides (no copy)."""
+    return torch.stack(list(images)).permute(0, 3, 1, 2)
+
+
+def stack_targets(per_image: Sequence[torch.Tensor]) -> torch.Tensor:
+    """Per-image (N_i, 5) targets -> (N, 6) rows prefixed with the image's index in the batch."""
+    rows = [torch.cat((torch.full((len(t), 1), float(i)), t), 1) for i, t in enumerate(per_image)]
+    return torch.cat(rows) if rows else torch.zeros(0, 6)
+
+
 def collate_eval(samples: list[EvalSample]) -> EvalBatch:
-    images = torch.stack([s.image for s in samples]).permute(0, 3, 1, 2)
-    targets = [
-        torch.cat((torch.full((len(s.targets), 1), float(i)), s.targets), 1)
-        for i, s in enumerate(samples)
-    ]
-    return EvalBatch(images, torch.cat(targets) if targets else torch.zeros(0, 6), samples)
+    return EvalBatch(
+        stack_images([s.image for s in samples]),
+        stack_targets([s.targets for s in samples]),
+        samples,
+    )
 
 
 def eval_loader(dataset: EvalDataset, workers: int = 0) -> DataLoader[EvalSample]:

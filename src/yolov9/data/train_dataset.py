@@ -21,7 +21,7 @@ from torch.utils.data import Dataset
 from yolov9.data.augment import AugmentConfig
 from yolov9.data.images import letterbox
 from yolov9.data.labels import ImageLabels
-from yolov9.data.loader import load_resized
+from yolov9.data.loader import load_resized, stack_images, stack_targets
 from yolov9.data.transforms import (
     Labels,
     copy_paste,
@@ -170,9 +170,8 @@ class TrainBatch:
 
 
 def collate_train(samples: list[TrainSample]) -> TrainBatch:
-    images = torch.stack([s.image for s in samples]).permute(0, 3, 1, 2)
-    targets = [
-        torch.cat((torch.full((len(s.targets), 1), float(i)), s.targets), 1)
-        for i, s in enumerate(samples)
-    ]
-    return TrainBatch(images, torch.cat(targets), [p for s in samples for p in s.problems])
+    return TrainBatch(
+        stack_images([s.image for s in samples]),
+        stack_targets([s.targets for s in samples]),
+        [p for s in samples for p in s.problems],
+    )

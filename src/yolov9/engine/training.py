@@ -18,7 +18,7 @@ import torch
 import yaml
 
 from yolov9.config import TrainConfig, from_dict, parse_override
-from yolov9.engine.build import build_training
+from yolov9.engine.build import TrainingParts, build_training
 from yolov9.engine.hooks import CsvHook, Hook, PlotHook, TensorBoardHook
 from yolov9.engine.recipes import apply_recipe, choose_recipe, run_warnings
 from yolov9.engine.train_state import read_training_state
@@ -131,23 +131,28 @@ def _run(
         if state is not None:
             trainer.load_state_dict(state)
         if dist.is_main:
-            log.info(
-                "training %s (%s) on %d images, %d classes, %s, %d process(es); batch %d, "
-                "accumulate %d (nominal %d); run folder %s",
-                parts.model.name,
-                parts.model.aux_mode,
-                len(data.train),
-                len(data.names),
-                device,
-                dist.world_size,
-                cfg.data.batch,
-                parts.accumulate,
-                cfg.optim.nominal_batch,
-                run_dir,
-            )
+            _announce(parts, len(data.train))
         return trainer.fit()
     finally:
         cleanup(dist)
+
+
+def _announce(parts: TrainingParts, images: int) -> None:
+    cfg = parts.cfg
+    log.info(
+        "training %s (%s) on %d images, %d classes, %s, %d process(es); batch %d, "
+        "accumulate %d (nominal %d); run folder %s",
+        parts.model.name,
+        parts.model.aux_mode,
+        images,
+        len(parts.names),
+        parts.device,
+        parts.dist.world_size,
+        cfg.data.batch,
+        parts.accumulate,
+        cfg.optim.nominal_batch,
+        parts.run_dir,
+    )
 
 
 def _seed(cfg: TrainConfig, dist: DistInfo) -> None:
