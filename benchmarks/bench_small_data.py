@@ -54,7 +54,7 @@ def ours(data: Path, out: Path, model: str, args: argparse.Namespace) -> dict:
 
     cfg = resolve(
         None,
-        [],
+        args.set,
         **{
             "model.name": model,
             "data.data": str(data),
@@ -111,6 +111,13 @@ def main() -> None:
     ap.add_argument("--batch", type=int, default=16)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--only", nargs="*", default=["yolov9-t", "gelan-t", "ultralytics"])
+    ap.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="config values for our runs (as yolov9 train --set), e.g. optim.warmup_epochs=3",
+    )
     args = ap.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     out = Path(args.out).resolve()
