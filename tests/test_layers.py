@@ -32,15 +32,22 @@ def _component(module: str) -> str:
     return parts[1] if len(parts) > 1 else "yolov9"
 
 
-def _imports(path: Path) -> list[tuple[str, bool]]:
-    """(imported yolov9 module, at module level?) for every import in ``path``."""
+def _imports(path: Path, module: str) -> list[tuple[str, bool]]:
+    """(imported yolov9 module, at module level?) for every import in ``path`` (the module
+    ``module``); relative imports are resolved against its package."""
+    package = module if path.name == "__init__.py" else module.rpartition(".")[0]
     tree = ast.parse(path.read_text())
     top = set(map(id, tree.body))
     found: list[tuple[str, bool]] = []
     for node in ast.walk(tree):
-        if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("yolov9"):
-            names = [f"{node.module}.{a.name}" for a in node.names]
-            found += [(n, id(node) in top) for n in ([node.module] if node.level == 0 else names)]
+        if isinstance(node, ast.ImportFrom):
+            target = node.module or ""
+            if node.level:
+                parts = package.split(".")
+                base = ".".join(parts[: len(parts) - node.level + 1])
+                target = f"{base}.{target}" if target else base
+            if target.startswith("yolov9"):
+                found.append((target, id(node) in top))
         elif isinstance(node, ast.Import):
             found += [(a.name, id(node) in top) for a in node.names if a.name.startswith("yolov9")]
     return found
@@ -68,7 +75,7 @@ def test_no_module_imports_a_higher_layer() -> None:
         own = _component(name)
         if own == "yolov9":  # the package root re-exports the public API lazily
             continue
-        for imported, _ in _imports(path):
+        for imported, _ in _imports(path, name):
             other = _component(imported)
             if other == own:
                 continue
@@ -82,7 +89,7 @@ def test_no_module_imports_a_higher_layer() -> None:
 def test_no_import_cycles() -> None:
     modules = _modules()
     graph = {
-        name: {imp for imp, top in _imports(path) if top and imp in modules and imp != name}
+        name: {imp for imp, top in _imports(path, name) if top and imp in modules and imp != name}
         for name, path in modules.items()
     }
     state: dict[str, int] = {}  # 1 visiting, 2 done

@@ -151,10 +151,8 @@ class Detector:
         model (``.onnx``, OpenVINO ``.xml``, ``.torchscript``)."""
         backend = load_backend(weights, device=device, precision=precision, imgsz=imgsz)
         detector = cls(backend, imgsz=imgsz)
-        if isinstance(backend, TorchBackend):  # the checkpoint file (downloaded by now)
-            from yolov9.checkpoints import resolve_weights
-
-            detector.weights = resolve_weights(weights, progress=False)
+        if isinstance(backend, TorchBackend):
+            detector.weights = backend.source_path  # the checkpoint file (downloaded by now)
         return detector
 
     @property
@@ -205,7 +203,9 @@ class Detector:
 
     def train(self, **values: Any) -> TrainResult:
         """Fine-tune from this detector's weights (``data=...``, ``epochs=...`` and any other
-        value of :func:`train`); afterwards the detector holds the best trained model.
+        value of :func:`train`); afterwards the detector holds the best trained model (read
+        from its checkpoint, so a later ``train`` continues with the same network), at the
+        size it was trained at.
 
         The network trained is the checkpoint's own (``yolov9-x`` with its PGI branch, or
         ``gelan-x``); give ``model="yolov9-x"`` to add PGI to a converted checkpoint."""
@@ -217,9 +217,8 @@ class Detector:
         finally:
             if tmp is not None:
                 tmp.cleanup()
-        best = result.best_converted or result.best or result.last
         trained = Detector.from_pretrained(
-            best, imgsz=self.predictor.imgsz, device=self.device, precision=self._precision()
+            result.best or result.last, device=self.device, precision=self._precision()
         )
         self.__dict__.update(trained.__dict__)
         return result

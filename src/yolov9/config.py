@@ -2,11 +2,12 @@
 
 Sources, later ones winning: the defaults below (the paper's recipe), a YAML file
 (``--config``), named values (command-line flags or keyword arguments of the Python API), and
-``--set section.key=value`` overrides. Unknown keys are rejected with their name, values are
-coerced to the field's type, and every value is range-checked when a config is built, so an
-invalid config cannot exist. Configs are immutable: :meth:`TrainConfig.with_values` returns a
-new one (the recipe and a resumed run's command line change a config that way). The resolved
-config is saved with every run and checkpoint.
+``--set section.key=value`` overrides. Unknown keys are rejected with their name, values read
+from text are coerced to the field's type, and every value is checked (range, or one of the
+allowed choices) whenever a config is built, ``TrainConfig(...)`` included. Configs are
+immutable: :meth:`TrainConfig.with_values` returns a new one (the recipe and a resumed run's
+command line change a config that way). The resolved config is saved with every run and
+checkpoint.
 """
 
 from __future__ import annotations
@@ -114,13 +115,16 @@ class TrainConfig:
         d["explicit"] = list(self.explicit)
         return d
 
-    def with_values(self, values: Mapping[str, Any], *, explicit: bool = False) -> TrainConfig:
-        """A new config with ``values`` (``{"optim.lr0": 0.002}`` or flag names such as
-        ``{"epochs": 80}``) coerced and checked; ``explicit`` records them as the user's."""
+    def with_values(
+        self, values: Mapping[str, Any], *, explicit: bool = False, flags: bool = True
+    ) -> TrainConfig:
+        """A new config with ``values`` (``{"optim.lr0": 0.002}``, flag names such as
+        ``{"epochs": 80}`` unless ``flags=False``, as for ``--set``) coerced and checked;
+        ``explicit`` records them as the user's."""
         merged = self.to_dict()
         given: dict[str, Any] = {}
         for key, value in values.items():
-            _merge(given, _nest(expand_key(key, value), value))
+            _merge(given, _nest(expand_key(key, value) if flags else key, value))
         _merge(merged, given)
         if explicit:
             merged["explicit"] = sorted(set(self.explicit) | set(_flat_keys(given)))
@@ -211,11 +215,7 @@ def _build(cls: Any, values: Mapping[str, Any], prefix: str = "") -> Any:
                 raise ConfigError(f"{path!r} is a section; give its keys, e.g. {path}.x=...")
             kwargs[key] = _build(kind, value, f"{path}.")
             continue
-        coerced = _coerce(value, kind, path)
-        allowed = CHOICES.get(path)
-        if allowed and coerced not in allowed:
-            raise ConfigError(f"{path}: {coerced!r} is not one of {allowed}")
-        kwargs[key] = coerced
+        kwargs[key] = _coerce(value, kind, path)
     return cls(**kwargs)
 
 
@@ -224,7 +224,12 @@ def parse_override(text: str) -> dict[str, Any]:
     if "=" not in text:
         raise ConfigError(f"override {text!r} must look like section.key=value")
     key, value = text.split("=", 1)
-    return _nest(key.strip(), yaml.safe_load(value) if value.strip() else "")
+    try:
+        parsed = yaml.safe_load(value) if value.strip() else ""
+    except yaml.YAMLError as e:
+        why = " ".join(str(getattr(e, "problem", None) or e).split())
+        raise ConfigError(f"override {text!r}: the value is not valid YAML ({why})") from None
+    return _nest(key.strip(), parsed)
 
 
 def resolve(
@@ -345,7 +350,13 @@ def _ranges(cfg: TrainConfig) -> list[tuple[bool, str, str]]:
 
 
 def validate(cfg: TrainConfig) -> None:
-    """Range checks that name the key (run whenever a config is built)."""
+    """Range and choice checks that name the key (run whenever a config is built)."""
+    for key, allowed in CHOICES.items():
+        value = cfg
+        for part in key.split("."):
+            value = getattr(value, part)
+        if value not in allowed:
+            raise ConfigError(f"{key}: {value!r} is not one of {allowed}")
     for ok, key, message in _ranges(cfg):
         if not ok:
             raise ConfigError(f"{key} {message}")

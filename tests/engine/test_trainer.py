@@ -128,8 +128,15 @@ def test_resume_is_exact_and_can_extend(tiny: Path, tmp_path: Path) -> None:
     assert read_torch_file(longer.last)["train"]["epoch"] == 3
     with pytest.raises(ConfigError, match="has done 4 of 4 epochs"):
         resume(longer.last)
-    with pytest.raises(ConfigError, match=r"model\.name cannot change"):
-        resume(longer.last, {"epochs": 5, "model": "yolov9-s"})
+    for values, message in (
+        ({"model": "yolov9-s"}, r"model\.name cannot change"),
+        ({"optimizer": "sgd"}, r"optim\.optimizer cannot change"),
+        ({"out": str(tmp_path / "elsewhere")}, "out cannot change"),
+    ):
+        with pytest.raises(ConfigError, match=message):
+            resume(longer.last, {"epochs": 5, **values})
+    with pytest.raises(ConfigError, match="unknown config key 'batch'"):  # as on a fresh run
+        resume(longer.last, {"epochs": 5}, overrides=["batch=8"])
 
 
 def test_resume_applies_every_given_value_and_reports_the_whole_run(
@@ -158,6 +165,16 @@ def test_resume_applies_every_given_value_and_reports_the_whole_run(
     assert [r["epoch"] for r in state["history"]] == [0, 1, 2]
     assert state["best_epoch"] == 0
     assert "best: AP 2.0000 AP50 0.0000 (epoch 1 of 3 run)" in capsys.readouterr().err
+    # the optimiser runs with the new values, not the saved ones
+    assert {g["initial_lr"] for g in state["optimizer"]["param_groups"]} == {0.004}
+    # a dataset with other classes cannot continue the run
+    other = tmp_path / "other.yaml"
+    desc = yaml.safe_load(tiny.read_text())
+    desc["path"] = str(tiny.parent)
+    desc["names"] = ["w", "x", "y", "z"]
+    other.write_text(yaml.safe_dump(desc))
+    with pytest.raises(ConfigError, match="the run to resume"):
+        resume(first.last, {"epochs": 4, "data": str(other)})
 
 
 def test_epochs_without_validation_do_not_count_against_patience(

@@ -74,3 +74,30 @@ def test_non_max_suppression_filters_and_limits() -> None:
     empty = non_max_suppression(boxes, scores, conf_threshold=0.95)[0]
     assert len(empty) == 0
     assert empty.boxes.shape == (0, 4)
+
+
+def test_max_candidates_truncation_is_counted_and_reported() -> None:
+    """max_candidates drops the lowest-scoring candidates before NMS: said, with numbers."""
+    import logging
+
+    messages: list[str] = []
+
+    class Collect(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            messages.append(record.getMessage())
+
+    logger = logging.getLogger("yolov9.ops.nms")
+    handler = Collect()
+    logger.addHandler(handler)
+    try:
+        boxes = torch.rand(2, 50, 2).repeat(1, 1, 2) * 100
+        boxes[..., 2:] += 5
+        scores = torch.rand(2, 50, 3) * 0.5 + 0.5
+        out = non_max_suppression(boxes, scores, multi_label=True, max_candidates=40)
+    finally:
+        logger.removeHandler(handler)
+    assert len(out) == 2
+    assert messages == [
+        "NMS: 2 of 2 images had more than 40 candidates above conf 0.25; 220 dropped "
+        "before NMS (max_candidates)"
+    ]

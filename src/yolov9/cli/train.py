@@ -105,7 +105,7 @@ def run(args: argparse.Namespace) -> int:
         if not (args.data or args.config):
             raise ConfigError("give --data (a dataset) or --config (a file that names one)")
         result = train(resolve(args.config, args.overrides, **values))
-    if result.best_metrics:
+    if "AP" in result.best_metrics:  # without a validation split there is no score
         m = result.best_metrics
         log.info(
             "best: AP %.4f AP50 %.4f (epoch %d of %d run)",

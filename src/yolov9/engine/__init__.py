@@ -1,1 +1,2 @@
-"""Engines that run models: prediction (and, later, evaluation and training)."""
+"""Evaluation and training: the evaluator and ``val``, the training loop, its parts, recipes,
+resume and checkpoints, and checkpoint conversion."""

@@ -1,6 +1,7 @@
 """Building everything a training run needs from a resolved config, apart from the loop that
-runs it (:class:`~yolov9.engine.trainer.Trainer`). Each part is made by a small function that
-takes plain values, so a part can be built (and tested) on its own."""
+runs it (:class:`~yolov9.engine.trainer.Trainer`). :func:`build_training` reads the config;
+each part is made by a small function that takes plain values (or one config section), so a
+part can be built and tested on its own."""
 
 from __future__ import annotations
 
@@ -16,6 +17,8 @@ from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader, DistributedSampler
 
 from yolov9.config import LossConfig, TrainConfig
+from yolov9.data.augment import AugmentConfig
+from yolov9.data.dataset import DetectionDataset
 from yolov9.data.train_dataset import TrainBatch, TrainDataset, collate_train
 from yolov9.engine.ema import ModelEMA
 from yolov9.engine.evaluator import Evaluator
@@ -79,7 +82,8 @@ def build_training(
     weight_decay = o.weight_decay * cfg.data.batch * accumulate / o.nominal_batch
     autocast = autocast_dtype(cfg.precision, device)
     use_scaler = autocast == torch.float16
-    train_set = training_set(data, cfg)
+    d = cfg.data
+    train_set = training_set(data.train, d.imgsz, cfg.augment, seed=cfg.seed, cache=d.cache)
     return TrainingParts(
         cfg=cfg,
         names=data.names,
@@ -102,7 +106,11 @@ def build_training(
             seed=cfg.seed,
             pin_memory=device.type == "cuda",
         ),
-        evaluator=validation(data, cfg, device) if dist.is_main else None,
+        evaluator=(
+            validation(data.val, d.imgsz, d.val_batch, workers=d.workers, device=device)
+            if dist.is_main and data.val is not None
+            else None
+        ),
         hooks=list(hooks),
         run_dir=run_dir,
         device=device,
@@ -140,26 +148,25 @@ def autocast_dtype(precision: str, device: torch.device) -> torch.dtype | None:
     return torch.bfloat16 if precision == "bf16" else None
 
 
-def training_set(data: TrainingData, cfg: TrainConfig) -> TrainDataset:
-    """Augmented training samples, with the images cached in memory when they fit."""
-    train_set = TrainDataset(data.train.records, cfg.data.imgsz, cfg.augment, seed=cfg.seed)
-    if cfg.data.cache != "none":
-        budget = 2 << 30 if cfg.data.cache == "auto" else 1 << 62
+def training_set(
+    dataset: DetectionDataset, imgsz: int, augment: AugmentConfig, *, seed: int, cache: str
+) -> TrainDataset:
+    """Augmented training samples, with the images cached in memory when they fit (``cache``:
+    auto, ram or none)."""
+    train_set = TrainDataset(dataset.records, imgsz, augment, seed=seed)
+    if cache != "none":
+        budget = 2 << 30 if cache == "auto" else 1 << 62
         if train_set.cache_images(budget):
             log.info("training images cached in memory (decoded and resized once)")
     return train_set
 
 
-def validation(data: TrainingData, cfg: TrainConfig, device: torch.device) -> Evaluator | None:
-    if data.val is None:
-        return None
+def validation(
+    dataset: DetectionDataset, imgsz: int, batch: int, *, workers: int, device: torch.device
+) -> Evaluator:
+    """The per-epoch evaluator of the validation split (the reference's COCO protocol)."""
     return Evaluator(
-        data.val,
-        imgsz=cfg.data.imgsz,
-        batch_size=cfg.data.val_batch,
-        workers=cfg.data.workers,
-        device=device,
-        progress=True,
+        dataset, imgsz=imgsz, batch_size=batch, workers=workers, device=device, progress=True
     )
 
 

@@ -139,7 +139,9 @@ class Evaluator:
         losses = _LossMeans()
         clock = _Clock()
         loader = eval_loader(data, self.workers)
-        bar = tqdm(loader, desc="val", unit="batch", disable=None if self.progress else True)
+        bar = tqdm(
+            loader, desc="val", unit="batch", disable=None if self.progress else True, leave=False
+        )
         for batch in bar:
             dets = self._detect(backend, batch, criterion, losses, clock)
             for sample, det in zip(batch.samples, dets, strict=False):
@@ -194,8 +196,8 @@ class Evaluator:
         if criterion is not None:
             assert isinstance(backend, TorchBackend)
             out = backend.forward(images)
-            masks = batch.masks.to(backend.device) if batch.masks is not None else None
-            losses.add(criterion(out, Targets(batch.targets.to(backend.device), masks)).parts)
+            targets = Targets(batch.targets, batch.masks).to(backend.device)
+            losses.add(criterion(out, targets).parts)
             boxes, scores = backend.decode(out)
         else:
             boxes, scores = backend.infer(images)

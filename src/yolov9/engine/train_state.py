@@ -26,9 +26,9 @@ def save_training_checkpoint(
     meta: dict[str, Any],
     state: dict[str, Any],
 ) -> Path:
-    """Write atomically; the EMA weights are stored once, as the checkpoint's model."""
-    train = {k: v for k, v in state.items() if k != "ema"}
-    train["format"] = FORMAT
+    """Write atomically; the EMA weights are stored once, as the checkpoint's model (``state``
+    is :meth:`Trainer.state_dict` without them)."""
+    train = {**state, "format": FORMAT}
     return save_checkpoint(path, ema_model, names, meta=meta, extra={"train": train})
 
 

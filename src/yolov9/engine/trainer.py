@@ -20,6 +20,7 @@ non-finite batch, stopping) are taken by all ranks together.
 from __future__ import annotations
 
 import logging
+import shutil
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,13 +30,14 @@ import torch
 from torch import nn
 from tqdm import tqdm
 
+from yolov9.checkpoints.native import atomic_write
 from yolov9.data.train_dataset import TrainBatch
 from yolov9.engine.build import TrainingParts
 from yolov9.engine.optim import apply_warmup, warmup_iterations
 from yolov9.engine.train_state import save_training_checkpoint
 from yolov9.errors import YOLOv9Error
 from yolov9.loss import Targets
-from yolov9.utils.dist import all_ranks, broadcast_flag
+from yolov9.utils.dist import all_ranks, barrier, broadcast_flag, broadcast_object
 
 log = logging.getLogger(__name__)
 
@@ -56,10 +58,6 @@ class TrainResult:
     history: list[dict[str, float]] = field(default_factory=list)  # every epoch of the run
 
 
-def _targets(boxes: torch.Tensor, masks: torch.Tensor | None, device: torch.device) -> Targets:
-    return Targets(boxes.to(device), masks.to(device) if masks is not None else None)
-
-
 class Trainer:
     def __init__(self, parts: TrainingParts) -> None:
         self.p = parts
@@ -71,12 +69,12 @@ class Trainer:
         self.problem_files: set[str] = set()
 
     # ------------------------------------------------------------------------- state
-    def state_dict(self) -> dict[str, Any]:
-        """Everything an exact resume needs (tensors, numbers and lists only)."""
+    def state_dict(self, *, ema: bool = True) -> dict[str, Any]:
+        """Everything an exact resume needs (tensors, numbers and lists only). ``ema=False``
+        leaves out the EMA weights (a training checkpoint stores them as its model)."""
         p = self.p
-        return {
+        state = {
             "model": {k: v.detach().cpu() for k, v in p.model.state_dict().items()},
-            "ema": {k: v.detach().cpu() for k, v in p.ema.model.state_dict().items()},
             "ema_updates": p.ema.updates,
             "optimizer": p.optimizer.state_dict(),
             "scaler": p.scaler.state_dict() if p.scaler is not None else {},
@@ -86,13 +84,22 @@ class Trainer:
             "history": [dict(r) for r in self.history],
             "torch_rng": torch.get_rng_state(),
         }
+        if ema:
+            state["ema"] = {k: v.detach().cpu() for k, v in p.ema.model.state_dict().items()}
+        return state
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Restore the progress and the optimiser's state (its moments and step counts); its
+        hyper-parameters stay those the parts were built with, so values changed on resume
+        (``lr0``, ``weight_decay``, ``momentum`` ...) take effect."""
         p = self.p
         p.model.load_state_dict(state["model"])
         p.ema.model.load_state_dict(state["ema"])
         p.ema.updates = int(state["ema_updates"])
+        built = [{k: v for k, v in g.items() if k != "params"} for g in p.optimizer.param_groups]
         p.optimizer.load_state_dict(state["optimizer"])
+        for group, settings in zip(p.optimizer.param_groups, built, strict=True):
+            group.update(settings)
         if p.scaler is not None and state.get("scaler"):
             p.scaler.load_state_dict(state["scaler"])
         self.epoch = int(state["epoch"])
@@ -214,7 +221,7 @@ class Trainer:
         dtype = p.autocast_dtype
         with torch.autocast(p.device.type, dtype or torch.float32, enabled=dtype is not None):
             out = p.net(images)
-        loss = p.criterion(out, _targets(batch.targets, batch.masks, p.device))
+        loss = p.criterion(out, Targets(batch.targets, batch.masks).to(p.device))
         total = loss.total * p.dist.world_size  # DDP averages gradients
         if not all_ranks(bool(torch.isfinite(total)), p.dist, p.device):
             self._non_finite()
@@ -296,10 +303,10 @@ class Trainer:
             "metrics": {k: v for k, v in record.items() if k in ("AP", "AP50", "AP75")},
         }
         weights = p.run_dir / "weights"
-        state = self.state_dict()
-        save_training_checkpoint(weights / "last.pt", p.ema.model, p.names, meta, state)
+        last = weights / "last.pt"
+        save_training_checkpoint(last, p.ema.model, p.names, meta, self.state_dict(ema=False))
         if is_best:
-            save_training_checkpoint(weights / "best.pt", p.ema.model, p.names, meta, state)
+            atomic_write(weights / "best.pt", lambda tmp: shutil.copyfile(last, tmp))
 
     def best_record(self) -> dict[str, float]:
         """The best epoch's record (validation metrics, without the training losses)."""
@@ -321,11 +328,16 @@ class Trainer:
             best_metrics = self.best_record()
             for hook in p.hooks:
                 hook.on_train_end({"best": best_metrics})
+        # every rank returns rank 0's result, once rank 0 has written every file
+        barrier(p.dist)
+        converted, best_metrics, history = broadcast_object(
+            (converted, best_metrics, self.history), p.dist
+        )
         return TrainResult(
             p.run_dir,
             weights / "last.pt",
             best if best.is_file() else None,
             converted,
             best_metrics,
-            list(self.history),
+            list(history),
         )

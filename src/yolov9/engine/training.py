@@ -1,9 +1,10 @@
 """``yolov9 train``, from the CLI and the Python API alike: start a run from a resolved config
 (:func:`train`) or continue one from its ``last.pt`` (:func:`resume`).
 
-A resumed run is its saved config, plus the values given now (any key: ``epochs`` to extend
-it, ``patience``, ``data.workers`` ...), plus the saved trainer state. Keys that define the
-network cannot change on resume.
+A resumed run is its saved config, plus the values given now (``epochs`` to extend it,
+``patience``, ``optim.lr0``, ``data.workers`` ...), plus the saved trainer state. What the
+saved state depends on cannot change: the network, the optimiser type, the dataset's classes
+and the run folder.
 """
 
 from __future__ import annotations
@@ -32,14 +33,14 @@ from yolov9.engine.training_data import (
 from yolov9.errors import ConfigError
 from yolov9.models import parse_model_name
 from yolov9.utils.device import select_device
-from yolov9.utils.dist import DistInfo, cleanup, init_distributed
+from yolov9.utils.dist import DistInfo, broadcast_object, cleanup, init_distributed
 from yolov9.utils.paths import new_run_dir
 from yolov9.utils.perf import tune_cpu_allocator
 
 log = logging.getLogger(__name__)
 
-# the network and its starting point: a resumed run keeps them
-FIXED_ON_RESUME = ("model.name", "model.aux", "model.weights")
+# what the saved state depends on: a resumed run keeps them
+FIXED_ON_RESUME = ("model.name", "model.aux", "model.weights", "optim.optimizer", "out")
 
 
 def train(cfg: TrainConfig, *, hooks: Sequence[Hook] = ()) -> TrainResult:
@@ -65,6 +66,13 @@ def resume(
     return _run(cfg, state, run_dir, hooks)
 
 
+def _setting(cfg: TrainConfig, key: str) -> Any:
+    value: Any = cfg
+    for part in key.split("."):
+        value = getattr(value, part)
+    return value
+
+
 def resume_config(
     last: str | Path, values: Mapping[str, Any], overrides: Iterable[str] = ()
 ) -> tuple[TrainConfig, dict[str, Any]]:
@@ -72,11 +80,11 @@ def resume_config(
     meta, state = read_training_state(last)
     saved = from_dict(meta["config"])
     cfg = saved.with_values(values, explicit=True)
-    for text in overrides:
-        cfg = cfg.with_values(parse_override(text), explicit=True)
+    for text in overrides:  # as on a fresh run: config keys only, no flag names
+        cfg = cfg.with_values(parse_override(text), explicit=True, flags=False)
+    state["names"] = list(meta["names"])
     for key in FIXED_ON_RESUME:
-        section, name = key.split(".")
-        old, new = getattr(getattr(saved, section), name), getattr(getattr(cfg, section), name)
+        old, new = _setting(saved, key), _setting(cfg, key)
         if old != new:
             raise ConfigError(
                 f"{key} cannot change when resuming ({old!r} in {last}, {new!r} given); "
@@ -104,6 +112,12 @@ def _run(
         device = dist_device or select_device(cfg.device)
         _seed(cfg, dist)
         data = load_training_data(cfg.data.data)
+        if state is not None and data.names != state["names"]:
+            raise ConfigError(
+                f"{cfg.data.data} has the classes {data.names[:5]}..., the run to resume "
+                f"{state['names'][:5]}... ({len(data.names)} against {len(state['names'])}); "
+                "start a new run with --weights to train on other classes"
+            )
         if state is None:
             choice = choose_recipe(cfg, len(data.train))
             cfg = apply_recipe(cfg, choice)
@@ -123,7 +137,8 @@ def _run(
                 PlotHook(run_dir),
                 *extra_hooks,
             ]
-        run_dir = run_dir or Path(cfg.out)  # other ranks never write into it
+        # every rank reports the same paths (only rank 0 writes into the folder)
+        run_dir = Path(broadcast_object(str(run_dir or cfg.out), dist))
         parts = build_training(
             cfg, data, device=device, dist=dist, run_dir=run_dir, hooks=hooks, fresh=state is None
         )

@@ -9,6 +9,7 @@ a checkpoint and its exports go through the same pre- and post-processing.
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -120,6 +121,7 @@ class TorchBackend(InferenceBackend):
         self.device = select_device(device)
         self.precision = precision
         self.source_name = model.name  # before the auxiliary branch is dropped
+        self.source_path: Path | None = None  # the checkpoint, when read from one
         self.model = inference_graph(model, self.device, precision) if prepare else model
         self.names, self.imgsz = list(names), imgsz
         self.nms_settings = {}

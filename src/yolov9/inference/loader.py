@@ -41,6 +41,8 @@ def load_backend(
             return OnnxBackend(path, device=device, threads=threads)
         return TorchScriptBackend(path)
     loaded = load_weights(weights)
-    return TorchBackend(
+    backend = TorchBackend(
         loaded.model, loaded.names, imgsz=imgsz or loaded.imgsz, device=device, precision=precision
     )
+    backend.source_path = loaded.path
+    return backend

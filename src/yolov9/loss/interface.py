@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import NamedTuple, Protocol
 
+import torch
 from torch import Tensor
 
 from yolov9.models.yolov9 import ModelOutput
@@ -21,6 +22,10 @@ class Targets(NamedTuple):
 
     boxes: Tensor
     masks: Tensor | None = None
+
+    def to(self, device: torch.device | str) -> Targets:
+        masks = self.masks.to(device) if self.masks is not None else None
+        return Targets(self.boxes.to(device), masks)
 
 
 class LossOutput(NamedTuple):

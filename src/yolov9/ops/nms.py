@@ -136,7 +136,8 @@ def non_max_suppression(
         classes: keep only these class ids.
         max_candidates: at most this many of an image's highest-scoring candidates go to
             NMS; the others are dropped before it (as in the reference; far above what any
-            ``max_det`` keeps). When that happens a warning gives the number dropped.
+            ``max_det`` keeps). When that happens one warning per call gives the number of
+            images and candidates concerned.
 
     Returns:
         One :class:`Detections` per image (there is no time limit, unlike the reference's).
@@ -147,6 +148,7 @@ def non_max_suppression(
     if classes is not None:
         class_filter = torch.zeros(num_classes, dtype=torch.bool, device=scores.device)
         class_filter[torch.as_tensor(classes, device=scores.device)] = True
+    truncated: list[int] = []  # candidates dropped per truncated image
     for boxes_i, scores_i in zip(boxes_xyxy, scores, strict=True):
         if multi_label:
             anchor_idx, label = torch.nonzero(scores_i > conf_threshold, as_tuple=True)
@@ -159,13 +161,7 @@ def non_max_suppression(
             keep = class_filter[label]
             anchor_idx, score, label = anchor_idx[keep], score[keep], label[keep]
         if score.numel() > max_candidates:
-            log.warning(
-                "NMS: %d candidates above conf %g in one image; the %d best kept, %d dropped",
-                score.numel(),
-                conf_threshold,
-                max_candidates,
-                score.numel() - max_candidates,
-            )
+            truncated.append(score.numel() - max_candidates)
             top = score.topk(max_candidates).indices
             anchor_idx, score, label = anchor_idx[top], score[top], label[top]
         boxes = boxes_i[anchor_idx]
@@ -174,4 +170,14 @@ def non_max_suppression(
         else:
             keep = batched_nms(boxes, score, label, iou_threshold, max_det)
         out.append(Detections(boxes[keep], score[keep], label[keep]))
+    if truncated:
+        log.warning(
+            "NMS: %d of %d images had more than %d candidates above conf %g; %d dropped "
+            "before NMS (max_candidates)",
+            len(truncated),
+            len(out),
+            max_candidates,
+            conf_threshold,
+            sum(truncated),
+        )
     return out

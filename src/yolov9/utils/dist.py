@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from typing import TypeVar
 
 import torch
 import torch.distributed as dist
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -40,6 +43,21 @@ def init_distributed(device: str) -> tuple[DistInfo, torch.device | None]:
     if not dist.is_initialized():
         dist.init_process_group("nccl" if use_cuda else "gloo")
     return info, torch.device("cuda", info.local_rank) if use_cuda else torch.device("cpu")
+
+
+def barrier(info: DistInfo) -> None:
+    """Wait for every rank (e.g. until rank 0 has written the files the others read)."""
+    if info.enabled:
+        dist.barrier()
+
+
+def broadcast_object(obj: T, info: DistInfo) -> T:
+    """Rank 0's ``obj`` (any picklable value) on every rank."""
+    if not info.enabled:
+        return obj
+    box = [obj]
+    dist.broadcast_object_list(box, src=0)
+    return box[0]
 
 
 def all_ranks(flag: bool, info: DistInfo, device: torch.device) -> bool:
