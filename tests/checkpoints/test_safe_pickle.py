@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import pickle
+from collections import OrderedDict
 from pathlib import Path
 
 import pytest
@@ -78,3 +79,41 @@ def test_plain_pickle_protocols_load(tmp_path: Path) -> None:
 def test_missing_file_is_a_clear_error() -> None:
     with pytest.raises(CheckpointError, match=r"weights file not found: nope/x\.pt"):
         load_weights("nope/x.pt")
+
+
+class _GetattrOf:
+    """Pickles as ``getattr(owner, name)``, the form of the authors' segmentation heads."""
+
+    def __init__(self, owner: object, name: str) -> None:
+        self.owner, self.name = owner, name
+
+    def __reduce__(self):
+        return (getattr, (self.owner, self.name))
+
+
+def test_getattr_forward_of_a_stand_in_class_is_inert(tmp_path: Path) -> None:
+    from tests.checkpoints.official_format import fake_reference_modules
+
+    with fake_reference_modules() as (block, _):
+        torch.save({"detect": _GetattrOf(block, "forward")}, tmp_path / "seg.pt")
+    assert read_torch_file(tmp_path / "seg.pt") == {"detect": "models.common.Block.forward"}
+
+
+@pytest.mark.parametrize(
+    ("owner", "name"), [(OrderedDict, "fromkeys"), (set, "pop"), (Path, "unlink"), (set, "forward")]
+)
+def test_getattr_on_anything_else_is_refused(tmp_path: Path, owner: object, name: str) -> None:
+    marker = tmp_path / "pwned"
+    torch.save({"f": _GetattrOf(owner, name)}, tmp_path / "g.pt")
+    with pytest.raises(CheckpointError, match="refusing to load"):
+        read_torch_file(tmp_path / "g.pt")
+    assert not marker.exists()
+
+
+def test_getattr_of_a_stand_in_class_other_than_forward_is_refused(tmp_path: Path) -> None:
+    from tests.checkpoints.official_format import fake_reference_modules
+
+    with fake_reference_modules() as (block, _):
+        torch.save({"f": _GetattrOf(block, "__init__")}, tmp_path / "g.pt")
+    with pytest.raises(CheckpointError, match=r"getattr\(.*'__init__'\)"):
+        read_torch_file(tmp_path / "g.pt")

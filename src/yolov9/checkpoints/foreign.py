@@ -18,7 +18,7 @@ from yolov9.checkpoints.keymaps import mit_key_map, official_key_map, remap_stat
 from yolov9.checkpoints.safe_pickle import ModuleStub, stub_state_dict
 from yolov9.errors import CheckpointError
 from yolov9.models import SPECS, YOLOv9
-from yolov9.models.variants import ModelSpec
+from yolov9.models.variants import DETECT, HeadKind, ModelSpec
 
 log = logging.getLogger(__name__)
 
@@ -33,24 +33,44 @@ def _infer_head(sd: dict[str, Tensor], cls_suffix: str, box_suffix: str) -> tupl
     return int(cls[0].shape[0]), int(box[0].shape[0]) // 4
 
 
+def _head_kinds(sd: dict[str, Tensor]) -> list[HeadKind]:
+    """The head kinds a file may hold: detection, or (with prototype weights) segmentation
+    with as many masks as the prototype convolution has outputs."""
+    protos = [
+        v for k, v in sd.items() if k.endswith((".proto.cv3.conv.weight", ".proto.conv.weight"))
+    ]
+    if not protos:
+        return [DETECT]
+    m = int(protos[0].shape[0])
+    return [HeadKind("segment", num_masks=m)] + [
+        HeadKind("dsegment", proto_depth=d, num_masks=m) for d in (2, 1)
+    ]
+
+
 def _identify(
     sd: dict[str, Tensor], num_classes: int, reg_max: int, key_map: KeyMapFn, source: str
 ) -> tuple[YOLOv9, dict[str, str]]:
-    """Find the (size, with_aux) whose translated keys and shapes equal the file's."""
+    """Find the (size, with_aux, head) whose translated keys and shapes equal the file's."""
     shapes = {k: tuple(v.shape) for k, v in sd.items()}
-    for spec in SPECS.values():
-        for with_aux in (True, False):
-            with torch.device("meta"):
-                model = YOLOv9(spec, num_classes, with_aux=with_aux, reg_max=reg_max)
-            try:
-                kmap = key_map(model, spec, with_aux)
-            except CheckpointError:
-                continue
-            if set(kmap.values()) - shapes.keys():
-                continue
-            ours = model.state_dict()
-            if all(ours[k].numel() == _numel(shapes[v]) for k, v in kmap.items()):
-                return model, kmap
+    candidates = [
+        (spec, with_aux, head)
+        for head in _head_kinds(sd)
+        for spec in SPECS.values()
+        for with_aux in (True, False)
+        if not (with_aux and head.name == "segment")
+    ]
+    for spec, with_aux, head in candidates:
+        with torch.device("meta"):
+            model = YOLOv9(spec, num_classes, with_aux=with_aux, reg_max=reg_max, head=head)
+        try:
+            kmap = key_map(model, spec, with_aux)
+        except CheckpointError:
+            continue
+        if set(kmap.values()) - shapes.keys():
+            continue
+        ours = model.state_dict()
+        if all(ours[k].numel() == _numel(shapes[v]) for k, v in kmap.items()):
+            return model, kmap
     raise CheckpointError(
         f"{source}: the tensors do not match any YOLOv9/GELAN size T/S/M/C/E "
         f"({len(sd)} tensors, {num_classes} classes); custom architectures are not supported"
@@ -76,6 +96,7 @@ def _materialise(
         meta_model.num_classes,
         with_aux=meta_model.aux is not None,
         reg_max=meta_model.reg_max,
+        head=meta_model.head_kind,
     )
     remapped = remap_state_dict(model, sd, kmap, source_name=source, ignore=ignore)
     model.load_state_dict(

@@ -15,7 +15,7 @@ from torch import Tensor, nn
 
 from yolov9.errors import CheckpointError
 from yolov9.models.blocks import ELAN1, SPPELAN, AConv, ADown, RepNBottleneck, RepNCSP, RepNCSPELAN4
-from yolov9.models.variants import AuxKind, ModelSpec
+from yolov9.models.variants import DETECT, AuxKind, HeadKind, ModelSpec
 
 HEAD = "<head>"  # marks the detection-head layer in a layer list
 SKIP = None  # a parameter-free layer (Upsample, Concat, CBFuse, Silence)
@@ -45,23 +45,41 @@ def _pan(prefix: str = "neck") -> list[str | None]:
     ]
 
 
-def official_layers(spec: ModelSpec, with_aux: bool) -> list[str | None]:
-    """Our module prefix for every layer index of the authors' model files."""
+def _official_body(spec: ModelSpec, with_aux: bool) -> list[str | None]:
+    """Layers before the head: backbone(s), neck, and the auxiliary branch if present."""
     if spec.dual_backbone:  # E: Silence, backbone 1, 5 CBLinear, backbone 2 fused at P1-P5
         layers: list[str | None] = [SKIP, *_backbone("backbone.first")]
         layers += [f"backbone.links.{i}" for i in range(5)]
         layers += _backbone("backbone.second", (1, 2, 3, 4, 5))
         if with_aux:
             layers += _top_down("aux.neck")
-        return [*layers, *_pan(), HEAD]
+        return [*layers, *_pan()]
     if spec.aux is AuxKind.REVERSIBLE:  # M, C: the training graph starts with Silence
         main = [*_backbone("backbone"), *_pan()]
         if not with_aux:
-            return [*main, HEAD]
+            return main
         links = [f"aux.links.{i}" for i in range(3)]
-        return [SKIP, *main, *links, *_backbone("aux.backbone", (3, 4, 5)), HEAD]
+        return [SKIP, *main, *links, *_backbone("aux.backbone", (3, 4, 5))]
     main = [*_backbone("backbone"), *_pan()]  # T, S
-    return [*main, *_top_down("aux.neck"), HEAD] if with_aux else [*main, HEAD]
+    return [*main, *_top_down("aux.neck")] if with_aux else main
+
+
+def _proto_branch(head: str) -> list[str | None]:
+    """DSegment's prototype branch: RepNCSPELAN4, Upsample, Conv (separate layers there)."""
+    return [f"{head}.proto.block", SKIP, f"{head}.proto.conv"]
+
+
+def official_layers(spec: ModelSpec, with_aux: bool, head: HeadKind = DETECT) -> list[str | None]:
+    """Our module prefix for every layer index of the authors' model files.
+
+    Segmentation (``dsegment``) puts the prototype branches before the head, auxiliary first
+    (``yolov9-c-dseg.yaml`` layers 38-43, ``gelan-c-dseg.yaml`` layers 22-24); the sizes other
+    than C follow the same pattern (the authors publish no such files).
+    """
+    layers = _official_body(spec, with_aux)
+    if head.name == "dsegment":
+        layers += [*(_proto_branch("aux.head") if with_aux else []), *_proto_branch("head")]
+    return [*layers, HEAD]
 
 
 def mit_layers(spec: ModelSpec, with_aux: bool) -> list[str | None]:
@@ -114,29 +132,48 @@ def _split(key: str, table: dict[str, int]) -> tuple[int, str, str]:
     raise KeyError(key)
 
 
+# Head sub-module names: DDetect / DSegment / Segment (one head) and DualDDetect /
+# DualDSegment (aux half first, then main). Segment's Proto is cv1/cv2/cv3; DSegment's 1x1
+# prototype conv is `proto` (aux) / `proto2` (main).
+_SINGLE = {"box": "cv2", "cls": "cv3", "dfl": "dfl", "coef": "cv4", "proto.out": "proto"}
+_DUAL_AUX = {"box": "cv2", "cls": "cv3", "dfl": "dfl", "coef": "cv6", "proto.out": "proto"}
+_DUAL_MAIN = {"box": "cv4", "cls": "cv5", "dfl": "dfl2", "coef": "cv7", "proto.out": "proto2"}
+_PROTO = {"proto.conv1": "proto.cv1", "proto.conv2": "proto.cv2", "proto.out": "proto.cv3"}
+
+
+def _official_head_key(key: str, with_aux: bool, kind: HeadKind) -> str:
+    """``head.box.0.1.conv.weight`` -> ``cv2.0.1.conv.weight`` (without the layer prefix)."""
+    is_aux = key.startswith("aux.")
+    rest = key.removeprefix("aux.").removeprefix("head.")
+    names = (_DUAL_AUX if is_aux else _DUAL_MAIN) if with_aux else _SINGLE
+    if kind.name == "segment":
+        names = {**names, **_PROTO}
+    for ours in sorted(names, key=len, reverse=True):
+        if rest.startswith(ours + "."):
+            return names[ours] + rest[len(ours) :]
+    raise CheckpointError(f"no published name for {key}")
+
+
 def official_key_map(model: nn.Module, spec: ModelSpec, with_aux: bool) -> dict[str, str]:
     """Our state-dict key -> the authors' key, for every key of ``model``."""
-    layers = official_layers(spec, with_aux)
+    kind: HeadKind = getattr(model, "head_kind", DETECT)
+    layers = official_layers(spec, with_aux, kind)
     head_index = layers.index(HEAD)
     table = _prefix_table([p if p != HEAD else None for p in layers])
-    # DDetect: cv2 box / cv3 cls / dfl. DualDDetect: cv2/cv3/dfl aux, cv4/cv5/dfl2 main.
-    main_names = {"box": "cv4", "cls": "cv5", "dfl": "dfl2"} if with_aux else {}
-    head_names = {"box": "cv2", "cls": "cv3", "dfl": "dfl"}
     out = {}
     for key in model.state_dict():
-        if key.startswith(("head.", "aux.head.")):
-            is_aux = key.startswith("aux.")
-            branch, _, rest = key.removeprefix("aux.").removeprefix("head.").partition(".")
-            names = head_names if is_aux or not with_aux else main_names
-            out[key] = f"model.{head_index}.{names[branch]}.{rest}"
-        else:
+        try:
             index, _, rest = _split(key, table)
             out[key] = f"model.{index}.{rest}"
+        except KeyError:
+            out[key] = f"model.{head_index}.{_official_head_key(key, with_aux, kind)}"
     return out
 
 
 def mit_key_map(model: nn.Module, spec: ModelSpec, with_aux: bool) -> dict[str, str]:
     """Our state-dict key -> the MIT rewrite's key (its DFL is stored once per level)."""
+    if getattr(model, "task", "detect") != "detect":
+        raise CheckpointError("the MIT rewrite publishes no segmentation weights in this layout")
     layers = mit_layers(spec, with_aux)
     table = _prefix_table([p if p not in (HEAD, "<aux-head>") else None for p in layers])
     modules = dict(model.named_modules())

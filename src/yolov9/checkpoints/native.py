@@ -20,7 +20,7 @@ import torch
 from torch import Tensor
 
 from yolov9.errors import CheckpointError, ConfigError
-from yolov9.models import YOLOv9, parse_model_name
+from yolov9.models import HeadKind, YOLOv9, parse_model_name
 
 FORMAT = "yolov9-checkpoint"
 VERSION = 1
@@ -51,6 +51,9 @@ def model_meta(model: YOLOv9, names: list[str], **extra: Any) -> dict[str, Any]:
         "num_classes": model.num_classes,
         "names": list(names),
         "task": model.task,
+        "head": model.head_kind.name,
+        "proto_depth": model.head_kind.proto_depth,
+        "num_masks": model.head_kind.num_masks,
         "reg_max": model.reg_max,
         "aux": model.aux_mode,
         "yolov9_version": __version__,
@@ -107,9 +110,15 @@ def model_from_state(
 ) -> tuple[YOLOv9, list[str]]:
     """Build the model named in ``meta`` and load ``state`` into it (strictly)."""
     try:
-        spec, _, task = parse_model_name(str(meta["model"]))
+        spec, _, head = parse_model_name(str(meta["model"]))
         num_classes = int(meta["num_classes"])
         names = [str(n) for n in meta["names"]]
+        if "head" in meta:  # the depth a converted yolov9-x-seg keeps is not in its name
+            head = HeadKind(
+                str(meta["head"]),
+                int(meta.get("proto_depth", head.proto_depth)),
+                int(meta.get("num_masks", head.num_masks)),
+            )
     except (KeyError, ValueError, TypeError) as e:
         raise CheckpointError(f"{source}: invalid metadata ({e})") from None
     with_aux = any(k.startswith("aux.") for k in state)
@@ -120,7 +129,7 @@ def model_from_state(
         with_aux=with_aux,
         reg_max=int(meta.get("reg_max", 16)),
         aux_mode=aux_mode,
-        task=str(meta.get("task", task)),
+        head=head,
     )
     expected = model.state_dict()
     problems = [f"missing {k}" for k in expected if k not in state]

@@ -11,6 +11,8 @@ unpickle with an allow-list:
   ``_buffers``, ``_modules`` and plain attributes such as ``names`` survive);
 * ``collections.OrderedDict``, ``set``, ``argparse.Namespace`` data, ``pathlib`` paths (read as
   strings) and NumPy scalars/arrays are reconstructed as data;
+* ``getattr(<stub class>, 'forward')`` (how the authors' segmentation heads pickle their
+  parent's ``forward``) becomes an inert string; ``getattr`` on anything else is refused;
 * anything else (``os.system``, ``builtins.eval``, ``functools.partial`` ...) is refused with a
   :class:`CheckpointError` that names it.
 
@@ -118,7 +120,20 @@ def _numpy_scalar(dtype: np.dtype, data: bytes | None = None) -> Any:
     return np.frombuffer(data or b"", dtype=dtype)[0] if data else dtype.type()
 
 
+def _stub_getattr(owner: Any, name: Any) -> str:
+    """``getattr`` for one pickled form only: the authors' segmentation heads store
+    ``Detect.forward`` as an attribute, pickled as ``getattr(models.yolo.Detect, 'forward')``.
+    On a stand-in class this yields an inert label; any other use is refused."""
+    if isinstance(owner, type) and issubclass(owner, ModuleStub) and name == "forward":
+        return f"{owner.qualified_name}.forward"
+    raise CheckpointError(
+        f"refusing to load: the pickle calls getattr({owner!r}, {name!r}), which is not model "
+        "data. Only load checkpoints from sources you trust."
+    )
+
+
 _ALLOWED: dict[tuple[str, str], Any] = {
+    ("builtins", "getattr"): _stub_getattr,
     ("torch._utils", "_rebuild_tensor_v2"): _rebuild_tensor,
     ("torch._utils", "_rebuild_parameter"): _rebuild_parameter,
     ("torch._utils", "_rebuild_parameter_with_state"): _rebuild_parameter,

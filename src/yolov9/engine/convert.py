@@ -22,8 +22,11 @@ class ConvertReport:
 
 @torch.no_grad()
 def _main_output(model: YOLOv9, x: torch.Tensor) -> torch.Tensor:
+    """Every output of the main head, flattened: box logits, class logits and, for
+    segmentation, mask coefficients and prototypes."""
     out = model.eval()(x).main
-    return torch.cat((out.pred_dist, out.pred_logits), -1)
+    parts = [out.pred_dist, out.pred_logits, out.coeffs, out.protos]
+    return torch.cat([t.flatten() for t in parts if t is not None])
 
 
 def convert_checkpoint(src: str | Path, dst: str | Path, *, half: bool = False) -> ConvertReport:

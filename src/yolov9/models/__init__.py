@@ -1,4 +1,5 @@
-"""Model zoo: ``build_model("yolov9-c")`` (training graph) or ``build_model("gelan-c")``."""
+"""Model zoo: ``build_model("yolov9-c")`` (training graph) or ``build_model("gelan-c")``;
+``-seg`` / ``-dseg`` names are the instance-segmentation forms."""
 
 from __future__ import annotations
 
@@ -6,15 +7,19 @@ import difflib
 from typing import NamedTuple
 
 from yolov9.errors import ConfigError
-from yolov9.models.head import TASKS, DetectHead, HeadOutput
-from yolov9.models.variants import SPECS, AuxKind, ModelSpec
+from yolov9.models.head import DetectHead, HeadOutput
+from yolov9.models.heads import TASKS
+from yolov9.models.variants import DETECT, SPECS, AuxKind, HeadKind, ModelSpec
 from yolov9.models.yolov9 import ModelOutput, YOLOv9
 
 __all__ = [
+    "AUTHORS_GRAPHS",
+    "DETECT",
     "SPECS",
     "TASKS",
     "AuxKind",
     "DetectHead",
+    "HeadKind",
     "HeadOutput",
     "ModelName",
     "ModelOutput",
@@ -26,30 +31,58 @@ __all__ = [
 ]
 
 
-def list_models() -> list[str]:
-    """All buildable names: ``yolov9-t`` ... ``yolov9-e`` and ``gelan-t`` ... ``gelan-e``."""
-    return [f"{family}-{size}" for family in ("yolov9", "gelan") for size in SPECS]
+# Segmentation names -> head kind. "yolov9-x-dseg" is accepted as the authors' file name.
+_SEG_SUFFIXES = {
+    ("gelan", "seg"): HeadKind("segment"),
+    ("gelan", "dseg"): HeadKind("dsegment", proto_depth=1),
+    ("yolov9", "seg"): HeadKind("dsegment", proto_depth=2),
+    ("yolov9", "dseg"): HeadKind("dsegment", proto_depth=2),
+}
+
+# Graphs whose layout the authors publish (model files and released checkpoints); every other
+# segmentation name is our extension of their design to the other sizes.
+AUTHORS_GRAPHS = frozenset(
+    [f"{f}-{s}" for f in ("yolov9", "gelan") for s in SPECS]
+    + ["gelan-c-seg", "gelan-c-dseg", "yolov9-c-seg"]
+)
+
+
+def list_models(task: str | None = None) -> list[str]:
+    """All buildable names: ``yolov9-t`` ... ``gelan-e`` (detection), then
+    ``yolov9-x-seg``, ``gelan-x-seg`` and ``gelan-x-dseg`` (segmentation); ``task`` filters."""
+    detect = [f"{family}-{size}" for family in ("yolov9", "gelan") for size in SPECS]
+    segment = [f"{n}-{suffix}" for n in detect for suffix in ("seg", "dseg")]
+    segment = [n for n in segment if not n.endswith("dseg") or n.startswith("gelan")]
+    return {"detect": detect, "segment": segment}.get(task or "", detect + segment)
 
 
 class ModelName(NamedTuple):
-    """What a model name says: the size's spec, whether it has the PGI branch, its task."""
+    """What a model name says: the size's spec, whether it has the PGI branch, its head."""
 
     spec: ModelSpec
     with_aux: bool
-    task: str
+    head: HeadKind
+
+    @property
+    def task(self) -> str:
+        return self.head.task
 
 
 def parse_model_name(name: str) -> ModelName:
-    """``"yolov9-c"`` -> (spec C, with_aux=True, "detect"); ``"gelan-c"`` -> (spec C, False,
-    "detect").
+    """``"yolov9-c"`` -> (spec C, with_aux=True, detect); ``"gelan-c-seg"`` -> (spec C, False,
+    the authors' Segment head); ``"yolov9-c-seg"`` -> (spec C, True, dsegment of depth 2).
 
     Raises:
         ConfigError: not a known name (with the closest one as a hint).
     """
     key = name.strip().lower()
-    family, _, size = key.partition("-")
+    family, _, rest = key.partition("-")
+    size, _, suffix = rest.partition("-")
     if family in ("yolov9", "gelan") and size in SPECS:
-        return ModelName(SPECS[size], family == "yolov9", TASKS[0])
+        if not suffix:
+            return ModelName(SPECS[size], family == "yolov9", DETECT)
+        if (family, suffix) in _SEG_SUFFIXES:
+            return ModelName(SPECS[size], family == "yolov9", _SEG_SUFFIXES[(family, suffix)])
     close = difflib.get_close_matches(key, list_models(), n=1)
     hint = f" Did you mean {close[0]!r}?" if close else ""
     raise ConfigError(f"unknown model {name!r}.{hint} Known models: {', '.join(list_models())}")
@@ -61,7 +94,7 @@ def build_model(name: str, num_classes: int = 80, *, reg_max: int = 16, aux: str
     ``aux`` chooses the auxiliary branch of a ``yolov9-*`` model: ``"pgi"`` (the paper's
     YOLOv9), ``"deep-supervision"`` (the ablation baseline) or ``"none"`` (same as gelan-*).
     """
-    spec, with_aux, task = parse_model_name(name)
+    spec, with_aux, head = parse_model_name(name)
     if aux == "none":
         with_aux = False
-    return YOLOv9(spec, num_classes, with_aux=with_aux, reg_max=reg_max, aux_mode=aux, task=task)
+    return YOLOv9(spec, num_classes, with_aux=with_aux, reg_max=reg_max, aux_mode=aux, head=head)

@@ -12,9 +12,10 @@ from torch import Tensor, nn
 
 from yolov9.errors import ConfigError
 from yolov9.models.backbone import CBLinks, GELANBackbone
-from yolov9.models.head import HeadOutput, build_head
+from yolov9.models.head import HeadOutput
+from yolov9.models.heads import build_head
 from yolov9.models.neck import TopDownPath
-from yolov9.models.variants import AuxKind, ModelSpec
+from yolov9.models.variants import DETECT, AuxKind, HeadKind, ModelSpec
 
 
 class AuxNeckBranch(nn.Module):
@@ -25,12 +26,14 @@ class AuxNeckBranch(nn.Module):
     """
 
     def __init__(
-        self, spec: ModelSpec, num_classes: int, reg_max: int = 16, task: str = "detect"
+        self, spec: ModelSpec, num_classes: int, reg_max: int = 16, head: HeadKind = DETECT
     ) -> None:
         super().__init__()
         n = spec.neck
         self.neck = TopDownPath(n, spec.backbone.level_outputs[2:])
-        self.head = build_head(task, num_classes, (n.top3.out, n.top4.out, n.spp[0]), reg_max)
+        self.head = build_head(
+            head, num_classes, (n.top3.out, n.top4.out, n.spp[0]), reg_max, n.top3
+        )
 
     def forward(self, images: Tensor, taps: Sequence[Tensor]) -> HeadOutput:
         return self.head(list(self.neck(*taps[2:])))
@@ -45,13 +48,13 @@ class ReversibleBranch(nn.Module):
     """
 
     def __init__(
-        self, spec: ModelSpec, num_classes: int, reg_max: int = 16, task: str = "detect"
+        self, spec: ModelSpec, num_classes: int, reg_max: int = 16, head: HeadKind = DETECT
     ) -> None:
         super().__init__()
         b = spec.backbone
         self.links = CBLinks(b.level_outputs[2:], b.level_inputs[2:], first=2)
         self.backbone = GELANBackbone(b)
-        self.head = build_head(task, num_classes, b.level_outputs[2:], reg_max)
+        self.head = build_head(head, num_classes, b.level_outputs[2:], reg_max, spec.neck.top3)
 
     def forward(self, images: Tensor, taps: Sequence[Tensor]) -> HeadOutput:
         levels = self.backbone(images, self.links(taps[2:])).levels
@@ -63,10 +66,12 @@ class DeepSupervisionBranch(nn.Module):
     directly on the backbone's P3-P5, with no auxiliary neck or reversible branch."""
 
     def __init__(
-        self, spec: ModelSpec, num_classes: int, reg_max: int = 16, task: str = "detect"
+        self, spec: ModelSpec, num_classes: int, reg_max: int = 16, head: HeadKind = DETECT
     ) -> None:
         super().__init__()
-        self.head = build_head(task, num_classes, spec.backbone.level_outputs[2:], reg_max)
+        self.head = build_head(
+            head, num_classes, spec.backbone.level_outputs[2:], reg_max, spec.neck.top3
+        )
 
     def forward(self, images: Tensor, taps: Sequence[Tensor]) -> HeadOutput:
         return self.head(list(taps[2:]))
@@ -80,14 +85,14 @@ def build_aux(
     num_classes: int,
     reg_max: int = 16,
     mode: str = "pgi",
-    task: str = "detect",
+    head: HeadKind = DETECT,
 ) -> nn.Module:
     """The auxiliary branch of ``spec``: PGI as the paper builds it for that size, or plain
-    deep supervision for the ablation; its head is of the model's ``task``."""
+    deep supervision for the ablation; its head is of the model's kind."""
     if mode == "deep-supervision":
-        return DeepSupervisionBranch(spec, num_classes, reg_max, task)
+        return DeepSupervisionBranch(spec, num_classes, reg_max, head)
     if mode != "pgi":
         raise ConfigError(f"auxiliary mode must be one of {AUX_MODES}, got {mode!r}")
     if spec.aux is AuxKind.REVERSIBLE:
-        return ReversibleBranch(spec, num_classes, reg_max, task)
-    return AuxNeckBranch(spec, num_classes, reg_max, task)
+        return ReversibleBranch(spec, num_classes, reg_max, head)
+    return AuxNeckBranch(spec, num_classes, reg_max, head)

@@ -1,4 +1,5 @@
-"""Decoupled, anchor-free detection head with Distribution Focal Loss bins (reference: DDetect)."""
+"""Decoupled, anchor-free detection head with Distribution Focal Loss bins (reference: DDetect,
+and its ungrouped form Detect)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,6 @@ from typing import NamedTuple
 import torch
 from torch import Tensor, nn
 
-from yolov9.errors import ConfigError
 from yolov9.models.blocks import ConvBNAct
 from yolov9.ops.anchors import make_anchors
 from yolov9.ops.boxes import dist2bbox
@@ -25,12 +25,16 @@ class HeadOutput(NamedTuple):
         pred_logits: (B, A, C) class logits.
         anchor_points: (A, 2) anchor centres in stride units of their level.
         stride_tensor: (A, 1) the stride of each anchor in input pixels.
+        coeffs: (B, A, M) mask coefficients (segmentation heads; None for detection).
+        protos: (B, M, H/4, W/4) prototype masks at stride 4 (segmentation heads).
     """
 
     pred_dist: Tensor
     pred_logits: Tensor
     anchor_points: Tensor
     stride_tensor: Tensor
+    coeffs: Tensor | None = None
+    protos: Tensor | None = None
 
 
 class DFL(nn.Module):
@@ -68,7 +72,9 @@ class DetectHead(nn.Module):
     box ``ceil4(max(c_P3 // 4, 4·R, 16))``, class ``max(c_P3, min(2·C, 128))``.
 
     The four groups of the box branch keep each side's R logits on its own quarter of the
-    channels. The forward pass returns raw logits in both train and eval mode; decoding is
+    channels. ``grouped=False`` is the reference's plain ``Detect`` (the authors' ``Segment``
+    head builds on it): ungrouped box convolutions and a box width without rounding to 4.
+    The forward pass returns raw logits in both train and eval mode; decoding is
     :meth:`decode`, and NMS lives in :mod:`yolov9.ops.nms`.
     """
 
@@ -78,18 +84,21 @@ class DetectHead(nn.Module):
         in_channels: Sequence[int],
         reg_max: int = 16,
         strides: Sequence[int] = STRIDES,
+        *,
+        grouped: bool = True,
     ) -> None:
         super().__init__()
         self.num_classes = num_classes
         self.reg_max = reg_max
         self.strides = tuple(strides)
-        c_box = math.ceil(max(in_channels[0] // 4, reg_max * 4, 16) / 4) * 4
+        c_box = max(in_channels[0] // 4, reg_max * 4, 16)
+        c_box, g = (math.ceil(c_box / 4) * 4, 4) if grouped else (c_box, 1)
         c_cls = max(in_channels[0], min(num_classes * 2, 128))
         self.box = nn.ModuleList(
             nn.Sequential(
                 ConvBNAct(c, c_box, 3),
-                ConvBNAct(c_box, c_box, 3, g=4),
-                nn.Conv2d(c_box, 4 * reg_max, 1, groups=4),
+                ConvBNAct(c_box, c_box, 3, g=g),
+                nn.Conv2d(c_box, 4 * reg_max, 1, groups=g),
             )
             for c in in_channels
         )
@@ -129,15 +138,3 @@ class DetectHead(nn.Module):
         """Raw head output -> (boxes_xyxy (B, A, 4) in input pixels, scores (B, A, C))."""
         boxes = dist2bbox(self.dfl(out.pred_dist), out.anchor_points) * out.stride_tensor
         return boxes, out.pred_logits.sigmoid()
-
-
-TASKS = ("detect",)  # the head kinds of the model zoo (instance segmentation comes next)
-
-
-def build_head(
-    task: str, num_classes: int, in_channels: Sequence[int], reg_max: int = 16
-) -> DetectHead:
-    """The head of a ``task`` over levels of ``in_channels`` (main and auxiliary alike)."""
-    if task == "detect":
-        return DetectHead(num_classes, in_channels, reg_max)
-    raise ConfigError(f"unknown task {task!r}; known: {', '.join(TASKS)}")

@@ -78,6 +78,35 @@ class NeckSpec:
 
 
 @dataclass(frozen=True)
+class HeadKind:
+    """What a model's heads (main and auxiliary alike) predict, and how they are built.
+
+    * ``detect``: boxes and classes (the reference's ``DDetect`` / ``DualDDetect``).
+    * ``segment``: the authors' ``Segment``: the ungrouped ``Detect`` head, mask coefficients per
+      anchor, and ``Proto`` (3x3 conv, nearest x2, 3x3 conv, 1x1 conv) on P3. No PGI form.
+    * ``dsegment``: the authors' ``DSegment`` / ``DualDSegment``: the grouped head, mask
+      coefficients, and a prototype branch on P3 (RepNCSPELAN4 of depth ``proto_depth``,
+      nearest x2, 3x3 conv, 1x1 conv). ``yolov9-x-seg`` is built with depth 2 and keeps it when
+      converted; ``gelan-x-dseg`` is built with depth 1 (the authors' ``gelan-c-dseg.yaml``).
+
+    Prototype widths come from the size's neck: the P3 block's (out, hidden, stage) widths
+    (C: 256, 256, 128, the authors' ``npr=256``), so the small sizes stay small.
+    """
+
+    name: str = "detect"
+    proto_depth: int = 1
+    num_masks: int = 32
+
+    @property
+    def task(self) -> str:
+        return "detect" if self.name == "detect" else "segment"
+
+
+HEAD_KINDS = ("detect", "segment", "dsegment")
+DETECT = HeadKind()
+
+
+@dataclass(frozen=True)
 class ModelSpec:
     """One YOLOv9 size. Counts are for 80 classes (``nc=80``)."""
 

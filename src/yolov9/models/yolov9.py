@@ -10,9 +10,10 @@ from yolov9.errors import ConfigError
 from yolov9.models.aux import build_aux
 from yolov9.models.backbone import DualBackbone, GELANBackbone
 from yolov9.models.blocks import fuse_model
-from yolov9.models.head import STRIDES, HeadOutput, build_head
+from yolov9.models.head import STRIDES, HeadOutput
+from yolov9.models.heads import build_head
 from yolov9.models.neck import PANNeck
-from yolov9.models.variants import ModelSpec
+from yolov9.models.variants import DETECT, HeadKind, ModelSpec
 
 
 class ModelOutput(NamedTuple):
@@ -30,8 +31,9 @@ class YOLOv9(nn.Module):
     not depend on the branch, so converting is :meth:`drop_aux` and a converted checkpoint is
     the same dict without ``aux.*`` keys.
 
-    ``task`` is the kind of head (main and auxiliary): ``"detect"``; the backbone, neck and
-    PGI branch are the same for every task.
+    ``head`` is the kind of head (main and auxiliary): detection or one of the two
+    segmentation heads (:class:`HeadKind`); the backbone, neck and PGI branch are the same
+    for every task.
 
     ``forward`` returns raw head outputs in train and eval mode alike. Use
     ``self.head.decode`` for boxes and scores, and :func:`yolov9.ops.non_max_suppression`.
@@ -48,7 +50,7 @@ class YOLOv9(nn.Module):
         with_aux: bool = True,
         reg_max: int = 16,
         aux_mode: str = "pgi",
-        task: str = "detect",
+        head: HeadKind = DETECT,
     ) -> None:
         super().__init__()
         if num_classes < 1:
@@ -56,21 +58,33 @@ class YOLOv9(nn.Module):
         self.spec = spec
         self.num_classes = num_classes
         self.reg_max = reg_max
-        self.task = task
+        if head.name == "segment" and with_aux:
+            raise ConfigError("the authors' Segment head has no PGI form; use 'dsegment'")
+        self.head_kind = head
         self.backbone: nn.Module = (
             DualBackbone(spec.backbone) if spec.dual_backbone else GELANBackbone(spec.backbone)
         )
         self.neck = PANNeck(spec.neck, spec.backbone.level_outputs[2:], spec.backbone.downsample)
-        self.head = build_head(task, num_classes, spec.neck.out_channels, reg_max)
+        self.head = build_head(head, num_classes, spec.neck.out_channels, reg_max, spec.neck.top3)
         self.aux_mode = aux_mode if with_aux else "none"
         self.aux: nn.Module | None = (
-            build_aux(spec, num_classes, reg_max, aux_mode, task) if with_aux else None
+            build_aux(spec, num_classes, reg_max, aux_mode, head) if with_aux else None
         )
 
     @property
+    def task(self) -> str:
+        """``"detect"`` or ``"segment"``."""
+        return self.head_kind.task
+
+    @property
     def name(self) -> str:
-        """``yolov9-x`` with the auxiliary branch, ``gelan-x`` without it."""
-        return f"{'yolov9' if self.aux is not None else 'gelan'}-{self.spec.size}"
+        """``yolov9-x`` with the auxiliary branch, ``gelan-x`` without it; ``-seg`` / ``-dseg``
+        for segmentation (``yolov9-x-seg`` becomes ``gelan-x-dseg`` when converted)."""
+        family = "yolov9" if self.aux is not None else "gelan"
+        suffix = {"detect": "", "segment": "-seg", "dsegment": "-dseg"}[self.head_kind.name]
+        if self.aux is not None and suffix:
+            suffix = "-seg"
+        return f"{family}-{self.spec.size}{suffix}"
 
     def forward(self, images: Tensor) -> ModelOutput:
         features = self.backbone(images)

@@ -30,17 +30,24 @@ class Detections(NamedTuple):
         boxes: (N, 4) xyxy boxes.
         scores: (N,) confidences, descending.
         labels: (N,) int64 class indices.
+        anchors: (N,) int64 index of each detection's anchor in the head's output (to gather
+            per-anchor outputs such as mask coefficients); None where unknown (NMS inside an
+            exported graph).
     """
 
     boxes: Tensor
     scores: Tensor
     labels: Tensor
+    anchors: Tensor | None = None
 
     def __len__(self) -> int:
         return int(self.scores.shape[0])
 
     def to(self, device: torch.device | str) -> Detections:
-        return Detections(self.boxes.to(device), self.scores.to(device), self.labels.to(device))
+        anchors = self.anchors.to(device) if self.anchors is not None else None
+        return Detections(
+            self.boxes.to(device), self.scores.to(device), self.labels.to(device), anchors
+        )
 
 
 def nms(boxes_xyxy: Tensor, scores: Tensor, iou_threshold: float, max_keep: int = -1) -> Tensor:
@@ -169,7 +176,7 @@ def non_max_suppression(
             keep = nms(boxes, score, iou_threshold, max_det)
         else:
             keep = batched_nms(boxes, score, label, iou_threshold, max_det)
-        out.append(Detections(boxes[keep], score[keep], label[keep]))
+        out.append(Detections(boxes[keep], score[keep], label[keep], anchor_idx[keep]))
     if truncated:
         log.warning(
             "NMS: %d of %d images had more than %d candidates above conf %g; %d dropped "
