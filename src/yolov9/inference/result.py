@@ -9,6 +9,7 @@ from typing import Any
 import cv2
 import numpy as np
 
+from yolov9.inference.masks import InstanceMasks, mask_records
 from yolov9.utils.draw import draw_detections
 
 
@@ -24,7 +25,8 @@ class Result:
         orig_shape: (h, w) of the image.
         path: source file, if any; ``frame``, ``fps``: index and frame rate inside a video.
         image: the RGB image itself (kept for :meth:`plot`).
-        masks: per-detection instance masks, for segmentation models (None for detection).
+        masks: per-detection instance masks in the image's pixels, for segmentation models
+            (None for detection).
     """
 
     boxes: np.ndarray
@@ -36,14 +38,20 @@ class Result:
     frame: int | None = None
     fps: float | None = None
     image: np.ndarray | None = field(default=None, repr=False)
-    masks: Any | None = field(default=None, repr=False)
+    masks: InstanceMasks | None = field(default=None, repr=False)
 
     def __len__(self) -> int:
         return int(self.scores.shape[0])
 
-    def records(self) -> list[dict[str, Any]]:
-        """One JSON-ready dict per detection."""
-        return [
+    def records(self, mask_format: str | None = "rle") -> list[dict[str, Any]]:
+        """One JSON-ready dict per detection.
+
+        With masks, each record also holds ``"mask"``, in the image's pixels: a COCO RLE
+        ``{"size": [h, w], "counts": str}`` (``mask_format="rle"``) or a list of flat
+        ``[x1, y1, x2, y2, ...]`` outer-boundary polygons (``"polygon"``); ``None`` leaves
+        masks out. Detection results are unaffected by ``mask_format``.
+        """
+        out = [
             {
                 "file": self.path,
                 "frame": self.frame,
@@ -54,12 +62,37 @@ class Result:
             }
             for box, score, label in zip(self.boxes, self.scores, self.labels, strict=True)
         ]
+        if mask_format not in (None, "rle", "polygon"):
+            raise ValueError(f"mask_format must be 'rle' or 'polygon', got {mask_format!r}")
+        if self.masks is not None and mask_format is not None:
+            self._check_masks()
+            for record, mask in zip(out, mask_records(self.masks, mask_format), strict=True):
+                record["mask"] = mask
+        return out
+
+    def _check_masks(self) -> None:
+        if self.masks is not None and (
+            len(self.masks) != len(self) or self.masks.shape != tuple(self.orig_shape)
+        ):
+            raise ValueError(
+                f"{len(self.masks)} masks of shape {self.masks.shape} for {len(self)} "
+                f"detections in a {tuple(self.orig_shape)} image"
+            )
 
     def plot(self) -> np.ndarray:
-        """The image (RGB) with the detections drawn."""
+        """The image (RGB) with the detections drawn: translucent masks (if any) under the
+        boxes and captions."""
         if self.image is None:
             raise ValueError("this result keeps no image to draw on")
-        return draw_detections(self.image, self.boxes, self.scores, self.labels, self.names)
+        self._check_masks()
+        return draw_detections(
+            self.image,
+            self.boxes,
+            self.scores,
+            self.labels,
+            self.names,
+            masks=self.masks.crop if self.masks is not None else None,
+        )
 
     def save(self, path: str | Path) -> Path:
         """Write the annotated image (format from the suffix)."""

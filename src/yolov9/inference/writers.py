@@ -1,4 +1,5 @@
-"""Writing prediction output: annotated images and videos, and the detection records."""
+"""Writing prediction output: annotated images and videos, and the detection records (with
+instance masks as COCO RLE or polygons for segmentation results)."""
 
 from __future__ import annotations
 
@@ -46,20 +47,27 @@ class _Writers:
 
 
 def save_results(
-    results: Iterable[Result], out: Path | None
+    results: Iterable[Result], out: Path | None, *, mask_format: str | None = "rle"
 ) -> tuple[list[dict[str, Any]], int, int]:
-    """Consume ``results``; write annotated images/videos into ``out`` (if given).
+    """Consume ``results``; write annotated images/videos into ``out`` (if given), masks
+    drawn for segmentation results.
+
+    ``mask_format`` ("rle" or "polygon") is how each record holds its detection's mask
+    (see :meth:`Result.records`); ``None`` leaves masks out of the records (no encoding cost
+    when no JSON is written).
 
     Returns:
         (all detection records, number of images/frames, number of detections)
     """
+    if mask_format not in (None, "rle", "polygon"):
+        raise ValueError(f"mask_format must be 'rle' or 'polygon', got {mask_format!r}")
     writers = _Writers(out) if out is not None else None
     records: list[dict[str, Any]] = []
     n_images = 0
     try:
         for result in results:
             n_images += 1
-            records.extend(result.records())
+            records.extend(result.records(mask_format))
             if writers is not None:
                 writers.write(result, n_images)
     finally:

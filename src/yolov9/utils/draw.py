@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import cv2
 import numpy as np
@@ -32,8 +32,46 @@ _PALETTE = [
 ]
 
 
+MASK_ALPHA = 0.45
+
+# One detection's mask: a full (H, W) bool array, or a bool crop and its (top, left) in the image.
+MaskItem = np.ndarray | tuple[np.ndarray, tuple[int, int]]
+
+
 def class_colour(label: int) -> tuple[int, int, int]:
     return _PALETTE[label % len(_PALETTE)]
+
+
+def _draw_masks(
+    out: np.ndarray,
+    masks: Sequence[MaskItem] | Callable[[int], MaskItem],
+    labels: Sequence[int] | np.ndarray,
+    alpha: float,
+) -> None:
+    """Blend each mask into ``out`` (in place) in its class colour; the last detection is
+    drawn first, so the first (highest-scoring) one ends on top. Masks are fetched one at a
+    time and only their crop is touched."""
+    h, w = out.shape[:2]
+    n = len(labels)
+    if not callable(masks) and len(masks) != n:
+        raise ValueError(f"{len(masks)} masks for {n} detections")
+    for i in reversed(range(n)):
+        item = masks(i) if callable(masks) else masks[i]
+        if isinstance(item, tuple):
+            crop, (top, left) = item
+        else:
+            crop, top, left = item, 0, 0
+            if crop.shape != (h, w):
+                raise ValueError(f"mask {i} has shape {crop.shape}, the image is {(h, w)}")
+        crop = np.asarray(crop, dtype=bool)
+        if crop.size == 0:
+            continue
+        region = out[top : top + crop.shape[0], left : left + crop.shape[1]]
+        if region.shape[:2] != crop.shape:
+            raise ValueError(f"mask {i} at ({top}, {left}) leaves the {h}x{w} image")
+        colour = np.array(class_colour(int(labels[i])), np.float32)
+        pixels = region[crop].astype(np.float32)
+        region[crop] = (pixels * (1.0 - alpha) + colour * alpha + 0.5).astype(np.uint8)
 
 
 def draw_detections(
@@ -42,10 +80,20 @@ def draw_detections(
     scores: np.ndarray | None,
     labels: np.ndarray,
     names: Sequence[str],
+    masks: Sequence[MaskItem] | Callable[[int], MaskItem] | None = None,
+    mask_alpha: float = MASK_ALPHA,
 ) -> np.ndarray:
     """Return a copy of ``image_rgb`` with boxes and "name score" captions drawn (names only
-    when ``scores`` is None, e.g. for ground truth)."""
+    when ``scores`` is None, e.g. for ground truth).
+
+    ``masks``, one per detection, are blended first (class colour, ``mask_alpha`` opacity),
+    boxes and captions on top. Each is a (H, W) bool array or a ``(crop, (top, left))`` pair
+    placing a bool crop in the image; pass a callable ``i -> mask`` to produce them one at a
+    time (memory stays bounded by one mask).
+    """
     out = np.ascontiguousarray(image_rgb.copy())
+    if masks is not None:
+        _draw_masks(out, masks, labels, mask_alpha)
     h, w = out.shape[:2]
     thickness = max(1, round((h + w) / 600))
     font_scale = max(0.4, thickness / 3)
