@@ -11,6 +11,7 @@ A description is a YAML file::
     # COCO: train: {images: images/train2017, annotations: annotations/train.json}
     #       (or just the JSON path; images then default to ../images or the JSON's folder)
     # VOC:  train: {images: JPEGImages, annotations: Annotations, list: ImageSets/Main/train.txt}
+    #       (instance masks: masks: SegmentationObject; default: that folder beside the images)
 
 ``load_dataset`` also accepts a COCO JSON file, or a folder holding ``data.yaml``, a YOLO
 layout (``images/`` + ``labels/``) or a COCO layout (``annotations/*.json`` + ``images/``).
@@ -19,17 +20,31 @@ layout (``images/`` + ``labels/``) or a COCO layout (``annotations/*.json`` + ``
 from __future__ import annotations
 
 import logging
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import yaml
 
 from yolov9.data import cache
 from yolov9.data.coco80 import COCO80_TO_91, is_coco80
-from yolov9.data.formats import read_coco, read_voc, read_yolo, voc_class_names, yolo_label_path
+from yolov9.data.formats import (
+    read_coco,
+    read_voc,
+    read_yolo,
+    voc_class_names,
+    voc_mask_path,
+    yolo_label_path,
+)
 from yolov9.data.images import IMAGE_SUFFIXES
-from yolov9.data.labels import ImageLabels, LabelReport
+from yolov9.data.labels import (
+    ImageLabels,
+    LabelReport,
+    pack_segmentations,
+    unpack_segmentations,
+)
 from yolov9.errors import ConfigError, DataError
 
 log = logging.getLogger(__name__)
@@ -52,6 +67,25 @@ class DetectionDataset:
 
     def __len__(self) -> int:
         return len(self.records)
+
+    @property
+    def mask_coverage(self) -> tuple[int, int]:
+        """(non-crowd objects with an instance mask, non-crowd objects)."""
+        with_mask = total = 0
+        for r in self.records:
+            assert r.crowd is not None
+            segs = r.object_segmentations()
+            for seg, crowd in zip(segs, r.crowd.tolist(), strict=True):
+                total += not crowd
+                with_mask += not crowd and seg is not None
+        return with_mask, total
+
+    @property
+    def has_masks(self) -> bool:
+        """True when the split has objects and every non-crowd one has an instance mask
+        (``ImageLabels.object_segmentations``): mask training and mask AP are possible."""
+        with_mask, total = self.mask_coverage
+        return total > 0 and with_mask == total
 
 
 def _names(raw: Any, source: str) -> list[str] | None:
@@ -137,6 +171,39 @@ def _voc_files(root: Path, spec: Any, source: str) -> tuple[list[Path], Path]:
     return sorted(ann_dir.glob("*.xml")), images
 
 
+def _voc_masks_dir(root: Path, spec: dict, images: Path, source: str) -> Path | None:
+    """The split's ``masks`` folder, else ``SegmentationObject`` beside the images, if any."""
+    if "masks" in spec:
+        masks = _resolve(root, spec["masks"])
+        if not masks.is_dir():
+            raise DataError(f"{source}: VOC masks folder not found: {masks}")
+        return masks
+    default = images.parent / "SegmentationObject"
+    return default if default.is_dir() else None
+
+
+def _masks_cache(cache_file: Path) -> Path:
+    return cache_file.with_name(cache_file.name.removesuffix(".npz") + ".masks.npz")
+
+
+def _save_masks(path: Path, records: list[ImageLabels]) -> None:
+    """The records' segmentations beside the label cache (which keeps only ``segments``)."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp.npz")
+    np.savez(tmp, **pack_segmentations(records))
+    os.replace(tmp, path)
+
+
+def _load_masks(path: Path, records: list[ImageLabels]) -> bool:
+    """Fill the records' segmentations from ``path``; False if it is missing or stale."""
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            unpack_segmentations({k: z[k] for k in z.files}, records)
+    except (OSError, ValueError, KeyError, StopIteration) as e:
+        log.debug("ignoring mask cache %s (%s)", path, e)
+        return False
+    return True
+
+
 def read_description(data: str | Path) -> tuple[dict[str, Any], Path, str]:
     """(description dict, root folder, source name) for a YAML, a COCO JSON or a folder."""
     path = Path(data).expanduser()
@@ -212,21 +279,28 @@ def load_dataset(
             return records, coco_names, ids
     else:
         xml_files, images_dir = _voc_files(root, spec, source)
+        masks_dir = _voc_masks_dir(root, spec, images_dir, source)
         names = names or voc_class_names(xml_files)
         voc_names = names
         inputs = [*xml_files, images_dir]
-        settings = {"fmt": fmt, "names": names}
+        if masks_dir is not None:  # the PNGs of the listed images, present or not
+            stems = [f.stem for f in xml_files]
+            inputs += [masks_dir, *(voc_mask_path(masks_dir, Path(s)) for s in stems)]
+        settings = {"fmt": fmt, "names": names, "masks": str(masks_dir)}
 
         def parse() -> tuple[list[ImageLabels], list[str], list[int]]:
             return (
-                read_voc(xml_files, images_dir, voc_names, report),
+                read_voc(xml_files, images_dir, voc_names, report, masks_dir),
                 voc_names,
                 list(range(len(voc_names))),
             )
 
+    settings["segmentations"] = 1  # version of the mask representation (``_masks_cache``)
     key = cache.fingerprint(inputs, {**settings, "root": str(root.resolve()), "split": split})
     cache_file = cache.cache_root() / f"{key[:32]}.npz"
     cached = cache.load(cache_file) if use_cache and cache_file.is_file() else None
+    if cached is not None and not _load_masks(_masks_cache(cache_file), cached[0]):
+        cached = None
     if cached is not None:
         records, issues, meta = cached
         report.issues = issues
@@ -237,10 +311,22 @@ def load_dataset(
         if use_cache:
             try:
                 cache.save(cache_file, records, report, {"names": names_out, "category_ids": ids})
+                _save_masks(_masks_cache(cache_file), records)
             except OSError as e:
                 log.warning("could not write the label cache %s (%s)", cache_file, e)
     report.images = len(records)
     report.boxes = sum(len(r.classes) for r in records)
+    report.masks = sum(s is not None for r in records for s in r.segmentations or [])
     if not records:
         raise DataError(f"{source}: no usable image in split {split!r}. {report.summary()}")
-    return DetectionDataset(records, list(names_out), list(ids), report, fmt, split)
+    dataset = DetectionDataset(records, list(names_out), list(ids), report, fmt, split)
+    with_mask, total = dataset.mask_coverage
+    if 0 < with_mask < total:
+        log.warning(
+            "%s: %d of %d objects have no instance mask, so the split has no mask ground truth "
+            "(boxes are kept)",
+            report.split,
+            total - with_mask,
+            total,
+        )
+    return dataset

@@ -3,8 +3,9 @@
 The ground truth of any split is turned into a COCO instances dict (COCO datasets keep their
 own image and category ids; YOLO-txt COCO uses the 80 -> 91 category map), detections become
 COCO result entries, and COCOeval does the rest, so numbers equal pycocotools'. Boxes are
-scored with ``iou_type="bbox"``; instance masks (results with a ``segmentation``, ground
-truth with polygons) with ``iou_type="segm"``.
+scored with ``iou_type="bbox"``; instance masks with ``iou_type="segm"``: the ground truth's
+exact masks (every polygon part, RLEs) against results with a ``segmentation`` (an RLE or
+polygons).
 """
 
 from __future__ import annotations
@@ -12,15 +13,18 @@ from __future__ import annotations
 import contextlib
 import io
 import logging
+import numbers
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import numpy as np
 from faster_coco_eval import COCO, COCOeval_faster
+from faster_coco_eval.core import mask as coco_mask
 
 from yolov9.data.dataset import DetectionDataset
-from yolov9.errors import DataError
+from yolov9.data.labels import Rle, Segmentation, compress_rle, mask_to_rle
+from yolov9.errors import ConfigError, DataError
 
 log = logging.getLogger(__name__)
 
@@ -74,9 +78,16 @@ class CocoMetrics:
         return "\n".join(rows)
 
 
+def _segmentation_json(seg: Segmentation) -> list[list[float]] | Rle:
+    if isinstance(seg, dict):
+        return {"size": list(seg["size"]), "counts": seg["counts"]}
+    return [np.asarray(part, np.float64).ravel().tolist() for part in seg]
+
+
 def coco_ground_truth(dataset: DetectionDataset) -> dict[str, Any]:
     """The split as a COCO instances dict (crowd/difficult boxes as ``iscrowd`` regions), with
-    each object's polygon as its ``segmentation`` where the labels have polygons."""
+    each object's exact mask as its ``segmentation`` (polygon parts in pixels, or an RLE with
+    ``counts`` a str) where it has one."""
     images, annotations = [], []
     ann_id = 1
     for r in dataset.records:
@@ -90,9 +101,9 @@ def coco_ground_truth(dataset: DetectionDataset) -> dict[str, Any]:
         )
         assert r.crowd is not None
         assert r.areas is not None
-        segments = r.segments or [None] * len(r.boxes)
-        for box, cls, crowd, area, polygon in zip(
-            r.boxes, r.classes, r.crowd, r.areas, segments, strict=True
+        segmentations = r.object_segmentations()
+        for box, cls, crowd, area, seg in zip(
+            r.boxes, r.classes, r.crowd, r.areas, segmentations, strict=True
         ):
             x1, y1, x2, y2 = (float(v) for v in box)
             annotation = {
@@ -103,8 +114,8 @@ def coco_ground_truth(dataset: DetectionDataset) -> dict[str, Any]:
                 "area": float(area),
                 "iscrowd": int(crowd),
             }
-            if polygon is not None:
-                annotation["segmentation"] = [polygon.astype(np.float64).ravel().tolist()]
+            if seg is not None:
+                annotation["segmentation"] = _segmentation_json(seg)
             annotations.append(annotation)
             ann_id += 1
     categories = [
@@ -119,35 +130,99 @@ def to_coco_results(
     scores: np.ndarray,
     classes: np.ndarray,
     category_ids: Sequence[int],
+    masks: Sequence[np.ndarray | dict[str, Any]] | np.ndarray | None = None,
 ) -> list[dict[str, Any]]:
     """Detections of one image as COCO result entries (bbox xywh rounded to 3 decimals and
-    scores to 5, as the reference writes them)."""
+    scores to 5, as the reference writes them).
+
+    ``masks``, one per detection, adds a ``segmentation`` (a compressed RLE, ``counts`` a str):
+    binary (H, W) arrays in original-image pixels (or one (N, H, W) array), or RLE dicts
+    ``{"size": [h, w], "counts": str | bytes | list}`` (cheaper to keep around).
+    """
     xywh = boxes_xyxy.astype(np.float64).copy()
     xywh[:, 2:] -= xywh[:, :2]
     bbox = np.round(xywh, 3).tolist()
     score = np.round(np.asarray(scores, np.float64), 5).tolist()
     category = np.asarray(category_ids, np.int64)[np.asarray(classes, np.int64)].tolist()
     image_id = int(image_id)
-    return [
+    out = [
         {"image_id": image_id, "category_id": c, "bbox": b, "score": sc}
         for b, sc, c in zip(bbox, score, category, strict=True)
     ]
+    if masks is not None:
+        if len(masks) != len(out):
+            raise ValueError(f"{len(masks)} masks for {len(out)} detections")
+        for entry, mask in zip(out, masks, strict=True):
+            entry["segmentation"] = (
+                compress_rle(mask) if isinstance(mask, dict) else mask_to_rle(mask)
+            )
+    return out
+
+
+def _bbox_problem(bbox: Any) -> str | None:
+    ok = isinstance(bbox, list | tuple | np.ndarray) and len(bbox) == 4
+    if not ok or not all(isinstance(v, numbers.Real) for v in bbox):
+        return "bbox must be [x, y, w, h]"
+    return None
+
+
+def _segmentation_problem(seg: Any, size: list[int] | None) -> str | None:
+    """What is wrong with a result's ``segmentation`` (``size``: its image's [h, w])."""
+    if isinstance(seg, dict):
+        try:
+            rle = compress_rle(seg)
+        except (ValueError, TypeError, OverflowError) as e:
+            return f"segmentation RLE unusable: {e}"
+        if size is not None and rle["size"] != size:
+            return f"segmentation size {rle['size']} is not its image's [h, w] {size}"
+        return None
+    if isinstance(seg, list) and seg and all(isinstance(p, list) for p in seg):
+        for part in seg:
+            if len(part) < 6 or len(part) % 2 or not all(isinstance(v, numbers.Real) for v in part):
+                return "each segmentation polygon needs x, y pairs of numbers, at least 3 points"
+        return None
+    return "segmentation must be an RLE {size, counts} or a list of polygons [[x1, y1, ...]]"
+
+
+def _result_rle(seg: Any, size: list[int]) -> Any:
+    """A valid result ``segmentation`` in the form COCO's ``loadRes`` takes without a bbox:
+    a compressed RLE (polygons are rasterised as COCO rasterises them)."""
+    if isinstance(seg, dict):
+        return compress_rle(seg)
+    parts = coco_mask.frPyObjects([[float(v) for v in p] for p in seg], *size)
+    return compress_rle(coco_mask.merge(parts))
 
 
 def _check_results(
     results: list[dict[str, Any]], gt: dict[str, Any], iou_type: str
 ) -> list[dict[str, Any]]:
-    image_ids = {i["id"] for i in gt["images"]}
+    """``results`` validated (an error names the first bad entry); for ``"segm"`` every
+    RLE compressed and, in results without boxes, polygons made RLEs."""
+    sizes = {i["id"]: [int(i["height"]), int(i["width"])] for i in gt["images"]}
     cat_ids = {c["id"] for c in gt["categories"]}
     geometry = "bbox" if iou_type == "bbox" else "segmentation"
     needed = ("image_id", "category_id", geometry, "score")
+    with_bbox = bool(results) and isinstance(results[0], dict) and "bbox" in results[0]
+    out = []
     for k, r in enumerate(results):
         if not isinstance(r, dict) or not set(needed) <= r.keys():
             raise DataError(f"prediction #{k}: needs {', '.join(needed)} ({r!r:.80})")
-        if geometry == "bbox" and len(r["bbox"]) != 4:
-            raise DataError(f"prediction #{k}: bbox must be [x, y, w, h]")
-    bad_img = {r["image_id"] for r in results} - image_ids
-    bad_cat = {r["category_id"] for r in results} - cat_ids
+        problem = _bbox_problem(r["bbox"]) if "bbox" in r else None
+        size = sizes.get(r["image_id"])
+        if geometry == "segmentation":
+            if ("bbox" in r) != with_bbox:
+                problem = "give every prediction a bbox or none (prediction #0 sets the rule)"
+            problem = problem or _segmentation_problem(r["segmentation"], size)
+        if problem:
+            raise DataError(f"prediction #{k}: {problem}")
+        if geometry == "segmentation" and size is not None:
+            seg = r["segmentation"]
+            if isinstance(seg, dict) or not with_bbox:
+                r = {**r, "segmentation": _result_rle(seg, size)}
+        out.append(r)
+    image_ids = set(sizes)
+    bad_img = {r["image_id"] for r in out} - image_ids
+    bad_cat = {r["category_id"] for r in out} - cat_ids
     if bad_img:
         raise DataError(
             f"predictions for {len(bad_img)} image id(s) not in the dataset, e.g. "
@@ -158,7 +233,7 @@ def _check_results(
             f"predictions with unknown category id(s) {sorted(bad_cat)[:10]}; "
             f"the dataset's ids are {sorted(cat_ids)[:10]}..."
         )
-    return results
+    return out
 
 
 def evaluate_coco(
@@ -169,16 +244,16 @@ def evaluate_coco(
     iou_type: str = "bbox",
 ) -> CocoMetrics:
     """COCOeval of ``results`` against ``gt`` (``iou_type`` ``"bbox"`` or ``"segm"``);
-    per-class AP over classes with GT.
+    per-class AP over classes with GT. For ``"segm"`` a crowd region without a mask is its box.
 
     Raises:
-        DataError: malformed results, results naming unknown images or categories, or mask
-            scoring of ground truth without polygons.
+        DataError: malformed results, or results naming unknown images or categories.
+        ConfigError: ``"segm"`` on ground truth without masks.
     """
     if iou_type not in IOU_TYPES:
         raise ValueError(f"iou_type must be one of {IOU_TYPES}, got {iou_type!r}")
-    if iou_type == "segm" and any("segmentation" not in a for a in gt["annotations"]):
-        raise DataError("mask AP needs ground-truth polygons, and some objects have only boxes")
+    if iou_type == "segm":
+        gt = _mask_ground_truth(gt)
     results = _check_results(list(results), gt, iou_type)
     with contextlib.redirect_stdout(io.StringIO()):
         coco_gt = COCO(gt)
@@ -199,6 +274,32 @@ def evaluate_coco(
         precision=precision,
         iou_type=iou_type,
     )
+
+
+def _mask_ground_truth(gt: dict[str, Any]) -> dict[str, Any]:
+    """``gt`` for mask scoring: refused unless every non-crowd object has a mask; a crowd
+    region without one gets its box outline."""
+    anns = gt["annotations"]
+    missing = sum(1 for a in anns if not a.get("iscrowd") and "segmentation" not in a)
+    if missing:
+        total = sum(1 for a in anns if not a.get("iscrowd"))
+        what = (
+            "has no masks" if missing == total else f"has no mask for {missing} of {total} objects"
+        )
+        raise ConfigError(
+            f"mask AP (iou_type='segm') needs instance masks, and the dataset {what}: use labels "
+            "with polygons (YOLO segment txt, COCO) or masks (COCO RLE, VOC SegmentationObject), "
+            "or score boxes (iou_type='bbox')"
+        )
+    if all("segmentation" in a for a in anns):
+        return gt
+    filled = []
+    for a in anns:
+        if "segmentation" not in a:
+            x, y, w, h = a["bbox"]
+            a = {**a, "segmentation": [[x, y, x + w, y, x + w, y + h, x, y + h]]}
+        filled.append(a)
+    return {**gt, "annotations": filled}
 
 
 def _per_class(precision: np.ndarray, gt: dict[str, Any], cat_ids: Sequence[int]) -> dict[str, Any]:
