@@ -1,4 +1,4 @@
-"""YOLOv9 (GELAN + PGI) object detection in plain PyTorch.
+"""YOLOv9 (GELAN + PGI) object detection and instance segmentation in plain PyTorch.
 
 The public names are imported on first use, so ``import yolov9`` (and ``yolov9 --help``) does
 not load torch.

@@ -113,6 +113,9 @@ class Detector:
         device: ``"auto"`` (default), ``"cpu"``, ``"cuda"``, ``"cuda:1"``, ``"mps"``.
         precision: ``"fp32"`` (default), ``"fp16"`` (CUDA) or ``"bf16"`` (autocast; about 3x
             faster on CPUs with AVX-512 BF16 or AMX).
+        full_res_masks: segmentation models: compute masks from the prototypes straight at
+            the image's resolution (sharper edges) instead of the reference's masks at the
+            network input's size mapped back to the image.
     """
 
     def __init__(
@@ -123,6 +126,7 @@ class Detector:
         imgsz: int | None = None,
         device: str | torch.device | None = None,
         precision: str = "fp32",
+        full_res_masks: bool = False,
     ) -> None:
         if isinstance(model, InferenceBackend):
             backend = model
@@ -134,7 +138,7 @@ class Detector:
             )
         self.backend = backend
         self.names = list(backend.names)
-        self.predictor = Predictor(backend, imgsz=imgsz)
+        self.predictor = Predictor(backend, imgsz=imgsz, full_res_masks=full_res_masks)
         self.weights: Path | None = None  # the file this detector was read from, if any
         self._source = model if isinstance(model, YOLOv9) else None
 
@@ -146,11 +150,12 @@ class Detector:
         imgsz: int | None = None,
         device: str | torch.device | None = None,
         precision: str = "fp32",
+        full_res_masks: bool = False,
     ) -> Detector:
         """Load a checkpoint (any supported format, by path or release name) or an exported
         model (``.onnx``, OpenVINO ``.xml``, ``.torchscript``)."""
         backend = load_backend(weights, device=device, precision=precision, imgsz=imgsz)
-        detector = cls(backend, imgsz=imgsz)
+        detector = cls(backend, imgsz=imgsz, full_res_masks=full_res_masks)
         if isinstance(backend, TorchBackend):
             detector.weights = backend.source_path  # the checkpoint file (downloaded by now)
         return detector
@@ -163,6 +168,11 @@ class Detector:
     @property
     def device(self) -> torch.device:
         return self.backend.device
+
+    @property
+    def task(self) -> str:
+        """``"detect"`` or ``"segment"`` (results then carry ``masks``)."""
+        return self.backend.task
 
     # ------------------------------------------------------------------------ predict
     def stream(

@@ -87,3 +87,7 @@ def test_release_table_has_published_checksums() -> None:
         "39b6b490b1e4034b4fefdcdac81380155e0a30ba6c938a9751e2c351f81a517f"
     )
     assert hub.RELEASES["yolov9-c"].base_url == hub.OFFICIAL_URL
+    seg = hub.RELEASES["yolov9-c-seg"]  # ../shared/weights/README.md
+    assert seg.sha256 == "7ded064ebf782a7090a6a1fc4aa5bdbe457d24a6b56b92016877b0dadff41f8d"
+    assert (seg.filename, seg.size) == ("yolov9-c-seg.pt", 116_904_429)
+    assert hub.RELEASES["gelan-c-seg"].sha256 is None  # no published checksum known

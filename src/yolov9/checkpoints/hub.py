@@ -50,6 +50,10 @@ _KNOWN_SHA = {
     "yolov9-c.pt": ("e441b2dc84bd581b50a13c745864532c828da7508539b32a6fd603a745d5d94a", 103153312),
     "yolov9-e.pt": ("c275516cc0451f99871ce9a0f3d244528a9d16ae70c7b1868ec4d3a2754189f2", 140217688),
     "gelan-e.pt": ("11777ccf5faf5d4a23ef1a2059a88b7eb972c1b2f81a3f68960121c1f391130d", 117203713),
+    "yolov9-c-seg.pt": (
+        "7ded064ebf782a7090a6a1fc4aa5bdbe457d24a6b56b92016877b0dadff41f8d",
+        116904429,
+    ),
 }
 
 
@@ -64,6 +68,7 @@ RELEASES: dict[str, ReleaseFile] = {
     },
     **{f"yolov9-{s}": _release(f"yolov9-{s}.pt", OFFICIAL_URL) for s in "smce"},
     **{f"gelan-{s}": _release(f"gelan-{s}.pt", OFFICIAL_URL) for s in "smce"},
+    **{n: _release(f"{n}.pt", OFFICIAL_URL) for n in ("gelan-c-seg", "yolov9-c-seg")},
     **{f"v9-{s}": _release(f"v9-{s}.pt", MIT_URL) for s in "tsmc"},
 }
 

@@ -11,7 +11,9 @@ from yolov9.errors import YOLOv9Error
 
 
 def add_parser(sub: Any) -> None:
-    p = sub.add_parser("predict", help="detect objects in images, folders, globs or videos")
+    p = sub.add_parser(
+        "predict", help="detect (or segment) objects in images, folders, globs or videos"
+    )
     p.add_argument("--weights", required=True, help="checkpoint path or release name")
     p.add_argument("--source", required=True, help="image, folder, glob pattern or video")
     p.add_argument("--imgsz", type=imgsz, default=None, help="inference size (default: ckpt's)")
@@ -26,6 +28,18 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--exist-ok", action="store_true", help="reuse --out instead of --out-N")
     p.add_argument("--no-save", action="store_true", help="do not write annotated output")
     p.add_argument("--save-json", metavar="FILE", help="write all detections as JSON")
+    seg = p.add_argument_group("segmentation models")
+    seg.add_argument(
+        "--mask-format",
+        choices=("rle", "polygon"),
+        default=None,
+        help="how --save-json writes masks: COCO RLE (default) or polygons, in image pixels",
+    )
+    seg.add_argument(
+        "--full-res-masks",
+        action="store_true",
+        help="masks from the prototypes straight at image resolution (sharper, slower)",
+    )
     p.set_defaults(handler=run)
 
 
@@ -37,8 +51,16 @@ def run(args: argparse.Namespace) -> int:
 
     tune_cpu_allocator()
     detector = Detector.from_pretrained(
-        args.weights, imgsz=args.imgsz, device=args.device, precision=args.precision
+        args.weights,
+        imgsz=args.imgsz,
+        device=args.device,
+        precision=args.precision,
+        full_res_masks=args.full_res_masks,
     )
+    if args.mask_format is not None and detector.task != "segment":
+        raise YOLOv9Error(
+            f"--mask-format needs a segmentation model; {args.weights} is a detection model"
+        )
     out = None if args.no_save else new_run_dir(args.out, args.exist_ok)
     skipped: list[str] = []
     start = time.perf_counter()
@@ -52,7 +74,8 @@ def run(args: argparse.Namespace) -> int:
         classes=args.classes,
         agnostic=args.agnostic,
     )
-    records, n_images, n_dets = save_results(results, out)
+    mask_format = (args.mask_format or "rle") if args.save_json else None
+    records, n_images, n_dets = save_results(results, out, mask_format=mask_format)
     elapsed = time.perf_counter() - start
     if n_images == 0:
         raise YOLOv9Error(f"no image of {args.source} could be read ({len(skipped)} skipped)")

@@ -59,12 +59,15 @@ def run(args: argparse.Namespace) -> int:
         print(report.result.summary())
     else:
         print(f"{report.report['images']} images, scored {args.predictions}")
-        print(report.metrics.table())
+        masks_only = report.mask_metrics is report.metrics
+        print(("masks:\n" if masks_only else "") + report.metrics.table())
+        if report.mask_metrics is not None and not masks_only:
+            print("masks:\n" + report.mask_metrics.table())
     per_class = sorted(report.metrics.per_class.items(), key=lambda kv: -(kv[1]["AP"] or 0))
     for name, d in per_class[:10]:
         if d["AP"] is not None:
             log.info(
-                "  %-20s AP %.4f  AP50 %.4f  (%d boxes)", name, d["AP"], d["AP50"], d["num_gt"]
+                "  %-20s AP %.4f  AP50 %.4f  (%d objects)", name, d["AP"], d["AP50"], d["num_gt"]
             )
     if args.save_predictions:
         write_json(args.save_predictions, report.predictions)

@@ -193,7 +193,7 @@ def _verify(path: Path, model: YOLOv9, opts: ExportOptions) -> dict[str, float]:
         boxes, scores = ExportGraph(model)(batch)
     backend = load_backend(path, device="cpu")
     if not backend.has_nms:
-        got_boxes, got_scores = backend.infer(batch)
+        got_boxes, got_scores = backend.infer(batch)[:2]
         return {
             "boxes": float((got_boxes - boxes).abs().max()),
             "scores": float((got_scores - scores).abs().max()),
@@ -259,6 +259,11 @@ def export(weights: str | Path, out: str | Path | None, opts: ExportOptions) -> 
     if opts.int8_max_drop is not None and not (opts.int8 and opts.int8_check):
         raise ConfigError("--int8-max-drop applies to --int8 exports checked on --data")
     loaded = load_weights(weights)
+    if loaded.model.task != "detect":
+        raise ConfigError(
+            f"{weights}: exporting segmentation models is not available yet (it comes with "
+            "seg training); predict and validate it with PyTorch, or convert it"
+        )
     model = inference_graph(loaded.model, "cpu", channels_last=False)
     meta = metadata(loaded, model, opts)
     stem = Path(out) if out else loaded.path.with_suffix("")

@@ -27,7 +27,7 @@ from yolov9.engine.optim import accumulation_steps, build_optimizer, lr_factor
 from yolov9.engine.training_data import TrainingData
 from yolov9.errors import ConfigError
 from yolov9.loss import Criterion, YOLOv9Loss
-from yolov9.models import YOLOv9, build_model
+from yolov9.models import YOLOv9, build_model, parse_model_name
 from yolov9.utils.device import cpu_has_native_bf16, default_workers
 from yolov9.utils.dist import DistInfo
 
@@ -60,6 +60,16 @@ class TrainingParts:
     dist: DistInfo
 
 
+def check_trainable(name: str) -> None:
+    """Refuse a model name that cannot be trained yet (segmentation): cheap, so that a run
+    checks it before reading any data or making its run folder."""
+    if parse_model_name(name).task != "detect":
+        raise ConfigError(
+            f"{name}: training segmentation models is not available yet (the mask "
+            "loss and mask augmentation come next); they can predict, be validated and converted"
+        )
+
+
 def build_training(
     cfg: TrainConfig,
     data: TrainingData,
@@ -72,6 +82,7 @@ def build_training(
 ) -> TrainingParts:
     """The parts of a run; ``fresh=False`` (a resumed run) skips the fine-tuning transfer,
     which the saved state replaces anyway."""
+    check_trainable(cfg.model.name)
     model = build_model(cfg.model.name, len(data.names), aux=cfg.model.aux)
     if cfg.model.weights and fresh:
         transfer_weights(model, cfg.model.weights)

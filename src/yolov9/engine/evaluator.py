@@ -20,15 +20,18 @@ import torch
 from tqdm import tqdm
 
 from yolov9.data.dataset import DetectionDataset
-from yolov9.data.images import boxes_to_original, read_image
+from yolov9.data.images import LetterboxInfo, boxes_to_original, read_image
+from yolov9.data.labels import ImageLabels
 from yolov9.data.loader import EvalBatch, EvalDataset, eval_loader
 from yolov9.errors import ConfigError
-from yolov9.inference.backends import InferenceBackend, TorchBackend
+from yolov9.inference.backends import InferenceBackend, TorchBackend, nms_with_masks
+from yolov9.inference.masks import masks_for_image
 from yolov9.loss import Criterion, Targets
 from yolov9.metrics.coco import CocoMetrics, coco_ground_truth, evaluate_coco, to_coco_results
 from yolov9.metrics.confusion import ConfusionMatrix
 from yolov9.models import YOLOv9
-from yolov9.ops.nms import Detections, non_max_suppression
+from yolov9.ops.masks import RLE, decode_rle, polygons_to_mask
+from yolov9.ops.nms import Detections
 from yolov9.utils.device import default_workers, select_device
 
 log = logging.getLogger(__name__)
@@ -43,14 +46,20 @@ class EvalResult:
     failed: list[str] = field(default_factory=list)  # unreadable images (excluded)
     losses: dict[str, float] | None = None  # mean validation loss terms, if a criterion ran
     plots: list[Path] = field(default_factory=list)
+    mask_metrics: CocoMetrics | None = None  # segmentation models: the masks' COCO metrics
 
     def summary(self) -> str:
-        m = self.metrics
         s = self.speed_ms
-        text = (
-            f"{self.images} images: AP {m.AP:.4f}  AP50 {m.AP50:.4f}  AP75 {m.AP75:.4f}  "
-            f"APs {m.APs:.4f}  APm {m.APm:.4f}  APl {m.APl:.4f}  AR100 {m.AR100:.4f}\n"
-            f"speed per image: {s['preprocess']:.1f} ms preprocess, {s['inference']:.1f} ms "
+        rows = [("boxes", self.metrics)]
+        if self.mask_metrics is not None:
+            rows.append(("masks", self.mask_metrics))
+        text = f"{self.images} images\n" + "\n".join(
+            f"{kind}: AP {m.AP:.4f}  AP50 {m.AP50:.4f}  AP75 {m.AP75:.4f}  "
+            f"APs {m.APs:.4f}  APm {m.APm:.4f}  APl {m.APl:.4f}  AR100 {m.AR100:.4f}"
+            for kind, m in rows
+        )
+        text += (
+            f"\nspeed per image: {s['preprocess']:.1f} ms preprocess, {s['inference']:.1f} ms "
             f"inference, {s['postprocess']:.1f} ms postprocess"
         )
         if self.failed:
@@ -133,6 +142,9 @@ class Evaluator:
         validation loss of both heads is returned too.
         """
         backend, data = self._backend(model, as_is=prepared or criterion is not None)
+        segment = backend.task == "segment"
+        if segment:
+            require_masks(self.dataset)
         results: list[dict[str, Any]] = []
         failed: list[str] = []
         failed_ids: set[int] = set()
@@ -144,6 +156,7 @@ class Evaluator:
         )
         for batch in bar:
             dets = self._detect(backend, batch, criterion, losses, clock)
+            batch_shape = (int(batch.images.shape[2]), int(batch.images.shape[3]))
             for sample, det in zip(batch.samples, dets, strict=False):
                 record = self.dataset.records[sample.index]
                 if sample.unreadable:
@@ -155,13 +168,19 @@ class Evaluator:
                 b = boxes_to_original(det.boxes.cpu().numpy(), sample.info)
                 s = det.scores.cpu().numpy()
                 c = det.labels.cpu().numpy()
-                results += to_coco_results(record.image_id, b, s, c, self.dataset.category_ids)
+                rles = _mask_rles(det, sample.info, batch_shape) if segment else None
+                results += to_coco_results(
+                    record.image_id, b, s, c, self.dataset.category_ids, masks=rles
+                )
             clock.lap("postprocess")
         bar.close()
         ok_ids = [r.image_id for r in self.dataset.records if r.image_id not in failed_ids]
         for message in failed:
             log.warning("excluded from the metrics: %s", message)
         metrics = evaluate_coco(self.gt, results, image_ids=ok_ids)
+        mask_metrics = (
+            evaluate_coco(self.gt, results, image_ids=ok_ids, iou_type="segm") if segment else None
+        )
         n = len(data)
         result = EvalResult(
             metrics,
@@ -170,6 +189,7 @@ class Evaluator:
             n - len(failed),
             failed,
             losses.means() if criterion is not None else None,
+            mask_metrics=mask_metrics,
         )
         if out_dir is not None:
             result.plots = save_plots(self.dataset, results, metrics, out_dir, examples=examples)
@@ -198,15 +218,14 @@ class Evaluator:
             out = backend.forward(images)
             targets = Targets(batch.targets, batch.masks).to(backend.device)
             losses.add(criterion(out, targets).parts)
-            boxes, scores = backend.decode(out)
+            decoded = backend.decode(out)
         else:
-            boxes, scores = backend.infer(images)
+            decoded = backend.infer(images)
         if backend.device.type == "cuda":
             torch.cuda.synchronize(backend.device)
         clock.lap("inference")
-        return non_max_suppression(
-            boxes,
-            scores,
+        return nms_with_masks(
+            decoded,
             conf_threshold=self.nms["conf"],
             iou_threshold=self.nms["iou"],
             max_det=self.nms["max_det"],
@@ -261,11 +280,14 @@ def save_plots(
     out_dir.mkdir(parents=True, exist_ok=True)
     class_of = {cat: k for k, cat in enumerate(dataset.category_ids)}
     per_image: dict[int, list[list[float]]] = {}
+    masks_of: dict[int, list[Any]] = {}  # each image's predicted masks (RLE), if any
+    sizes = {rec.image_id: (rec.height, rec.width) for rec in dataset.records}
     for r in results:
-        x, y, w, h = r["bbox"]
+        x, y, w, h = r.get("bbox") or _mask_box(_segm_mask(r["segmentation"], sizes[r["image_id"]]))
         per_image.setdefault(r["image_id"], []).append(
             [x, y, x + w, y + h, r["score"], class_of[r["category_id"]]]
         )
+        masks_of.setdefault(r["image_id"], []).append(r.get("segmentation"))
     confusion = ConfusionMatrix(len(dataset.names))
     shown = []
     for record in dataset.records:
@@ -275,11 +297,22 @@ def save_plots(
         confusion.update(boxes, scores, classes, record.boxes[gt], record.classes[gt])
         if len(shown) < examples:
             keep = scores >= 0.25
+            pred_masks = [
+                m for m, k in zip(masks_of.get(record.image_id, []), keep, strict=True) if k
+            ]
+            with_masks = bool(pred_masks) and all(m is not None for m in pred_masks)
             shown.append(
                 (
                     read_image(record.path),
-                    (record.boxes[gt], record.classes[gt]),
-                    (boxes[keep], scores[keep], classes[keep]),
+                    (record.boxes[gt], record.classes[gt], _gt_masks(record, gt)),
+                    (
+                        boxes[keep],
+                        scores[keep],
+                        classes[keep],
+                        [_segm_mask(m, sizes[record.image_id]) for m in pred_masks]
+                        if with_masks
+                        else None,
+                    ),
                 )
             )
     paths = [
@@ -292,6 +325,63 @@ def save_plots(
     return paths
 
 
-def score_predictions(dataset: DetectionDataset, predictions: list[dict[str, Any]]) -> CocoMetrics:
-    """COCO metrics of an existing results list (no model) against ``dataset``."""
-    return evaluate_coco(coco_ground_truth(dataset), predictions)
+def score_predictions(
+    dataset: DetectionDataset, predictions: list[dict[str, Any]]
+) -> tuple[CocoMetrics | None, CocoMetrics | None]:
+    """COCO metrics of an existing results list (no model) against ``dataset``: (boxes, masks),
+    boxes when the entries have ``bbox``, masks when they have ``segmentation``."""
+    gt = coco_ground_truth(dataset)
+    has_box = all("bbox" in p for p in predictions)
+    has_mask = bool(predictions) and all("segmentation" in p for p in predictions)
+    if has_mask and has_box and not dataset.has_masks:
+        log.warning("the split has no masks: scoring the entries' boxes only")
+        has_mask = False
+    if has_mask:
+        require_masks(dataset)
+    boxes = evaluate_coco(gt, predictions) if has_box else None
+    masks = evaluate_coco(gt, predictions, iou_type="segm") if has_mask else None
+    return boxes, masks
+
+
+def require_masks(dataset: DetectionDataset) -> None:
+    """Segmentation needs masks on every object of the split."""
+    if not dataset.has_masks:
+        done, total = dataset.mask_coverage
+        raise ConfigError(
+            f"the {dataset.split!r} split ({dataset.format}) has no masks for "
+            f"{total - done} of {total} objects, so masks cannot be scored on it; use polygon "
+            "labels (YOLO segmentation txt, COCO JSON segmentation, or VOC SegmentationObject)"
+        )
+
+
+def _mask_rles(det: Detections, info: LetterboxInfo, input_shape: tuple[int, int]) -> list[RLE]:
+    assert det.protos is not None
+    assert det.coeffs is not None
+    return masks_for_image(det.protos, det.coeffs, det.boxes, input_shape, info).rles()
+
+
+def _segm_mask(segmentation: Any, size: tuple[int, int]) -> np.ndarray:
+    """A results entry's ``segmentation`` (RLE or polygons) as an (H, W) bool mask."""
+    if isinstance(segmentation, dict):
+        return decode_rle(segmentation)
+    polygons = [np.asarray(p, np.float64).reshape(-1, 2) for p in segmentation]
+    return polygons_to_mask(polygons, *size)
+
+
+def _mask_box(mask: np.ndarray) -> list[float]:
+    ys, xs = np.nonzero(mask)
+    if not len(xs):
+        return [0.0, 0.0, 0.0, 0.0]
+    return [
+        float(xs.min()),
+        float(ys.min()),
+        float(xs.max() - xs.min() + 1),
+        float(ys.max() - ys.min() + 1),
+    ]
+
+
+def _gt_masks(record: ImageLabels, keep: np.ndarray) -> np.ndarray | None:
+    try:
+        return record.instance_masks()[keep].astype(bool)
+    except ValueError:  # an object without a mask: draw boxes only
+        return None

@@ -19,7 +19,7 @@ import torch
 import yaml
 
 from yolov9.config import TrainConfig, from_dict, parse_override
-from yolov9.engine.build import TrainingParts, build_training
+from yolov9.engine.build import TrainingParts, build_training, check_trainable
 from yolov9.engine.hooks import CsvHook, Hook, PlotHook, TensorBoardHook
 from yolov9.engine.recipes import apply_recipe, choose_recipe, run_warnings
 from yolov9.engine.train_state import read_training_state
@@ -31,7 +31,6 @@ from yolov9.engine.training_data import (
     plot_label_statistics,
 )
 from yolov9.errors import ConfigError
-from yolov9.models import parse_model_name
 from yolov9.utils.device import select_device
 from yolov9.utils.dist import DistInfo, broadcast_object, cleanup, init_distributed
 from yolov9.utils.paths import new_run_dir
@@ -105,7 +104,7 @@ def _run(
     run_dir: Path | None,
     extra_hooks: Sequence[Hook],
 ) -> TrainResult:
-    parse_model_name(cfg.model.name)  # an unknown name fails before any data is read
+    check_trainable(cfg.model.name)  # unknown names and seg models fail before any data is read
     tune_cpu_allocator()
     dist, dist_device = init_distributed(cfg.device)
     try:

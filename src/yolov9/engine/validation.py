@@ -44,10 +44,14 @@ class ValOptions:
 
 @dataclass
 class ValReport:
+    """``metrics``: the boxes' COCO metrics (the masks' when a scored file has no boxes);
+    ``mask_metrics``: the masks', for segmentation models and segm results files."""
+
     metrics: CocoMetrics
-    report: dict[str, Any]  # what metrics.json holds
+    report: dict[str, Any]  # what metrics.json holds ("mask": the masks' metrics, if any)
     run_dir: Path
     result: EvalResult | None = None  # None when a predictions file was scored
+    mask_metrics: CocoMetrics | None = None
 
     @property
     def predictions(self) -> list[dict[str, Any]]:
@@ -77,7 +81,12 @@ def validate(
     dataset.report.write(out / "label_issues.txt")
     if predictions is not None:
         entries = load_predictions(predictions)
-        metrics = score_predictions(dataset, entries)
+        boxes, masks = score_predictions(dataset, entries)
+        metrics = boxes or masks
+        if metrics is None:
+            raise DataError(
+                f"{predictions}: the entries need 'bbox' (boxes) or 'segmentation' (masks)"
+            )
         summary: dict[str, Any] = {"images": len(dataset), "predictions": str(predictions)}
         if opts.plots:
             save_plots(dataset, entries, metrics, out)
@@ -85,10 +94,12 @@ def validate(
     else:
         assert model is not None
         result, summary = _run_model(dataset, model, opts, out)
-        metrics = result.metrics
+        metrics, masks = result.metrics, result.mask_metrics
     report = {**metrics.as_dict(), **summary, "data": str(data), "split": opts.split}
+    if masks is not None:
+        report["mask"] = masks.as_dict()
     (out / "metrics.json").write_text(json.dumps(report, indent=1))
-    return ValReport(metrics, report, out, result)
+    return ValReport(metrics, report, out, result, masks)
 
 
 def _run_model(

@@ -1,16 +1,18 @@
 """Inference backends: one interface for a PyTorch model and for exported files.
 
-``infer(images)`` maps a float batch (B, 3, H, W) in [0, 1] to decoded ``boxes`` (B, A, 4)
-xyxy and class ``scores`` (B, A, C); ``detect`` adds NMS (ours, or the one inside an exported
-graph). Prediction, evaluation, export checks and benchmarks only talk to this interface, so
-a checkpoint and its exports go through the same pre- and post-processing.
+``infer(images)`` maps a float batch (B, 3, H, W) in [0, 1] to :class:`Decoded` outputs:
+``boxes`` (B, A, 4) xyxy, class ``scores`` (B, A, C) and, for segmentation models, mask
+``coeffs`` (B, A, M) and ``protos`` (B, M, H/4, W/4); ``detect`` adds NMS (ours, or the one
+inside an exported graph) and hands each detection its mask coefficients. Prediction,
+evaluation, export checks and benchmarks only talk to this interface, so a checkpoint and its
+exports go through the same pre- and post-processing.
 """
 
 from __future__ import annotations
 
 import logging
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import torch
@@ -21,6 +23,27 @@ from yolov9.ops.nms import Detections, non_max_suppression
 from yolov9.utils.device import select_device
 
 log = logging.getLogger(__name__)
+
+
+class Decoded(NamedTuple):
+    """Decoded outputs of the main head for a batch (coefficients and protos: segmentation)."""
+
+    boxes: torch.Tensor
+    scores: torch.Tensor
+    coeffs: torch.Tensor | None = None
+    protos: torch.Tensor | None = None
+
+
+def nms_with_masks(decoded: Decoded, **nms: Any) -> list[Detections]:
+    """NMS of a batch; each image's detections carry their mask coefficients and the image's
+    prototypes when the model has them."""
+    dets = non_max_suppression(decoded.boxes, decoded.scores, **nms)
+    if decoded.coeffs is None or decoded.protos is None:
+        return dets
+    return [
+        Detections(d.boxes, d.scores, d.labels, d.anchors, c[d.anchors], p)
+        for d, c, p in zip(dets, decoded.coeffs, decoded.protos, strict=True)
+    ]
 
 
 class InferenceBackend:
@@ -34,8 +57,9 @@ class InferenceBackend:
     nms_settings: dict[str, Any]  # thresholds baked into an export with NMS
     device = torch.device("cpu")
     kind = "?"
+    task = "detect"
 
-    def infer(self, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def infer(self, images: torch.Tensor) -> Decoded:
         raise NotImplementedError
 
     def detect(
@@ -51,10 +75,8 @@ class InferenceBackend:
     ) -> list[Detections]:
         if self.has_nms:
             return self._nms_outputs(images, conf, classes)
-        boxes, scores = self.infer(images)
-        return non_max_suppression(
-            boxes,
-            scores,
+        return nms_with_masks(
+            self.infer(images),
             conf_threshold=conf,
             iou_threshold=iou,
             max_det=max_det,
@@ -125,6 +147,7 @@ class TorchBackend(InferenceBackend):
         self.model = inference_graph(model, self.device, precision) if prepare else model
         self.names, self.imgsz = list(names), imgsz
         self.nms_settings = {}
+        self.task = model.task
 
     @torch.inference_mode()
     def forward(self, images: torch.Tensor) -> ModelOutput:
@@ -135,14 +158,16 @@ class TorchBackend(InferenceBackend):
         with torch.autocast(self.device.type, torch.bfloat16, enabled=self.precision == "bf16"):
             return self.model(images)  # type: ignore[no-any-return]
 
-    def decode(self, out: ModelOutput) -> tuple[torch.Tensor, torch.Tensor]:
-        """Boxes and scores of the main head, in fp32."""
+    def decode(self, out: ModelOutput) -> Decoded:
+        """Boxes and scores (and mask coefficients and protos) of the main head, in fp32."""
         main = out.main._replace(
             pred_dist=out.main.pred_dist.float(), pred_logits=out.main.pred_logits.float()
         )
         boxes, scores = self.model.head.decode(main)
-        return boxes.float(), scores.float()
+        coeffs = main.coeffs.float() if main.coeffs is not None else None
+        protos = main.protos.float() if main.protos is not None else None
+        return Decoded(boxes.float(), scores.float(), coeffs, protos)
 
     @torch.inference_mode()
-    def infer(self, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def infer(self, images: torch.Tensor) -> Decoded:
         return self.decode(self.forward(images))

@@ -15,7 +15,7 @@ import numpy as np
 import torch
 
 from yolov9.errors import CheckpointError
-from yolov9.inference.backends import InferenceBackend
+from yolov9.inference.backends import Decoded, InferenceBackend
 
 EXPORT_SUFFIXES = (".onnx", ".xml", ".torchscript")
 # the outputs of an export with NMS inside (deploy/onnx_nms.py builds them)
@@ -59,9 +59,9 @@ class OnnxBackend(InferenceBackend):
         array = array.astype(np.float16 if "float16" in self.input_type else np.float32)
         return self.session.run(None, {self.input_name: np.ascontiguousarray(array)})
 
-    def infer(self, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def infer(self, images: torch.Tensor) -> Decoded:
         boxes, scores = self._run(images)[:2]
-        return torch.from_numpy(boxes).float(), torch.from_numpy(scores).float()
+        return Decoded(torch.from_numpy(boxes).float(), torch.from_numpy(scores).float())
 
     def _raw_detect(self, images: torch.Tensor) -> list[np.ndarray]:
         return self._run(images)
@@ -107,9 +107,9 @@ class OpenVinoBackend(InferenceBackend):
         )
         return [result[o] for o in self.compiled.outputs]
 
-    def infer(self, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def infer(self, images: torch.Tensor) -> Decoded:
         boxes, scores = self._run(images)[:2]
-        return torch.from_numpy(boxes).float(), torch.from_numpy(scores).float()
+        return Decoded(torch.from_numpy(boxes).float(), torch.from_numpy(scores).float())
 
     def _raw_detect(self, images: torch.Tensor) -> list[np.ndarray]:
         out = self._run(images)
@@ -133,9 +133,9 @@ class TorchScriptBackend(InferenceBackend):
         self.fixed_shape = None
 
     @torch.inference_mode()
-    def infer(self, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def infer(self, images: torch.Tensor) -> Decoded:
         boxes, scores = self.module(images.float())
-        return boxes.float(), scores.float()
+        return Decoded(boxes.float(), scores.float())
 
 
 def _load_meta(backend: InferenceBackend, meta: dict[str, Any], path: Path) -> None:

@@ -12,16 +12,35 @@ from yolov9.data.images import PAD_VALUE, LetterboxInfo, boxes_to_original, lett
 from yolov9.data.sources import Frame
 from yolov9.errors import ConfigError
 from yolov9.inference.backends import InferenceBackend
+from yolov9.inference.masks import masks_for_image
 from yolov9.inference.result import Result
 
 
 class Predictor:
-    """Letterbox -> backend (PyTorch model or exported file) -> NMS -> original pixels."""
+    """Letterbox -> backend (PyTorch model or exported file) -> NMS -> original pixels.
 
-    def __init__(self, backend: InferenceBackend, *, imgsz: int | None = None) -> None:
+    Segmentation models also give each detection its mask in original pixels: the
+    reference's masks (prototype resolution, cropped to the box, upsampled to the network
+    input, > 0.5) mapped back through the letterbox, or with ``full_res_masks`` computed
+    from the prototypes straight at the image's resolution (see :mod:`yolov9.inference.masks`).
+    """
+
+    def __init__(
+        self,
+        backend: InferenceBackend,
+        *,
+        imgsz: int | None = None,
+        full_res_masks: bool = False,
+    ) -> None:
         imgsz = imgsz or backend.imgsz
         if imgsz % 32:
             raise ConfigError(f"imgsz must be a multiple of 32, got {imgsz}")
+        if full_res_masks and backend.task != "segment":
+            raise ConfigError(
+                f"full-resolution masks need a segmentation model; {backend.describe()} "
+                "is a detection model"
+            )
+        self.full_res_masks = full_res_masks
         self.backend = backend
         self.names = list(backend.names)
         self.imgsz = imgsz
@@ -83,7 +102,18 @@ class Predictor:
             pad = batch[-1:].expand(self.backend.fixed_batch - batch.shape[0], -1, -1, -1)
             batch = torch.cat((batch, pad))
         dets = self.backend.detect(batch, **nms)
+        input_shape = (int(batch.shape[2]), int(batch.shape[3]))
         for frame, det, info in zip(frames, dets, infos, strict=False):
+            masks = None
+            if det.coeffs is not None and det.protos is not None:
+                masks = masks_for_image(
+                    det.protos,
+                    det.coeffs,
+                    det.boxes,
+                    input_shape,
+                    info,
+                    full_resolution=self.full_res_masks,
+                )
             yield Result(
                 boxes=boxes_to_original(det.boxes.cpu().numpy(), info),
                 scores=det.scores.cpu().numpy().astype(np.float32),
@@ -94,4 +124,5 @@ class Predictor:
                 frame=frame.frame,
                 fps=frame.fps,
                 image=frame.image,
+                masks=masks,
             )

@@ -9,7 +9,7 @@ from typing import NamedTuple
 from yolov9.errors import ConfigError
 from yolov9.models.head import DetectHead, HeadOutput
 from yolov9.models.heads import TASKS
-from yolov9.models.variants import DETECT, SPECS, AuxKind, HeadKind, ModelSpec
+from yolov9.models.variants import AUTHORS_GRAPHS, DETECT, SPECS, AuxKind, HeadKind, ModelSpec
 from yolov9.models.yolov9 import ModelOutput, YOLOv9
 
 __all__ = [
@@ -38,13 +38,6 @@ _SEG_SUFFIXES = {
     ("yolov9", "seg"): HeadKind("dsegment", proto_depth=2),
     ("yolov9", "dseg"): HeadKind("dsegment", proto_depth=2),
 }
-
-# Graphs whose layout the authors publish (model files and released checkpoints); every other
-# segmentation name is our extension of their design to the other sizes.
-AUTHORS_GRAPHS = frozenset(
-    [f"{f}-{s}" for f in ("yolov9", "gelan") for s in SPECS]
-    + ["gelan-c-seg", "gelan-c-dseg", "yolov9-c-seg"]
-)
 
 
 def list_models(task: str | None = None) -> list[str]:

@@ -7,8 +7,24 @@ from typing import Any
 
 import torch
 
+from yolov9.models.variants import AUTHORS_GRAPHS, HeadKind
 from yolov9.models.yolov9 import YOLOv9
 from yolov9.utils.flops import count_gflops
+
+_HEADS = {
+    "detect": "detection (DDetect)",
+    "segment": "instance segmentation (Segment: Proto on P3)",
+    "dsegment": "instance segmentation (DSegment: prototype branch on P3, depth {depth})",
+}
+
+
+def _graph_source(name: str, head: HeadKind) -> str:
+    """Whose design the graph is: the authors' published model files, or our extension."""
+    if name in AUTHORS_GRAPHS:
+        if name == "gelan-c-dseg" and head.proto_depth == 2:
+            return "the authors' yolov9-c-seg, converted (keeps its depth-2 prototype branch)"
+        return "the authors' model file"
+    return "ours: the authors' design extended to this size (no published weights)"
 
 
 def _count(module: torch.nn.Module | None) -> int:
@@ -23,6 +39,9 @@ def model_summary(model: YOLOv9, imgsz: int = 640) -> dict[str, Any]:
     fused = copy.deepcopy(model).to("meta").eval().fuse()
     return {
         "model": model.name,
+        "task": model.task,
+        "head": _HEADS[model.head_kind.name].format(depth=model.head_kind.proto_depth),
+        "graph": _graph_source(model.name, model.head_kind),
         "num_classes": model.num_classes,
         "imgsz": imgsz,
         "parts": {
@@ -39,7 +58,11 @@ def model_summary(model: YOLOv9, imgsz: int = 640) -> dict[str, Any]:
 
 
 def format_summary(s: dict[str, Any]) -> str:
-    lines = [f"{s['model']}: {s['num_classes']} classes, {s['imgsz']}x{s['imgsz']} input"]
+    lines = [
+        f"{s['model']}: {s['num_classes']} classes, {s['imgsz']}x{s['imgsz']} input",
+        f"  head: {s['head']}",
+        f"  graph: {s['graph']}",
+    ]
     for part, n in s["parts"].items():
         note = "  (training only; removed by convert)" if part == "aux" and n else ""
         lines.append(f"  {part:<10}{n:>14,}{note}")

@@ -281,3 +281,10 @@ YOLOV9_E = ModelSpec(
 SPECS: dict[str, ModelSpec] = {
     s.size: s for s in (YOLOV9_T, YOLOV9_S, YOLOV9_M, YOLOV9_C, YOLOV9_E)
 }
+
+# Graphs whose layout the authors publish (model files and released checkpoints); every other
+# segmentation name is our extension of their design to the other sizes.
+AUTHORS_GRAPHS = frozenset(
+    [f"{f}-{s}" for f in ("yolov9", "gelan") for s in SPECS]
+    + ["gelan-c-seg", "gelan-c-dseg", "yolov9-c-seg"]
+)

@@ -33,20 +33,31 @@ class Detections(NamedTuple):
         anchors: (N,) int64 index of each detection's anchor in the head's output (to gather
             per-anchor outputs such as mask coefficients); None where unknown (NMS inside an
             exported graph).
+        coeffs: (N, M) mask coefficients of the detections (segmentation models).
+        protos: (M, h, w) the image's prototype masks (segmentation models).
     """
 
     boxes: Tensor
     scores: Tensor
     labels: Tensor
     anchors: Tensor | None = None
+    coeffs: Tensor | None = None
+    protos: Tensor | None = None
 
-    def __len__(self) -> int:
+    def __len__(self) -> int:  # the number of detections (so ``_replace`` cannot be used)
         return int(self.scores.shape[0])
 
     def to(self, device: torch.device | str) -> Detections:
-        anchors = self.anchors.to(device) if self.anchors is not None else None
+        def move(t: Tensor | None) -> Tensor | None:
+            return t.to(device) if t is not None else None
+
         return Detections(
-            self.boxes.to(device), self.scores.to(device), self.labels.to(device), anchors
+            self.boxes.to(device),
+            self.scores.to(device),
+            self.labels.to(device),
+            move(self.anchors),
+            move(self.coeffs),
+            move(self.protos),
         )
 
 

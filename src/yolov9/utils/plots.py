@@ -88,11 +88,14 @@ def plot_examples(
     height: int = 320,
 ) -> Path:
     """Rows of (ground truth | prediction) pairs. Each example is
-    (image RGB, (gt boxes, gt classes), (pred boxes, scores, classes))."""
+    (image RGB, (gt boxes, gt classes[, gt masks]), (pred boxes, scores, classes[, masks])),
+    masks (N, H, W) bool or None."""
     rows = []
-    for image, (gb, gc), (pb, ps, pc) in examples:
-        left = draw_detections(image, gb, None, gc, names)
-        right = draw_detections(image, pb, ps, pc, names)
+    for image, gt, pred in examples:
+        gb, gc, gm = (*gt, None)[:3]
+        pb, ps, pc, pm = (*pred, None)[:4]
+        left = draw_detections(image, gb, None, gc, names, masks=gm)
+        right = draw_detections(image, pb, ps, pc, names, masks=pm)
         pair = np.concatenate([left, np.full((image.shape[0], 8, 3), 255, np.uint8), right], 1)
         scale = height / pair.shape[0]
         rows.append(cv2.resize(pair, (round(pair.shape[1] * scale), height)))
