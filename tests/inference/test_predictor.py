@@ -13,6 +13,7 @@ from yolov9.api import Detector
 from yolov9.checkpoints import save_checkpoint
 from yolov9.data.synthetic import make_scene
 from yolov9.errors import DataError
+from yolov9.inference.backends import Decoded
 from yolov9.models import build_model
 
 
@@ -31,13 +32,13 @@ def test_boxes_are_mapped_to_original_pixels(monkeypatch: pytest.MonkeyPatch) ->
     image = np.zeros((60, 200, 3), np.uint8)  # letterboxed: ratio 0.64 -> 128x38, pad to 128x64
     target = np.array([20.0, 10.0, 120.0, 50.0])  # in original pixels
 
-    def fake_infer(batch: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def fake_infer(batch: torch.Tensor) -> Decoded:
         assert batch.shape == (1, 3, 64, 128)
         ratio, pad_top = 128 / 200, (64 - round(60 * 128 / 200)) / 2
         box = torch.tensor(target * ratio + np.array([0, pad_top, 0, pad_top]), dtype=torch.float32)
         scores = torch.zeros(1, 5, 2)
         scores[0, 0, 1] = 0.9
-        return box.expand(1, 5, 4), scores
+        return Decoded(box.expand(1, 5, 4), scores)
 
     monkeypatch.setattr(det.backend, "infer", fake_infer)
     result = det.predict(image)[0]
