@@ -13,6 +13,7 @@ from yolov9.deploy.benchmark import format_rows, run_benchmark
 from yolov9.models import build_model
 
 
+@pytest.mark.slow  # ~30-70 s: times every installed backend (run with -m slow)
 @pytest.mark.skipif(
     importlib.util.find_spec("onnxruntime") is None, reason="onnxruntime is not installed"
 )
@@ -34,6 +35,7 @@ def test_rows_for_available_backends(tmp_path: Path) -> None:
     assert table.count("\n") == len(rows) + 1
 
 
+@pytest.mark.slow  # ~30-70 s: times every installed backend (run with -m slow)
 @pytest.mark.skipif(
     importlib.util.find_spec("nncf") is None or importlib.util.find_spec("openvino") is None,
     reason="nncf/openvino are not installed (pip install yolov9[export])",

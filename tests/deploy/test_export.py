@@ -161,6 +161,7 @@ def _assert_decode_tail_float(xml: Path) -> None:
 
 
 @needs_nncf
+@pytest.mark.slow  # ~45 s: NNCF calibration and two evaluations (run with -m slow)
 def test_openvino_int8_quantizes_and_reports_ap(tmp_path: Path, shapes: dict) -> None:
     """INT8: the OpenVINO model gets quantisers, runs, stays close to fp32, and the AP of both
     on the data's validation split is reported."""

@@ -18,6 +18,7 @@ class GroundTruthModel(torch.nn.Module):
     """Outputs, batch by batch, the letterboxed ground truth as confident detections."""
 
     name = "ground-truth"
+    task = "detect"
 
     def __init__(self, batches: list[tuple[torch.Tensor, torch.Tensor]]) -> None:
         super().__init__()

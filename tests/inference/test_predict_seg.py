@@ -271,6 +271,30 @@ def test_cli_writes_rle_and_polygon_masks(
     assert np.mean(ious) > 0.9
 
 
+def test_cli_video_with_masks(
+    tmp_path: Path, seg_ckpt: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Videos go through the same path: every frame's detections carry masks, the annotated
+    video is written, and JSON records name their frame."""
+    shape_outputs(monkeypatch, seed=6)
+    path = tmp_path / "clip.avi"
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter.fourcc(*"MJPG"), 10.0, (96, 64))
+    for k in range(3):
+        writer.write(cv2.cvtColor(_image((64, 96), k), cv2.COLOR_RGB2BGR))
+    writer.release()
+    results = Detector.from_pretrained(seg_ckpt, device="cpu").predict(path, conf=0.0, max_det=5)
+    assert [r.frame for r in results] == [0, 1, 2]
+    assert all(r.masks is not None and len(r.masks) == len(r) == 5 for r in results)
+    out, records = tmp_path / "run", tmp_path / "v.json"
+    argv = ["predict", "--weights", str(seg_ckpt), "--source", str(path), "--conf", "0.0"]
+    argv += ["--max-det", "5", "--device", "cpu", "--out", str(out), "--save-json", str(records)]
+    assert main(argv) == 0
+    assert [p.suffix for p in out.iterdir()] == [".mp4"]
+    written = json.loads(records.read_text())
+    assert sorted({r["frame"] for r in written}) == [0, 1, 2]
+    assert all(r["mask"]["size"] == [64, 96] for r in written)
+
+
 @pytest.mark.parametrize(
     ("flags", "message"),
     [
