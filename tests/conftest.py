@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import lzma
 import os
+import shutil
 from pathlib import Path
 
 import pytest
@@ -82,3 +84,16 @@ def shapes(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
         formats=("yolo", "coco", "voc"),
         background_every=6,
     )
+
+
+@pytest.fixture(scope="session")
+def seg_files(shared: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """The xz-compressed fixtures, decompressed once per run."""
+    out = tmp_path_factory.mktemp("seg-parity")
+    files = {}
+    for name in ("gelan-c-seg-nc80", "yolov9-c-dseg-nc80"):
+        src_path = shared / "parity" / "seg" / f"{name}.pt.xz"
+        with lzma.open(src_path) as src, open(out / f"{name}.pt", "wb") as dst:
+            shutil.copyfileobj(src, dst)
+        files[name] = out / f"{name}.pt"
+    return files

@@ -3,8 +3,6 @@ training graph), post-processed masks, conversion, and round trips of every size
 
 from __future__ import annotations
 
-import lzma
-import shutil
 from pathlib import Path
 
 import numpy as np
@@ -24,19 +22,6 @@ from yolov9.ops.nms import non_max_suppression
 # The fixtures' README: what the reference itself moves by between thread counts, float64 and
 # fusing is below these; real mistakes are orders of magnitude above.
 TOL = {"boxes": 0.5, "scores": 2e-3, "coeffs": 1e-2, "protos": 2e-2}
-
-
-@pytest.fixture(scope="session")
-def seg_files(shared: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    """The xz-compressed fixtures, decompressed once per run."""
-    out = tmp_path_factory.mktemp("seg-parity")
-    files = {}
-    for name in ("gelan-c-seg-nc80", "yolov9-c-dseg-nc80"):
-        src_path = shared / "parity" / "seg" / f"{name}.pt.xz"
-        with lzma.open(src_path) as src, open(out / f"{name}.pt", "wb") as dst:
-            shutil.copyfileobj(src, dst)
-        files[name] = out / f"{name}.pt"
-    return files
 
 
 def _input(shared: Path) -> torch.Tensor:

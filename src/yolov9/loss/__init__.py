@@ -1,13 +1,16 @@
-"""Training criteria: the task-aligned assigner, the loss terms, and the PGI dual criterion."""
+"""Training criteria: the task-aligned assigner, the loss terms, the PGI dual criterion and
+the segmentation criterion."""
 
 from yolov9.loss.assigner import Assignment, TaskAlignedAssigner
 from yolov9.loss.criterion import YOLOv9Loss
 from yolov9.loss.interface import Criterion, LossOutput, Targets
+from yolov9.loss.segment import SegmentationLoss
 
 __all__ = [
     "Assignment",
     "Criterion",
     "LossOutput",
+    "SegmentationLoss",
     "Targets",
     "TaskAlignedAssigner",
     "YOLOv9Loss",

@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
-from yolov9.loss.assigner import TaskAlignedAssigner
+from yolov9.loss.assigner import Assignment, TaskAlignedAssigner
 from yolov9.loss.interface import LossOutput, Targets
 from yolov9.loss.terms import bce_class_loss, ciou_box_loss, dfl_loss
 from yolov9.models.head import HeadOutput
@@ -109,6 +109,13 @@ class YOLOv9Loss(nn.Module):
         self, head: HeadOutput, gt_labels: Tensor, gt_boxes: Tensor, gt_mask: Tensor
     ) -> dict[str, Tensor]:
         """Unweighted box (CIoU), cls (BCE) and dfl terms of one head."""
+        return self.assign_and_score(head, gt_labels, gt_boxes, gt_mask)[0]
+
+    def assign_and_score(
+        self, head: HeadOutput, gt_labels: Tensor, gt_boxes: Tensor, gt_mask: Tensor
+    ) -> tuple[dict[str, Tensor], Assignment]:
+        """The detection terms of one head and the assignment they were computed with (a
+        task's criterion adds its own terms from the same assignment)."""
         pred_dist = head.pred_dist.float()
         pred_logits = head.pred_logits.float()
         anchors, strides = head.anchor_points.float(), head.stride_tensor.float()
@@ -129,10 +136,10 @@ class YOLOv9Loss(nn.Module):
         fg = assigned.fg_mask
         if not fg.any():
             zero = pred_dist.sum() * 0.0  # keeps the graph connected (DDP, all params used)
-            return {"box": zero, "cls": cls, "dfl": zero}
+            return {"box": zero, "cls": cls, "dfl": zero}, assigned
         target_boxes = assigned.boxes_xyxy / strides
         weight = target_scores.sum(-1)[fg]
         box = ciou_box_loss(pred_boxes[fg], target_boxes[fg], weight, normalizer)
         target_ltrb = bbox2dist(anchors, target_boxes, self.reg_max - 1 - 0.01)[fg]
         dfl = dfl_loss(pred_dist[fg].view(-1, 4, self.reg_max), target_ltrb, weight, normalizer)
-        return {"box": box, "cls": cls, "dfl": dfl}
+        return {"box": box, "cls": cls, "dfl": dfl}, assigned
