@@ -13,7 +13,8 @@ import yaml
 from faster_coco_eval.core import mask as coco_mask
 from PIL import Image
 
-from yolov9.data.labels import mask_to_rle, polygon_area, self_intersecting
+from yolov9.data.labels import polygon_area, self_intersecting
+from yolov9.ops.masks import encode_rle
 
 NAMES = ["tri", "quad", "star"]
 SIZE = (256, 128)  # width, height: powers of two, so normalised YOLO values are exact
@@ -106,7 +107,7 @@ def write_seg_dataset(root: Path, images: int = 8, seed: int = 0) -> dict[str, P
             polygons.append(
                 {**common, "segmentation": [poly.ravel().tolist()], "area": polygon_area(poly)}
             )
-            rle = mask_to_rle(mask)
+            rle = encode_rle(mask)
             if len(rles) % 2:  # uncompressed: counts as a list of run lengths
                 rle = {"size": [h, w], "counts": _runs(mask)}
             rles.append({**common, "segmentation": rle})

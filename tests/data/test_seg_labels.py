@@ -18,11 +18,10 @@ from yolov9.data.dataset import load_dataset
 from yolov9.data.labels import (
     ImageLabels,
     Issue,
-    mask_to_rle,
     rasterize_polygons,
-    rle_to_mask,
     self_intersecting,
 )
+from yolov9.ops.masks import decode_rle, encode_rle
 
 
 @pytest.fixture(scope="module")
@@ -128,7 +127,7 @@ def test_instance_masks_on_another_canvas() -> None:
         40,
         np.array([[10, 10, 50, 30], [10, 10, 50, 30]], np.float32),
         np.array([0, 1]),
-        segmentations=[poly, mask_to_rle(rle_mask)],
+        segmentations=[poly, encode_rle(rle_mask)],
     )
     masks = record.instance_masks(ratio=2, size=(80, 120))  # canvas twice the image
     assert masks.shape == (2, 40, 60)
@@ -210,7 +209,7 @@ def test_coco_segmentations_exact_and_problems_reported(tmp_path: Path) -> None:
     square = [10, 10, 30, 10, 30, 30, 10, 30]
     mask = np.zeros((50, 100), np.uint8)
     mask[10:30, 10:30] = 1
-    rle = mask_to_rle(mask)
+    rle = encode_rle(mask)
     crowd_runs = {"size": [50, 100], "counts": [0, 5000]}  # everything, uncompressed
     path = _coco(
         tmp_path,
@@ -246,7 +245,7 @@ def test_coco_segmentations_exact_and_problems_reported(tmp_path: Path) -> None:
     assert len(segs) == 5  # annotations 1, 2, 4, 8, 9
     assert [len(s) for s in segs[:2]] == [2, 1]
     assert segs[2] == rle
-    assert segs[3] == mask_to_rle(np.ones((50, 100), np.uint8))  # compressed, exact
+    assert segs[3] == encode_rle(np.ones((50, 100), np.uint8))  # compressed, exact
     assert segs[4] is None
     assert record.crowd.tolist() == [False, False, False, True, False]
     assert record.areas[0] == pytest.approx(400 + 50)  # no 'area' given: the polygons'
@@ -301,7 +300,7 @@ def test_voc_instance_pngs(tmp_path: Path) -> None:
     by_name = {Path(r.path).stem: r for r in ds.records}
     assert sorted(by_name) == ["good", "missing", "nopng"]
     good = by_name["good"]
-    first = rle_to_mask(good.segmentations[0])
+    first = decode_rle(good.segmentations[0])
     assert first.sum() == 20 * 19
     assert not first[:, 29].any()
     assert good.areas.tolist() == [380, 400]

@@ -24,7 +24,6 @@ from yolov9.data.labels import (
     check_box,
     check_polygon,
     compress_rle,
-    mask_to_rle,
     numeric_image_id,
     polygon_area,
     probe_image,
@@ -32,6 +31,7 @@ from yolov9.data.labels import (
     training_polygons,
 )
 from yolov9.errors import DataError
+from yolov9.ops.masks import encode_rle
 
 
 def _records_from(
@@ -398,7 +398,7 @@ def read_voc(
                 if not pixels.any():
                     report.add(Issue.BAD_MASK, where, f"no pixels of value {k} in its mask PNG")
                     continue
-                seg = mask_to_rle(pixels)
+                seg = encode_rle(pixels)
             boxes.append(box)
             classes.append(index[name])
             crowd.append((obj.findtext("difficult") or "0").strip() == "1")

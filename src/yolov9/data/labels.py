@@ -29,6 +29,8 @@ import numpy as np
 from faster_coco_eval.core import mask as coco_mask
 from PIL import Image, UnidentifiedImageError
 
+from yolov9.ops.masks import decode_rle
+
 log = logging.getLogger(__name__)
 
 Polygons = list[np.ndarray]
@@ -112,7 +114,7 @@ class ImageLabels:
             if seg is None:
                 raise ValueError(f"{self.path}: object {i} has no mask")
             if isinstance(seg, dict):
-                mask = rle_to_mask(seg)
+                mask = decode_rle(seg).astype(np.uint8)
                 if mask.shape != (height, width):
                     mask = cv2.resize(mask, (width, height), interpolation=cv2.INTER_NEAREST)
                 out[i] = downsample_mask(mask, ratio)
@@ -146,20 +148,6 @@ def downsample_mask(mask: np.ndarray, ratio: int) -> np.ndarray:
     """A uint8 (H, W) mask resized to (H // ratio, W // ratio) with bilinear interpolation."""
     height, width = mask.shape
     return cv2.resize(mask, (width // ratio, height // ratio))
-
-
-def mask_to_rle(mask: np.ndarray) -> Rle:
-    """A binary (H, W) mask as a compressed RLE with ``counts`` a str (JSON-ready)."""
-    rle = coco_mask.encode(np.asfortranarray(np.asarray(mask, dtype=np.uint8)))
-    return {"size": [int(v) for v in rle["size"]], "counts": rle["counts"].decode("ascii")}
-
-
-def rle_to_mask(rle: Rle) -> np.ndarray:
-    """A compressed or uncompressed RLE as an (H, W) uint8 {0, 1} mask."""
-    height, width = (int(v) for v in rle["size"])
-    if isinstance(rle["counts"], list):
-        rle = coco_mask.frPyObjects(rle, height, width)
-    return coco_mask.decode({"size": [height, width], "counts": rle["counts"]})
 
 
 def compress_rle(rle: dict[str, Any]) -> Rle:
@@ -229,7 +217,9 @@ def training_polygon(seg: Segmentation) -> np.ndarray:
     largest outer contour of an RLE mask (its pixel box when the mask is a line or a dot)."""
     if not isinstance(seg, dict):
         return max(seg, key=len).astype(np.float32)
-    contours, _ = cv2.findContours(rle_to_mask(seg), cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
+    contours, _ = cv2.findContours(
+        decode_rle(seg).astype(np.uint8), cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE
+    )
     best = max(contours, key=cv2.contourArea).reshape(-1, 2) if contours else np.zeros((0, 2))
     if len(best) >= 3 and cv2.contourArea(best.astype(np.float32)) > 0:
         return best.astype(np.float32)

@@ -23,8 +23,9 @@ from faster_coco_eval import COCO, COCOeval_faster
 from faster_coco_eval.core import mask as coco_mask
 
 from yolov9.data.dataset import DetectionDataset
-from yolov9.data.labels import Rle, Segmentation, compress_rle, mask_to_rle
+from yolov9.data.labels import Rle, Segmentation, compress_rle
 from yolov9.errors import ConfigError, DataError
+from yolov9.ops.masks import encode_rle
 
 log = logging.getLogger(__name__)
 
@@ -154,7 +155,7 @@ def to_coco_results(
             raise ValueError(f"{len(masks)} masks for {len(out)} detections")
         for entry, mask in zip(out, masks, strict=True):
             entry["segmentation"] = (
-                compress_rle(mask) if isinstance(mask, dict) else mask_to_rle(mask)
+                compress_rle(mask) if isinstance(mask, dict) else encode_rle(np.asarray(mask))
             )
     return out
 
