@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import functools
+import operator
+
 import torch
 from torch import Tensor, nn
 
@@ -41,6 +44,37 @@ def pad_targets(targets: Tensor, batch_size: int) -> tuple[Tensor, Tensor, Tenso
     boxes[image, slot] = targets[:, 2:6]
     mask[image, slot, 0] = True
     return labels, boxes, mask
+
+
+def used_heads(outputs: ModelOutput, aux_weight: float) -> list[tuple[str, HeadOutput]]:
+    """("main", head) and, when it counts (present, weight > 0), ("aux", head)."""
+    heads = [("main", outputs.main)]
+    if outputs.aux is not None and aux_weight > 0:
+        heads.append(("aux", outputs.aux))
+    return heads
+
+
+def combine_heads(per_head: dict[str, dict[str, Tensor]], aux_weight: float) -> dict[str, Tensor]:
+    """Each term as ``main + aux_weight * aux`` (just ``main`` without an auxiliary head)."""
+    main = per_head["main"]
+    if "aux" not in per_head:
+        return dict(main)
+    return {k: v + aux_weight * per_head["aux"][k] for k, v in main.items()}
+
+
+def loss_output(
+    per_head: dict[str, dict[str, Tensor]], weighted: dict[str, Tensor], scale: int
+) -> LossOutput:
+    """The back-propagated total (the weighted terms summed in order, times ``scale``) and the
+    logged parts: every head's unweighted terms (``main/box`` ...) and the weighted ones."""
+    total = functools.reduce(operator.add, weighted.values())
+    if scale != 1:
+        total = total * scale
+    parts = {
+        f"{h}/{k}": float(v.detach()) for h, terms in per_head.items() for k, v in terms.items()
+    }
+    parts.update({k: float(v.detach()) for k, v in weighted.items()})
+    return LossOutput(total, parts)
 
 
 class YOLOv9Loss(nn.Module):
@@ -91,19 +125,12 @@ class YOLOv9Loss(nn.Module):
         """
         batch_size = outputs.main.pred_logits.shape[0]
         gt = pad_targets(targets.boxes.to(outputs.main.pred_logits.device), batch_size)
-        main = self.head_loss(outputs.main, *gt)
-        parts: dict[str, Tensor] = {f"main/{k}": v for k, v in main.items()}
-        combined = dict(main)
-        if outputs.aux is not None and self.aux_weight > 0:
-            aux = self.head_loss(outputs.aux, *gt)
-            parts.update({f"aux/{k}": v for k, v in aux.items()})
-            combined = {k: main[k] + self.aux_weight * aux[k] for k in main}
+        per_head = {
+            name: self.head_loss(head, *gt) for name, head in used_heads(outputs, self.aux_weight)
+        }
+        combined = combine_heads(per_head, self.aux_weight)
         weighted = {k: self.gains[k] * v for k, v in combined.items()}
-        total = weighted["box"] + weighted["cls"] + weighted["dfl"]
-        if self.scale_by_batch:
-            total = total * batch_size
-        parts.update(weighted)
-        return LossOutput(total, {k: float(v.detach()) for k, v in parts.items()})
+        return loss_output(per_head, weighted, batch_size if self.scale_by_batch else 1)
 
     def head_loss(
         self, head: HeadOutput, gt_labels: Tensor, gt_boxes: Tensor, gt_mask: Tensor

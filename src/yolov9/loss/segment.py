@@ -19,7 +19,13 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from yolov9.loss.assigner import Assignment
-from yolov9.loss.criterion import YOLOv9Loss, pad_targets
+from yolov9.loss.criterion import (
+    YOLOv9Loss,
+    combine_heads,
+    loss_output,
+    pad_targets,
+    used_heads,
+)
 from yolov9.loss.interface import LossOutput, Targets
 from yolov9.models.head import HeadOutput
 from yolov9.models.yolov9 import ModelOutput
@@ -84,25 +90,15 @@ class SegmentationLoss(nn.Module):
         gt = pad_targets(boxes, batch_size)
         image_of = boxes[:, 0].long()
         masks = targets.masks.to(device)
-        heads = {"main": outputs.main}
-        if outputs.aux is not None and self.aux_weight > 0:
-            heads["aux"] = outputs.aux
         per_head = {}
-        for name, head in heads.items():
+        for name, head in used_heads(outputs, self.aux_weight):
             terms, assigned = self.detection.assign_and_score(head, *gt)
             terms["seg"] = self.mask_loss(head, assigned, masks, image_of)
             per_head[name] = terms
-        combined = dict(per_head["main"])
-        if "aux" in per_head:
-            combined = {k: v + self.aux_weight * per_head["aux"][k] for k, v in combined.items()}
+        combined = combine_heads(per_head, self.aux_weight)
         weighted = {k: self.gains[k] * combined[k] for k in TERMS}
         weighted["seg"] = weighted["seg"] / batch_size
-        total = sum(weighted.values(), torch.zeros((), device=device))
-        if self.scale_by_batch:
-            total = total * batch_size
-        parts = {f"{h}/{k}": float(v.detach()) for h, t in per_head.items() for k, v in t.items()}
-        parts.update({k: float(v.detach()) for k, v in weighted.items()})
-        return LossOutput(total, parts)
+        return loss_output(per_head, weighted, batch_size if self.scale_by_batch else 1)
 
     def mask_loss(
         self, head: HeadOutput, assigned: Assignment, masks: Tensor, image_of: Tensor
