@@ -301,3 +301,21 @@ def test_val_errors(
     ]
     assert main(argv) == 2
     assert message in capsys.readouterr().err
+
+
+def test_log_messages_follow_the_current_stderr(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Logging set up by one ``main`` call keeps writing to whatever stderr is current, not to
+    a stream that has since been replaced (and perhaps closed)."""
+    import io
+    import logging
+
+    from yolov9.utils.logs import setup_logging
+
+    setup_logging()
+    first, second = io.StringIO(), io.StringIO()
+    monkeypatch.setattr(sys, "stderr", first)
+    logging.getLogger("yolov9.test").info("one")
+    first.close()
+    monkeypatch.setattr(sys, "stderr", second)
+    logging.getLogger("yolov9.test").info("two")
+    assert second.getvalue() == "two\n"

@@ -5,8 +5,6 @@ refusals (a split without masks; training and exporting segmentation models)."""
 from __future__ import annotations
 
 import json
-import logging
-from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -28,16 +26,6 @@ from yolov9.metrics.coco import coco_ground_truth
 from yolov9.models import build_model
 
 W, H = SIZE
-
-
-@pytest.fixture(autouse=True)
-def _no_stale_log_handler() -> Iterator[None]:
-    """``main`` points the "yolov9" logger at the stderr of its test (captured, closed when
-    that test ends); API calls made later would log to that closed stream."""
-    logger = logging.getLogger("yolov9")
-    logger.handlers.clear()
-    yield
-    logger.handlers.clear()
 
 
 @pytest.fixture(scope="module")

@@ -5,9 +5,7 @@ recipe where the letterbox is the identity; detection checkpoints refuse the mas
 from __future__ import annotations
 
 import json
-import logging
 import math
-from collections.abc import Iterator
 from pathlib import Path
 
 import cv2
@@ -30,16 +28,6 @@ from yolov9.models import build_model
 from yolov9.ops.masks import crop_masks, process_masks
 
 NAMES = ["a", "b", "c"]
-
-
-@pytest.fixture(autouse=True)
-def _no_stale_log_handler() -> Iterator[None]:
-    """``main`` points the "yolov9" logger at the stderr of its test (captured, closed when
-    that test ends); API calls made later would log to that closed stream."""
-    logger = logging.getLogger("yolov9")
-    logger.handlers.clear()
-    yield
-    logger.handlers.clear()
 
 
 @pytest.fixture(scope="module")
