@@ -61,12 +61,17 @@ def perturbed(
     return preds
 
 
-def pycocotools_stats(gt_json: Path | dict, preds: list) -> np.ndarray:
+def pycocotools_stats(gt_json: Path | dict, preds: list, iou_type: str = "bbox") -> np.ndarray:
+    """The reference: pycocotools' 12 COCOeval stats (inputs are not modified)."""
     with contextlib.redirect_stdout(io.StringIO()):
         gt = COCO()
-        gt.dataset = json.loads(Path(gt_json).read_text()) if isinstance(gt_json, Path) else gt_json
+        gt.dataset = (
+            json.loads(Path(gt_json).read_text())
+            if isinstance(gt_json, Path)
+            else copy.deepcopy(gt_json)
+        )
         gt.createIndex()
-        ev = COCOeval(gt, gt.loadRes(copy.deepcopy(preds)), "bbox")
+        ev = COCOeval(gt, gt.loadRes(copy.deepcopy(preds)), iou_type)
         ev.evaluate()
         ev.accumulate()
         ev.summarize()

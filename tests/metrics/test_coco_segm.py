@@ -3,9 +3,6 @@ perfect masks; bad result files and datasets without masks are refused in one li
 
 from __future__ import annotations
 
-import contextlib
-import copy
-import io
 import json
 import os
 from pathlib import Path
@@ -14,10 +11,9 @@ import numpy as np
 import pytest
 import yaml
 from faster_coco_eval.core import mask as coco_mask
-from pycocotools.coco import COCO
-from pycocotools.cocoeval import COCOeval
 
 from tests.data.seg_scenes import write_seg_dataset
+from tests.metrics.test_coco import pycocotools_stats
 from yolov9.data.coco80 import COCO80_NAMES
 from yolov9.data.dataset import DetectionDataset, load_dataset
 from yolov9.errors import ConfigError, DataError
@@ -88,18 +84,6 @@ def perturbed_masks(gt: dict, seed: int, with_bbox: bool, drop: float = 0.1, noi
     return preds
 
 
-def pycocotools_segm(gt: dict, preds: list) -> np.ndarray:
-    with contextlib.redirect_stdout(io.StringIO()):
-        coco = COCO()
-        coco.dataset = copy.deepcopy(gt)
-        coco.createIndex()
-        ev = COCOeval(coco, coco.loadRes(copy.deepcopy(preds)), "segm")
-        ev.evaluate()
-        ev.accumulate()
-        ev.summarize()
-    return ev.stats
-
-
 def test_segm_equals_pycocotools_on_generated_data(seg_data: dict[str, Path]) -> None:
     gt = coco_ground_truth(load_dataset(seg_data["coco"]))
     # a crowd region (an RLE) over part of the first image, as COCO has them
@@ -122,7 +106,7 @@ def test_segm_equals_pycocotools_on_generated_data(seg_data: dict[str, Path]) ->
         preds = perturbed_masks(gt, seed, with_bbox)
         ours = as_array(evaluate_coco(gt, preds, iou_type="segm"))
         assert 0.1 < ours[0] < 0.9
-        np.testing.assert_allclose(ours, pycocotools_segm(gt, preds), atol=1e-4, rtol=0)
+        np.testing.assert_allclose(ours, pycocotools_stats(gt, preds, "segm"), atol=1e-4, rtol=0)
 
 
 def _dense_predictions(ds: DetectionDataset, seed: int) -> list[tuple]:
@@ -254,7 +238,7 @@ def test_segm_equals_pycocotools_on_real_coco(shared: Path) -> None:
         preds = perturbed_masks(raw, seed, with_bbox)
         np.testing.assert_allclose(
             as_array(evaluate_coco(ours_gt, preds, iou_type="segm")),
-            pycocotools_segm(raw, preds),
+            pycocotools_stats(raw, preds, "segm"),
             atol=1e-4,
             rtol=0,
         )
