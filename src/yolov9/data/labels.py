@@ -87,6 +87,17 @@ class ImageLabels:
         assert self.crowd is not None
         return ~self.crowd
 
+    def training_segments(self) -> list[np.ndarray] | None:
+        """The training polygons of the training targets (``train_mask``), or None when one
+        of them has no mask; an image without targets has an empty list."""
+        keep = self.train_mask
+        if self.segments is not None:
+            return [s for s, k in zip(self.segments, keep, strict=True) if k]
+        kept = [s for s, k in zip(self.object_segmentations(), keep, strict=True) if k]
+        if any(s is None for s in kept):
+            return None
+        return [training_polygon(s) for s in kept if s is not None]
+
     def object_segmentations(self) -> list[Segmentation | None]:
         """Each object's mask: ``segmentations``; for records made with ``segments`` only,
         those polygons; else None per object."""

@@ -15,6 +15,7 @@ from torch.utils.data import DataLoader, Dataset
 
 from yolov9.data.images import LetterboxInfo, letterbox, read_image
 from yolov9.data.labels import ImageLabels
+from yolov9.data.polygons import instance_masks
 from yolov9.errors import DataError
 
 
@@ -59,6 +60,7 @@ class EvalSample:
     info: LetterboxInfo  # original -> network input (ratio includes the first resize)
     error: str | None = None  # a problem worth reporting
     unreadable: bool = False  # the image could not be decoded (a blank stands in)
+    masks: torch.Tensor | None = None  # (N, H / ratio, W / ratio) uint8, one per target
 
 
 class EvalDataset(Dataset[EvalSample]):
@@ -73,7 +75,13 @@ class EvalDataset(Dataset[EvalSample]):
         rect: bool = True,
         stride: int = 32,
         pad: float = 0.5,
+        masks: bool = False,
+        mask_ratio: int = 4,
     ) -> None:
+        """``masks``: each sample also carries its objects' masks (from their training
+        polygons, letterboxed like the image) at 1 / ``mask_ratio`` of the batch shape, for
+        a segmentation criterion's validation loss."""
+        self.masks, self.mask_ratio = masks, mask_ratio
         sizes = np.array([[r.width, r.height] for r in records], np.float64)
         if rect:
             self.order, self.shapes = rect_batch_shapes(sizes, batch_size, imgsz, stride, pad)
@@ -94,7 +102,10 @@ class EvalDataset(Dataset[EvalSample]):
         except DataError as e:
             blank = np.zeros((*shape, 3), np.uint8)
             info = LetterboxInfo(1.0, (0.0, 0.0), (record.height, record.width))
-            return EvalSample(torch.from_numpy(blank), torch.zeros(0, 5), index, info, str(e), True)
+            empty = self._masks([], shape)
+            return EvalSample(
+                torch.from_numpy(blank), torch.zeros(0, 5), index, info, str(e), True, empty
+            )
         error = None
         if (h0, w0) != (record.height, record.width):
             labelled = f"{record.width}x{record.height}"
@@ -105,9 +116,24 @@ class EvalDataset(Dataset[EvalSample]):
         keep = record.train_mask
         boxes = record.boxes[keep] * info.ratio + np.array([*info.pad, *info.pad], np.float32)
         targets = np.concatenate([record.classes[keep, None], boxes], 1).astype(np.float32)
+        segments = record.training_segments() if self.masks else None
+        masks = None
+        if segments is not None:
+            pad = np.array(info.pad, np.float32)
+            masks = self._masks([seg * info.ratio + pad for seg in segments], shape)
         return EvalSample(
-            torch.from_numpy(boxed), torch.from_numpy(targets).reshape(-1, 5), index, info, error
+            torch.from_numpy(boxed),
+            torch.from_numpy(targets).reshape(-1, 5),
+            index,
+            info,
+            error,
+            masks=masks,
         )
+
+    def _masks(self, polygons: list[np.ndarray], shape: tuple[int, ...]) -> torch.Tensor | None:
+        if not self.masks:
+            return None
+        return torch.from_numpy(instance_masks(polygons, (shape[0], shape[1]), self.mask_ratio))
 
 
 @dataclass
@@ -130,10 +156,14 @@ def stack_targets(per_image: Sequence[torch.Tensor]) -> torch.Tensor:
 
 
 def collate_eval(samples: list[EvalSample]) -> EvalBatch:
+    masks = [s.masks for s in samples]
     return EvalBatch(
         stack_images([s.image for s in samples]),
         stack_targets([s.targets for s in samples]),
         samples,
+        torch.cat([m for m in masks if m is not None])
+        if all(m is not None for m in masks)
+        else None,
     )
 
 

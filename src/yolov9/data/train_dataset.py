@@ -3,7 +3,10 @@
 Per sample: with probability ``mosaic`` (until the trainer closes it for the last epochs) a
 4-image mosaic, copy-paste (polygon labels only), random affine from 2s to s, and MixUp of a
 second mosaic; otherwise a letterbox to s and the same random affine. Then HSV jitter and
-flips. Each sample draws from ``numpy.random.default_rng((seed, epoch, index))``, so runs are
+flips. Polygons (segmentation labels) go through every geometric step, cut to the image, and
+each box is recomputed from what is left of its polygon; with ``masks`` a sample also carries
+its objects' masks at 1 / ``mask_ratio`` of its size, less what pasted objects cover. Each
+sample draws from ``numpy.random.default_rng((seed, epoch, index))``, so runs are
 reproducible whatever the number of workers. An unreadable image never stops training: it is
 replaced by another image and reported in the sample's ``problems``.
 """
@@ -22,6 +25,7 @@ from yolov9.data.augment import AugmentConfig
 from yolov9.data.images import letterbox
 from yolov9.data.labels import ImageLabels
 from yolov9.data.loader import load_resized, stack_images, stack_targets
+from yolov9.data.polygons import instance_masks
 from yolov9.data.transforms import (
     Labels,
     copy_paste,
@@ -41,6 +45,7 @@ class TrainSample:
     targets: torch.Tensor  # (N, 5) class, x1, y1, x2, y2 in pixels of ``image``
     index: int
     problems: list[str] = field(default_factory=list)
+    masks: torch.Tensor | None = None  # (N, s / ratio, s / ratio) uint8, one per target
 
 
 class TrainDataset(Dataset[TrainSample]):
@@ -54,12 +59,15 @@ class TrainDataset(Dataset[TrainSample]):
         *,
         seed: int = 0,
         augment: bool = True,
+        masks: bool = False,
+        mask_ratio: int = 4,
     ) -> None:
         if not records:
             raise DataError("the training split has no images")
         self.records, self.imgsz = list(records), imgsz
         self.spec = spec or AugmentConfig()
         self.seed, self.augment = seed, augment
+        self.masks, self.mask_ratio = masks, mask_ratio
         self.epoch, self.mosaic_on = 0, True
         self.cache: list[tuple[np.ndarray, tuple[int, int]] | None] | None = None
 
@@ -108,13 +116,9 @@ class TrainDataset(Dataset[TrainSample]):
         keep = record.train_mask
         sx, sy = image.shape[1] / w0, image.shape[0] / h0
         boxes = record.boxes[keep] * np.array([sx, sy, sx, sy], np.float32)
-        segs = None
-        if record.segments is not None:
-            segs = [
-                seg * np.array([sx, sy], np.float32)
-                for seg, k in zip(record.segments, keep, strict=True)
-                if k
-            ]
+        segs = record.training_segments()
+        if segs is not None:
+            segs = [seg * np.array([sx, sy], np.float32) for seg in segs]
         return image, Labels(boxes, record.classes[keep], segs)
 
     def _mosaic(
@@ -142,8 +146,12 @@ class TrainDataset(Dataset[TrainSample]):
             image, labels = self._load(index, rng, problems)
             image, info = letterbox(image, self.imgsz, auto=False, scaleup=self.augment)
             pad = np.array([*info.pad, *info.pad], np.float32)
-            segs = [s * info.ratio + pad[:2] for s in labels.segments] if labels.segments else None
-            labels = Labels(labels.boxes * info.ratio + pad, labels.classes, segs)
+            segs = (
+                [s * info.ratio + pad[:2] for s in labels.segments]
+                if labels.segments is not None
+                else None
+            )
+            labels = labels.moved(labels.boxes * info.ratio + pad, segs)
             if self.augment:
                 image, labels = random_affine(image, labels, rng, spec)
         if self.augment:
@@ -158,7 +166,18 @@ class TrainDataset(Dataset[TrainSample]):
         image = np.ascontiguousarray(image)
         if image.shape[:2] != (s, s):  # cannot happen with the transforms above; guard anyway
             image = cv2.resize(image, (s, s))
-        return TrainSample(torch.from_numpy(image), torch.from_numpy(targets), index, problems)
+        masks = None
+        if self.masks:
+            if labels.segments is None:
+                raise DataError(f"{self.records[index].path}: objects without polygons")
+            masks = torch.from_numpy(
+                instance_masks(
+                    labels.segments, (s, s), self.mask_ratio, group=labels.group, layer=labels.layer
+                )
+            )
+        return TrainSample(
+            torch.from_numpy(image), torch.from_numpy(targets), index, problems, masks
+        )
 
 
 @dataclass
@@ -170,8 +189,12 @@ class TrainBatch:
 
 
 def collate_train(samples: list[TrainSample]) -> TrainBatch:
+    masks = [s.masks for s in samples]
     return TrainBatch(
         stack_images([s.image for s in samples]),
         stack_targets([s.targets for s in samples]),
         [p for s in samples for p in s.problems],
+        torch.cat([m for m in masks if m is not None])
+        if all(m is not None for m in masks)
+        else None,
     )

@@ -6,30 +6,53 @@ so a sample depends only on (seed, epoch, index)."""
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import cv2
 import numpy as np
 
 from yolov9.data.augment import AugmentConfig
 from yolov9.data.images import PAD_VALUE
+from yolov9.data.polygons import clip_polygon
 
 
 @dataclass
 class Labels:
-    """Boxes (N, 4) xyxy pixels, classes (N,), and one polygon (K, 2) per box or None."""
+    """Boxes (N, 4) xyxy pixels, classes (N,), and one polygon (K, 2) per box or None.
+
+    ``group`` and ``layer`` (N,) record occlusion for the masks: an object pasted over others
+    (copy-paste) has a higher layer than those it hides, in the same group (MixUp blends two
+    groups, which hide nothing of each other).
+    """
 
     boxes: np.ndarray
     classes: np.ndarray
     segments: list[np.ndarray] | None = None
+    group: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
+    layer: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
 
     def __post_init__(self) -> None:
         self.boxes = np.asarray(self.boxes, np.float32).reshape(-1, 4)
         self.classes = np.asarray(self.classes, np.int64).reshape(-1)
+        n = len(self.classes)
+        self.group = np.asarray(self.group, np.int64).reshape(-1)
+        self.layer = np.asarray(self.layer, np.int64).reshape(-1)
+        if len(self.group) != n:
+            self.group = np.zeros(n, np.int64)
+        if len(self.layer) != n:
+            self.layer = np.zeros(n, np.int64)
 
     def select(self, keep: np.ndarray) -> Labels:
         segs = [s for s, k in zip(self.segments, keep, strict=True) if k] if self.segments else None
-        return Labels(self.boxes[keep], self.classes[keep], segs)
+        if self.segments is not None and segs is None:
+            segs = []
+        return Labels(
+            self.boxes[keep], self.classes[keep], segs, self.group[keep], self.layer[keep]
+        )
+
+    def moved(self, boxes: np.ndarray, segments: list[np.ndarray] | None) -> Labels:
+        """The same objects at new places."""
+        return Labels(boxes, self.classes, segments, self.group, self.layer)
 
     @staticmethod
     def concat(parts: list[Labels]) -> Labels:
@@ -38,7 +61,9 @@ class Labels:
             segs = [s for p in parts for s in p.segments or []]
         boxes = np.concatenate([p.boxes for p in parts]) if parts else np.zeros((0, 4))
         classes = np.concatenate([p.classes for p in parts]) if parts else np.zeros(0)
-        return Labels(boxes, classes, segs)
+        group = np.concatenate([p.group for p in parts]) if parts else np.zeros(0)
+        layer = np.concatenate([p.layer for p in parts]) if parts else np.zeros(0)
+        return Labels(boxes, classes, segs, group, layer)
 
 
 def hsv_jitter(
@@ -62,9 +87,11 @@ def flip_lr(image: np.ndarray, labels: Labels) -> tuple[np.ndarray, Labels]:
     boxes = labels.boxes.copy()
     boxes[:, [0, 2]] = w - labels.boxes[:, [2, 0]]
     segs = (
-        [np.stack((w - s[:, 0], s[:, 1]), 1) for s in labels.segments] if labels.segments else None
+        [np.stack((w - s[:, 0], s[:, 1]), 1) for s in labels.segments]
+        if labels.segments is not None
+        else None
     )
-    return np.ascontiguousarray(image[:, ::-1]), Labels(boxes, labels.classes, segs)
+    return np.ascontiguousarray(image[:, ::-1]), labels.moved(boxes, segs)
 
 
 def flip_ud(image: np.ndarray, labels: Labels) -> tuple[np.ndarray, Labels]:
@@ -72,9 +99,11 @@ def flip_ud(image: np.ndarray, labels: Labels) -> tuple[np.ndarray, Labels]:
     boxes = labels.boxes.copy()
     boxes[:, [1, 3]] = h - labels.boxes[:, [3, 1]]
     segs = (
-        [np.stack((s[:, 0], h - s[:, 1]), 1) for s in labels.segments] if labels.segments else None
+        [np.stack((s[:, 0], h - s[:, 1]), 1) for s in labels.segments]
+        if labels.segments is not None
+        else None
     )
-    return np.ascontiguousarray(image[::-1]), Labels(boxes, labels.classes, segs)
+    return np.ascontiguousarray(image[::-1]), labels.moved(boxes, segs)
 
 
 def box_candidates(
@@ -97,13 +126,6 @@ def box_candidates(
         & (w2 * h2 / (w1 * h1 + eps) > min_area_ratio)
         & (aspect < max_aspect)
     )
-
-
-def _resample(polygon: np.ndarray, n: int = 1000) -> np.ndarray:
-    closed = np.concatenate((polygon, polygon[:1]))
-    t = np.linspace(0, len(closed) - 1, n)
-    xp = np.arange(len(closed))
-    return np.stack([np.interp(t, xp, closed[:, i]) for i in range(2)], 1).astype(np.float32)
 
 
 def random_affine(
@@ -144,31 +166,29 @@ def random_affine(
         return image, labels
     use_segments = labels.segments is not None
     if use_segments:
+        # straight edges stay straight under the warp: the vertices suffice (no resampling)
         new_boxes = np.zeros((n, 4), np.float32)
         new_segs = []
         for i, seg in enumerate(labels.segments or []):
-            pts = np.concatenate((_resample(seg), np.ones((1000, 1), np.float32)), 1) @ m.T
+            pts = np.concatenate((seg, np.ones((len(seg), 1), np.float32)), 1) @ m.T
             pts = pts[:, :2] / pts[:, 2:3] if spec.perspective else pts[:, :2]
-            inside = (
-                (pts[:, 0] >= 0) & (pts[:, 1] >= 0) & (pts[:, 0] <= width) & (pts[:, 1] <= height)
-            )
-            kept = pts[inside] if inside.any() else np.zeros((1, 2), np.float32)
-            new_boxes[i] = [*kept.min(0), *kept.max(0)]
-            new_segs.append(kept.astype(np.float32))
+            clipped, box = clip_polygon(pts, width, height)
+            if box is not None:
+                new_boxes[i] = box
+            new_segs.append(clipped)
     else:
         corners = labels.boxes[:, [0, 1, 2, 3, 0, 3, 2, 1]].reshape(n * 4, 2)
         pts = np.concatenate((corners, np.ones((n * 4, 1), np.float32)), 1) @ m.T
         pts = (pts[:, :2] / pts[:, 2:3] if spec.perspective else pts[:, :2]).reshape(n, 8)
         xs, ys = pts[:, [0, 2, 4, 6]], pts[:, [1, 3, 5, 7]]
         new_boxes = np.stack((xs.min(1), ys.min(1), xs.max(1), ys.max(1)), 1)
+        new_boxes[:, [0, 2]] = new_boxes[:, [0, 2]].clip(0, width)
+        new_boxes[:, [1, 3]] = new_boxes[:, [1, 3]].clip(0, height)
         new_segs = None
-    new_boxes[:, [0, 2]] = new_boxes[:, [0, 2]].clip(0, width)
-    new_boxes[:, [1, 3]] = new_boxes[:, [1, 3]].clip(0, height)
     keep = box_candidates(
         labels.boxes * s, new_boxes, min_area_ratio=0.01 if use_segments else 0.10
     )
-    out = Labels(new_boxes, labels.classes, new_segs)
-    return image, out.select(keep)
+    return image, labels.moved(new_boxes, new_segs).select(keep)
 
 
 def mosaic4(
@@ -196,16 +216,18 @@ def mosaic4(
         canvas[y1a:y2a, x1a:x2a] = img[y1b:y2b, x1b:x2b]
         dx, dy = x1a - x1b, y1a - y1b
         shifted = labels.boxes + np.array([dx, dy, dx, dy], np.float32)
-        segs = (
-            [seg + np.array([dx, dy], np.float32) for seg in labels.segments]
-            if labels.segments
-            else None
-        )
-        parts.append(Labels(shifted, labels.classes, segs))
+        segs = None
+        visible = np.ones(len(shifted), bool)
+        if labels.segments is not None:
+            segs = []
+            for k, seg in enumerate(labels.segments):  # the box of what is visible
+                clipped, box = clip_polygon(seg + np.array([dx, dy], np.float32), 2 * s, 2 * s)
+                visible[k] = box is not None
+                shifted[k] = box if box is not None else 0
+                segs.append(clipped)
+        parts.append(labels.moved(shifted, segs).select(visible))
     merged = Labels.concat(parts)
     merged.boxes = merged.boxes.clip(0, 2 * s)
-    if merged.segments is not None:
-        merged.segments = [np.clip(seg, 0, 2 * s) for seg in merged.segments]
     return canvas, merged
 
 
@@ -227,6 +249,8 @@ def copy_paste(
     w = image.shape[1]
     mask = np.zeros(image.shape[:2], np.uint8)
     boxes, classes, segs = list(labels.boxes), list(labels.classes), list(labels.segments)
+    group, layer = list(labels.group), list(labels.layer)
+    top = int(labels.layer.max(initial=0))
     for j in rng.choice(n, size=round(p * n), replace=False):
         x1, y1, x2, y2 = labels.boxes[j]
         mirrored = np.array([w - x2, y1, w - x1, y2], np.float32)
@@ -234,19 +258,28 @@ def copy_paste(
             boxes.append(mirrored)
             classes.append(labels.classes[j])
             segs.append(np.stack((w - labels.segments[j][:, 0], labels.segments[j][:, 1]), 1))
+            group.append(labels.group[j])
+            top += 1
+            layer.append(top)  # over everything before it
             cv2.drawContours(mask, [labels.segments[j].astype(np.int32)], -1, 1, cv2.FILLED)
     if len(boxes) == n:
         return image, labels
     flipped_mask = cv2.flip(mask, 1).astype(bool)
     out = image.copy()
     out[flipped_mask] = cv2.flip(image, 1)[flipped_mask]
-    return out, Labels(np.array(boxes), np.array(classes), segs)
+    return out, Labels(np.array(boxes), np.array(classes), segs, np.array(group), np.array(layer))
 
 
 def mixup(
     a: tuple[np.ndarray, Labels], b: tuple[np.ndarray, Labels], rng: np.random.Generator
 ) -> tuple[np.ndarray, Labels]:
-    """Blend two images with r ~ Beta(32, 32) and keep both label sets."""
+    """Blend two images with r ~ Beta(32, 32) and keep both label sets (their objects show
+    through each other: different occlusion groups)."""
     r = rng.beta(32.0, 32.0)
     image = (a[0] * r + b[0] * (1 - r)).astype(np.uint8)
-    return image, Labels.concat([a[1], b[1]])
+    first, second = a[1], b[1]
+    offset = int(first.group.max(initial=-1)) + 1
+    second = Labels(
+        second.boxes, second.classes, second.segments, second.group + offset, second.layer
+    )
+    return image, Labels.concat([first, second])
