@@ -77,6 +77,7 @@ class LossConfig:
     box: float = 7.5
     cls: float = 0.5
     dfl: float = 1.5
+    seg: float = 2.5  # segmentation models' mask term (divided by the batch size)
     aux_weight: float = 0.25
     topk: int = 10
     alpha: float = 0.5

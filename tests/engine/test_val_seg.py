@@ -1,6 +1,6 @@
 """Validation of segmentation models, end to end: box and mask metrics from ``yolov9 val`` and
 the API on a generated polygon dataset, perfect segm results files scoring 1, and one-line
-refusals (a split without masks; training and exporting segmentation models)."""
+refusals (a split without masks; exporting segmentation models)."""
 
 from __future__ import annotations
 
@@ -189,24 +189,6 @@ def test_perfect_segm_results_file_scores_one(
     assert result.mask_metrics is not None
     assert pytest.approx(1.0) == result.mask_metrics.AP
     assert (result.metrics is result.mask_metrics) is not with_bbox
-
-
-def test_training_a_seg_model_is_refused_early(
-    tmp_path: Path, seg_data: Path, seg_ckpt: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
-    train_yaml = seg_data.parent / "train.yaml"
-    small = {"epochs": 1, "imgsz": 64, "batch": 2, "workers": 0, "device": "cpu"}
-    with pytest.raises(ConfigError, match="training segmentation models is not available"):
-        yolov9.train(model="gelan-t-seg", data=str(train_yaml), out=str(tmp_path / "a"), **small)
-    assert not (tmp_path / "a").exists()  # refused before a run folder is made
-    argv = ["train", "--model", "yolov9-t-seg", "--data", str(train_yaml), "--epochs", "1"]
-    assert main([*argv, "--imgsz", "64", "--out", str(tmp_path / "b")]) == 2
-    _one_line_error(capsys, "yolov9-t-seg", "segmentation")
-    assert not (tmp_path / "b").exists()
-    detector = Detector.from_pretrained(seg_ckpt, device="cpu")
-    with pytest.raises(ConfigError, match="segmentation"):  # fine-tuning its own network
-        detector.train(data=str(train_yaml), out=str(tmp_path / "c"), **small)
-    assert not (tmp_path / "c").exists()
 
 
 def test_exporting_a_seg_model_is_refused(

@@ -108,9 +108,12 @@ def run(args: argparse.Namespace) -> int:
     if "AP" in result.best_metrics:  # without a validation split there is no score
         m = result.best_metrics
         log.info(
-            "best: AP %.4f AP50 %.4f (epoch %d of %d run)",
+            "best: AP %.4f AP50 %.4f%s (epoch %d of %d run)",
             m.get("AP", 0),
             m.get("AP50", 0),
+            f", mask AP {m['mask/AP']:.4f} AP50 {m['mask/AP50']:.4f} (best by mask AP)"
+            if "mask/AP" in m
+            else "",
             int(m.get("epoch", 0)) + 1,
             len(result.history),
         )

@@ -26,7 +26,7 @@ from yolov9.engine.hooks import Hook
 from yolov9.engine.optim import accumulation_steps, build_optimizer, lr_factor
 from yolov9.engine.training_data import TrainingData
 from yolov9.errors import ConfigError
-from yolov9.loss import Criterion, YOLOv9Loss
+from yolov9.loss import Criterion, SegmentationLoss, YOLOv9Loss
 from yolov9.models import YOLOv9, build_model, parse_model_name
 from yolov9.utils.device import cpu_has_native_bf16, default_workers
 from yolov9.utils.dist import DistInfo
@@ -60,14 +60,10 @@ class TrainingParts:
     dist: DistInfo
 
 
-def check_trainable(name: str) -> None:
-    """Refuse a model name that cannot be trained yet (segmentation): cheap, so that a run
-    checks it before reading any data or making its run folder."""
-    if parse_model_name(name).task != "detect":
-        raise ConfigError(
-            f"{name}: training segmentation models is not available yet (the mask "
-            "loss and mask augmentation come next); they can predict, be validated and converted"
-        )
+def check_model_name(name: str) -> None:
+    """Refuse an unknown model name: cheap, so that a run checks it before reading any data
+    or making its run folder."""
+    parse_model_name(name)
 
 
 def build_training(
@@ -82,7 +78,6 @@ def build_training(
 ) -> TrainingParts:
     """The parts of a run; ``fresh=False`` (a resumed run) skips the fine-tuning transfer,
     which the saved state replaces anyway."""
-    check_trainable(cfg.model.name)
     model = build_model(cfg.model.name, len(data.names), aux=cfg.model.aux)
     if cfg.model.weights and fresh:
         transfer_weights(model, cfg.model.weights)
@@ -94,7 +89,10 @@ def build_training(
     autocast = autocast_dtype(cfg.precision, device)
     use_scaler = autocast == torch.float16
     d = cfg.data
-    train_set = training_set(data.train, d.imgsz, cfg.augment, seed=cfg.seed, cache=d.cache)
+    masks = model.task == "segment"
+    train_set = training_set(
+        data.train, d.imgsz, cfg.augment, seed=cfg.seed, cache=d.cache, masks=masks
+    )
     return TrainingParts(
         cfg=cfg,
         names=data.names,
@@ -129,20 +127,23 @@ def build_training(
     )
 
 
-def criterion(loss: LossConfig, model: YOLOv9) -> YOLOv9Loss:
-    """The PGI dual criterion (main + ``aux_weight`` x auxiliary head) for ``model``."""
-    return YOLOv9Loss(
-        model.num_classes,
-        reg_max=model.reg_max,
-        box_gain=loss.box,
-        cls_gain=loss.cls,
-        dfl_gain=loss.dfl,
-        aux_weight=loss.aux_weight,
-        topk=loss.topk,
-        alpha=loss.alpha,
-        beta=loss.beta,
-        resolve_among_candidates=loss.resolve_among_candidates,
-    )
+def criterion(loss: LossConfig, model: YOLOv9) -> YOLOv9Loss | SegmentationLoss:
+    """The PGI dual criterion (main + ``aux_weight`` x auxiliary head) of ``model``'s task:
+    detection, or detection plus the mask term for segmentation models."""
+    common = {
+        "reg_max": model.reg_max,
+        "box_gain": loss.box,
+        "cls_gain": loss.cls,
+        "dfl_gain": loss.dfl,
+        "aux_weight": loss.aux_weight,
+        "topk": loss.topk,
+        "alpha": loss.alpha,
+        "beta": loss.beta,
+        "resolve_among_candidates": loss.resolve_among_candidates,
+    }
+    if model.task == "segment":
+        return SegmentationLoss(model.num_classes, seg_gain=loss.seg, **common)
+    return YOLOv9Loss(model.num_classes, **common)
 
 
 def autocast_dtype(precision: str, device: torch.device) -> torch.dtype | None:
@@ -160,11 +161,17 @@ def autocast_dtype(precision: str, device: torch.device) -> torch.dtype | None:
 
 
 def training_set(
-    dataset: DetectionDataset, imgsz: int, augment: AugmentConfig, *, seed: int, cache: str
+    dataset: DetectionDataset,
+    imgsz: int,
+    augment: AugmentConfig,
+    *,
+    seed: int,
+    cache: str,
+    masks: bool = False,
 ) -> TrainDataset:
-    """Augmented training samples, with the images cached in memory when they fit (``cache``:
-    auto, ram or none)."""
-    train_set = TrainDataset(dataset.records, imgsz, augment, seed=seed)
+    """Augmented training samples (with their instance masks for segmentation), the images
+    cached in memory when they fit (``cache``: auto, ram or none)."""
+    train_set = TrainDataset(dataset.records, imgsz, augment, seed=seed, masks=masks)
     if cache != "none":
         budget = 2 << 30 if cache == "auto" else 1 << 62
         if train_set.cache_images(budget):
@@ -243,10 +250,5 @@ def transfer_weights(model: YOLOv9, weights: str) -> None:
     fresh = [k for k in target if k not in matched]
     log.info("started from %s: %d/%d tensors transferred", weights, len(matched), len(target))
     if fresh:
-        parts = sorted(
-            {
-                k.split(".")[0] + ("." + k.split(".")[1] if k.startswith("aux") else "")
-                for k in fresh
-            }
-        )
+        parts = sorted({".".join(k.split(".")[: 3 if k.startswith("aux.") else 2]) for k in fresh})
         log.info("  newly initialised: %d tensors in %s", len(fresh), ", ".join(parts))

@@ -96,22 +96,25 @@ class Evaluator:
         self.precision, self.progress = precision, progress
         self.device = select_device(device)
 
-    def _data(self, backend: InferenceBackend | None) -> EvalDataset:
-        """Rect batches at ``imgsz``, or an export's fixed input shape and batch size."""
+    def _data(self, backend: InferenceBackend | None, masks: bool = False) -> EvalDataset:
+        """Rect batches at ``imgsz``, or an export's fixed input shape and batch size (with
+        ``masks``: the objects' masks too, for a segmentation criterion)."""
         if backend is not None and backend.fixed_shape is not None:
             h, w = backend.fixed_shape
             if h != w:
                 raise ConfigError(
                     f"exports with a non-square fixed input ({h}x{w}) are not supported"
                 )
-            return EvalDataset(self.dataset.records, h, backend.fixed_batch or 1, rect=False)
+            return EvalDataset(
+                self.dataset.records, h, backend.fixed_batch or 1, rect=False, masks=masks
+            )
         batch = (
             backend.fixed_batch if backend is not None and backend.fixed_batch else self.batch_size
         )
-        return EvalDataset(self.dataset.records, self.imgsz, batch, rect=self.rect)
+        return EvalDataset(self.dataset.records, self.imgsz, batch, rect=self.rect, masks=masks)
 
     def _backend(
-        self, model: YOLOv9 | InferenceBackend, as_is: bool
+        self, model: YOLOv9 | InferenceBackend, as_is: bool, masks: bool = False
     ) -> tuple[InferenceBackend, EvalDataset]:
         if isinstance(model, InferenceBackend):
             return model, self._data(model)
@@ -123,7 +126,7 @@ class Evaluator:
             precision=self.precision,
             prepare=not as_is,
         )
-        return backend, self._data(None)
+        return backend, self._data(None, masks=masks and backend.task == "segment")
 
     @torch.inference_mode()
     def run(
@@ -141,7 +144,9 @@ class Evaluator:
         With a ``criterion`` (training: the model as it is, auxiliary head included) the mean
         validation loss of both heads is returned too.
         """
-        backend, data = self._backend(model, as_is=prepared or criterion is not None)
+        backend, data = self._backend(
+            model, as_is=prepared or criterion is not None, masks=criterion is not None
+        )
         segment = backend.task == "segment"
         if segment:
             require_masks(self.dataset)

@@ -8,6 +8,7 @@
             every ``accumulate`` batches: unscale, clip, step, update scaler and EMA
         validate the EMA model (metrics and both heads' losses), save last/best atomically
         stop early after ``patience`` epochs without a better AP (decided when validating)
+        (the AP that decides: box AP50-95 for detection, mask AP50-95 for segmentation)
     write the best checkpoint again without the auxiliary branch
 
 The parts come built (:func:`yolov9.engine.build.build_training`); the trainer owns the
@@ -42,6 +43,7 @@ from yolov9.utils.dist import all_ranks, barrier, broadcast_flag, broadcast_obje
 log = logging.getLogger(__name__)
 
 LOSS_TERMS = ("box", "cls", "dfl")
+SEG_LOSS_TERMS = ("box", "seg", "cls", "dfl")
 
 
 class TrainingError(YOLOv9Error):
@@ -61,6 +63,9 @@ class TrainResult:
 class Trainer:
     def __init__(self, parts: TrainingParts) -> None:
         self.p = parts
+        segment = parts.model.task == "segment"
+        self.terms = SEG_LOSS_TERMS if segment else LOSS_TERMS
+        self.fitness_key = "mask/AP" if segment else "AP"  # what "best" means
         self.epoch = -1  # last completed epoch
         self.best_fitness = -1.0  # best validation AP so far
         self.best_epoch = -1
@@ -127,7 +132,7 @@ class Trainer:
                 for hook in self.p.hooks:
                     hook.on_epoch_end(record)
                 log.info(self._summary(record))
-                stop = self._stale("AP" in record)
+                stop = self._stale(self.fitness_key in record)
             else:
                 self.epoch = epoch
             if broadcast_flag(stop, dist, self.p.device):
@@ -139,8 +144,9 @@ class Trainer:
         if self.p.evaluator is None:
             self.best_epoch = epoch
             return True
-        if "AP" in record and record["AP"] > self.best_fitness:
-            self.best_fitness, self.best_epoch = record["AP"], epoch
+        fitness = record.get(self.fitness_key)
+        if fitness is not None and fitness > self.best_fitness:
+            self.best_fitness, self.best_epoch = fitness, epoch
             return True
         return False
 
@@ -192,7 +198,7 @@ class Trainer:
                 last_step = i
             for k, v in parts.items():
                 sums[k] = sums.get(k, 0.0) + v
-            bar.set_postfix({k: f"{sums[k] / counted:.3f}" for k in LOSS_TERMS})
+            bar.set_postfix({k: f"{sums[k] / counted:.3f}" for k in self.terms})
         bar.close()
         elapsed = time.perf_counter() - start
         record = {"epoch": float(epoch), "lr": p.optimizer.param_groups[1]["lr"]}
@@ -276,21 +282,29 @@ class Trainer:
         )
         m = result.metrics
         out = {"AP": m.AP, "AP50": m.AP50, "AP75": m.AP75, "APs": m.APs, "APm": m.APm, "APl": m.APl}
+        if result.mask_metrics is not None:
+            mm = result.mask_metrics
+            out.update(
+                {"mask/AP": mm.AP, "mask/AP50": mm.AP50, "mask/AP75": mm.AP75, "mask/APs": mm.APs}
+            )
         for k, v in (result.losses or {}).items():
             if "/" in k:  # per head, unweighted: comparable with train/main/* and train/aux/*
                 out[f"val/{k}"] = v
         return out
 
     def _summary(self, r: dict[str, float]) -> str:
+        terms = self.terms
         text = f"epoch {int(r['epoch']) + 1}/{self.p.cfg.epochs}: loss " + " ".join(
-            f"{k} {r.get(f'train/{k}', 0):.3f}" for k in LOSS_TERMS
+            f"{k} {r.get(f'train/{k}', 0):.3f}" for k in terms
         )
         if "AP" in r:
             text += f" | val AP {r['AP']:.4f} AP50 {r['AP50']:.4f}"
+        if "mask/AP" in r:
+            text += f" | mask AP {r['mask/AP']:.4f} AP50 {r['mask/AP50']:.4f}"
         if "val/main/box" in r:
-            text += f" | val loss main {sum(r[f'val/main/{k}'] for k in LOSS_TERMS):.3f}"
+            text += f" | val loss main {sum(r[f'val/main/{k}'] for k in terms):.3f}"
         if "val/aux/box" in r:
-            text += f" aux {sum(r[f'val/aux/{k}'] for k in LOSS_TERMS):.3f}"
+            text += f" aux {sum(r[f'val/aux/{k}'] for k in terms):.3f}"
         return text + f" | {r['time']:.0f} s"
 
     # -------------------------------------------------------------------- checkpoints
@@ -300,7 +314,11 @@ class Trainer:
             "imgsz": p.cfg.data.imgsz,
             "config": p.cfg.to_dict(),
             "epoch": self.epoch,
-            "metrics": {k: v for k, v in record.items() if k in ("AP", "AP50", "AP75")},
+            "metrics": {
+                k: v
+                for k, v in record.items()
+                if k in ("AP", "AP50", "AP75", "mask/AP", "mask/AP50", "mask/AP75")
+            },
         }
         weights = p.run_dir / "weights"
         last = weights / "last.pt"

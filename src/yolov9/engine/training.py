@@ -19,18 +19,20 @@ import torch
 import yaml
 
 from yolov9.config import TrainConfig, from_dict, parse_override
-from yolov9.engine.build import TrainingParts, build_training, check_trainable
+from yolov9.engine.build import TrainingParts, build_training, check_model_name
 from yolov9.engine.hooks import CsvHook, Hook, PlotHook, TensorBoardHook
 from yolov9.engine.recipes import apply_recipe, choose_recipe, run_warnings
 from yolov9.engine.train_state import read_training_state
 from yolov9.engine.trainer import Trainer, TrainResult
 from yolov9.engine.training_data import (
     TrainingData,
+    check_training_masks,
     label_sizes,
     load_training_data,
     plot_label_statistics,
 )
 from yolov9.errors import ConfigError
+from yolov9.models import parse_model_name
 from yolov9.utils.device import select_device
 from yolov9.utils.dist import DistInfo, broadcast_object, cleanup, init_distributed
 from yolov9.utils.paths import new_run_dir
@@ -104,13 +106,15 @@ def _run(
     run_dir: Path | None,
     extra_hooks: Sequence[Hook],
 ) -> TrainResult:
-    check_trainable(cfg.model.name)  # unknown names and seg models fail before any data is read
+    check_model_name(cfg.model.name)  # unknown names fail before any data is read
     tune_cpu_allocator()
     dist, dist_device = init_distributed(cfg.device)
     try:
         device = dist_device or select_device(cfg.device)
         _seed(cfg, dist)
         data = load_training_data(cfg.data.data)
+        if parse_model_name(cfg.model.name).task == "segment":
+            check_training_masks(data)
         if state is not None and data.names != state["names"]:
             raise ConfigError(
                 f"{cfg.data.data} has the classes {data.names[:5]}..., the run to resume "

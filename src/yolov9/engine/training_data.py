@@ -75,6 +75,22 @@ def check_training_data(ds: DetectionDataset) -> None:
         )
 
 
+def check_training_masks(data: TrainingData) -> None:
+    """Segmentation trains and scores masks: refuse splits with objects that have none,
+    naming a few of their label files."""
+    for ds in (data.train, data.val):
+        if ds is None or ds.has_masks:
+            continue
+        with_mask, total = ds.mask_coverage
+        lacking = [r.path for r in ds.records if r.training_segments() is None][:3]
+        raise DataError(
+            f"{ds.report.split}: {total - with_mask} of {total} objects have no instance mask "
+            f"(e.g. the labels of {', '.join(lacking) or 'no image'}), so a segmentation model "
+            "cannot train on them; give every object a polygon (YOLO segmentation txt, COCO "
+            "segmentation, VOC SegmentationObject) or train a detection model"
+        )
+
+
 def label_sizes(ds: DetectionDataset, imgsz: int) -> tuple[list[float], list[int]]:
     """Box sides (square root of the area) at training resolution, and boxes per class."""
     sides: list[float] = []

@@ -63,11 +63,18 @@ class SegmentationLoss(nn.Module):
         alpha: float = 0.5,
         beta: float = 6.0,
         min_area: float = 1e-9,
+        resolve_among_candidates: bool = False,
         scale_by_batch: bool = True,
     ) -> None:
         super().__init__()
         self.detection = YOLOv9Loss(
-            num_classes, reg_max=reg_max, aux_weight=aux_weight, topk=topk, alpha=alpha, beta=beta
+            num_classes,
+            reg_max=reg_max,
+            aux_weight=aux_weight,
+            topk=topk,
+            alpha=alpha,
+            beta=beta,
+            resolve_among_candidates=resolve_among_candidates,
         )
         self.gains = {"box": box_gain, "seg": seg_gain, "cls": cls_gain, "dfl": dfl_gain}
         self.overlap = overlap

@@ -105,7 +105,7 @@ def plot_examples(
     return path
 
 
-LOSS_PANELS = ("box", "cls", "dfl")
+LOSS_PANELS = ("box", "cls", "dfl")  # and "seg" for segmentation runs
 _SERIES = (  # (key pattern, label, line style): every loss per head, unweighted
     ("train/main/{}", "train main", "-"),
     ("val/main/{}", "val main", "-"),
@@ -130,9 +130,12 @@ def _series(rows: Sequence[dict[str, str]], key: str) -> tuple[list[float], list
 
 def results_figure(rows: Sequence[dict[str, str]]) -> Figure:
     """Per-head losses (train and validation on the same, unweighted scale: the criterion's
-    ``main/*`` and ``aux/*`` terms) and AP, by epoch (1-based), from ``results.csv`` rows."""
-    fig, axes = plt.subplots(1, 4, figsize=(16.8, 3.6), dpi=110)
-    for ax, term in zip(axes[:3], LOSS_PANELS, strict=True):
+    ``main/*`` and ``aux/*`` terms) and AP, by epoch (1-based), from ``results.csv`` rows.
+    Segmentation runs get a mask-loss panel and their mask AP beside the box AP."""
+    segment = bool(rows) and "train/main/seg" in rows[0]
+    panels = (*LOSS_PANELS, "seg") if segment else LOSS_PANELS
+    fig, axes = plt.subplots(1, len(panels) + 1, figsize=(4.2 * (len(panels) + 1), 3.6), dpi=110)
+    for ax, term in zip(axes[:-1], panels, strict=True):
         colors = iter(("tab:blue", "tab:orange", "tab:blue", "tab:orange"))
         for pattern, label, style in _SERIES:
             xs, ys = _series(rows, pattern.format(term))
@@ -142,11 +145,13 @@ def results_figure(rows: Sequence[dict[str, str]]) -> Figure:
                     xs, ys, style, color=color, marker="." if len(xs) < 30 else None, label=label
                 )
         ax.set(title=f"{term} loss (per head, unweighted)", xlabel="epoch")
-    for key in ("AP", "AP50", "AP75"):
-        xs, ys = _series(rows, key)
-        if xs:
-            axes[3].plot(xs, ys, marker="." if len(xs) < 30 else None, label=key)
-    axes[3].set(title="validation AP (EMA model)", xlabel="epoch")
+    for prefix, style in (("", "-"), ("mask/", "--")):
+        for key in ("AP", "AP50", "AP75"):
+            xs, ys = _series(rows, prefix + key)
+            label = (prefix or "box/") + key if segment else key
+            if xs:
+                axes[-1].plot(xs, ys, style, marker="." if len(xs) < 30 else None, label=label)
+    axes[-1].set(title="validation AP (EMA model)", xlabel="epoch")
     for ax in axes:
         ax.grid(alpha=0.3)
         if ax.get_legend_handles_labels()[0]:
