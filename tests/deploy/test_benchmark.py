@@ -35,6 +35,29 @@ def test_rows_for_available_backends(tmp_path: Path) -> None:
     assert table.count("\n") == len(rows) + 1
 
 
+@pytest.mark.slow  # ~60-80 s: two exports of a segmentation model
+@pytest.mark.skipif(
+    importlib.util.find_spec("onnxruntime") is None, reason="onnxruntime is not installed"
+)
+def test_runners_for_a_segmentation_model(tmp_path: Path) -> None:
+    """A segmentation model gets the same rows; the plain export has the reference's two
+    outputs (detections with mask coefficients, and the prototypes)."""
+    import onnxruntime as ort
+
+    from yolov9.deploy.benchmark import build_runners
+
+    torch.manual_seed(0)
+    weights = save_checkpoint(tmp_path / "s.pt", build_model("gelan-t-seg", 2), ["a", "b"])
+    wanted = ("torch", "onnxruntime", "onnxruntime-plain")
+    runners = build_runners(weights, wanted, 64, 1, None, tmp_path)
+    assert list(runners) == list(wanted)
+    for run in runners.values():
+        run()
+    plain = ort.InferenceSession(str(tmp_path / "plain.onnx"))
+    outputs = {o.name: o.shape for o in plain.get_outputs()}
+    assert outputs == {"output0": [1, 4 + 2 + 32, 84], "output1": [1, 32, 16, 16]}
+
+
 @pytest.mark.slow  # ~30-70 s: times every installed backend (run with -m slow)
 @pytest.mark.skipif(
     importlib.util.find_spec("nncf") is None or importlib.util.find_spec("openvino") is None,

@@ -1,6 +1,6 @@
 """Validation of segmentation models, end to end: box and mask metrics from ``yolov9 val`` and
 the API on a generated polygon dataset, perfect segm results files scoring 1, and one-line
-refusals (a split without masks; exporting segmentation models)."""
+refusals (a split without masks)."""
 
 from __future__ import annotations
 
@@ -189,18 +189,3 @@ def test_perfect_segm_results_file_scores_one(
     assert result.mask_metrics is not None
     assert pytest.approx(1.0) == result.mask_metrics.AP
     assert (result.metrics is result.mask_metrics) is not with_bbox
-
-
-def test_exporting_a_seg_model_is_refused(
-    tmp_path: Path, seg_ckpt: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
-    before = sorted(seg_ckpt.parent.iterdir())
-    argv = ["export", "--weights", str(seg_ckpt), "--format", "torchscript", "--imgsz", "64"]
-    assert main(argv) == 2
-    _one_line_error(capsys, "exporting segmentation models is not available")
-    with pytest.raises(ConfigError, match="segmentation"):
-        yolov9.export(seg_ckpt, tmp_path / "m", format="onnx", imgsz=64)
-    with pytest.raises(ConfigError, match="segmentation"):
-        Detector.from_pretrained(seg_ckpt, device="cpu").export(tmp_path / "m", imgsz=64)
-    assert sorted(seg_ckpt.parent.iterdir()) == before
-    assert list(tmp_path.iterdir()) == []

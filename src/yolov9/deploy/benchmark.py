@@ -5,6 +5,10 @@ the same batch-1 input; rounds are interleaved so machine noise hits every row a
 starts after a short idle gap: the runtimes' worker threads keep spinning for a while after a
 run, and without the gap whichever backend comes next pays for it (measured on gelan-t at 640:
 OpenVINO fp32 right after an onnxruntime session 59.6 ms, after a 50 ms gap 46.3 ms).
+
+Segmentation models get the same rows: every row runs the network up to its outputs (with
+the mask coefficients and prototypes), as for detection; masks are computed after NMS,
+outside what is timed here.
 """
 
 from __future__ import annotations
@@ -56,7 +60,8 @@ def _available(name: str) -> bool:
 
 def _plain_onnx(weights: str | Path, path: Path, imgsz: int) -> Path:
     """The network as a plain ``torch.onnx.export`` of the unfused graph would give it: no
-    fusion, no simplification, the reference's (B, 4 + C, A) xywh output."""
+    fusion, no simplification, the reference's (B, 4 + C, A) xywh output (segmentation:
+    (B, 4 + C + M, A) with the mask coefficients, and the prototypes as ``output1``)."""
     import warnings
 
     from yolov9.ops.boxes import box_xyxy_to_xywh
@@ -64,10 +69,15 @@ def _plain_onnx(weights: str | Path, path: Path, imgsz: int) -> Path:
     model = load_weights(weights).model.drop_aux().eval()
 
     class Plain(torch.nn.Module):
-        def forward(self, images: torch.Tensor) -> torch.Tensor:
-            boxes, scores = model.head.decode(model(images).main)
-            return torch.cat((box_xyxy_to_xywh(boxes), scores), -1).transpose(1, 2)
+        def forward(self, images: torch.Tensor) -> tuple[torch.Tensor, ...]:
+            main = model(images).main
+            boxes, scores = model.head.decode(main)
+            parts = [box_xyxy_to_xywh(boxes), scores]
+            if main.coeffs is None or main.protos is None:
+                return (torch.cat(parts, -1).transpose(1, 2),)
+            return torch.cat([*parts, main.coeffs], -1).transpose(1, 2), main.protos
 
+    segment = model.task == "segment"
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         torch.onnx.export(
@@ -76,7 +86,7 @@ def _plain_onnx(weights: str | Path, path: Path, imgsz: int) -> Path:
             str(path),
             dynamo=True,
             input_names=["images"],
-            output_names=["output0"],
+            output_names=["output0", "output1"] if segment else ["output0"],
         )
     return path
 

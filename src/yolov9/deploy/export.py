@@ -3,6 +3,11 @@
 Every export starts from the inference graph: the auxiliary branch is removed and
 BatchNorm/RepConvN are fused. The exported file is then run by its runtime on a test image and
 compared with PyTorch; the largest difference is reported.
+
+Segmentation models export the same way, with two more outputs: each anchor's mask
+``coefficients`` and the image's ``prototypes`` (with NMS inside: each kept detection's
+``det_coefficients`` and the ``prototypes``). Masks are computed from them after the runtime,
+by the code that computes them for the PyTorch model (:mod:`yolov9.inference.masks`).
 """
 
 from __future__ import annotations
@@ -23,6 +28,7 @@ from torch import nn
 from yolov9.checkpoints import LoadedWeights, load_weights
 from yolov9.deploy.formats import FORMATS
 from yolov9.errors import ConfigError
+from yolov9.inference.exported import OUTPUTS, SEG_OUTPUTS
 from yolov9.inference.graph import inference_graph
 from yolov9.models import YOLOv9
 
@@ -30,14 +36,20 @@ log = logging.getLogger(__name__)
 
 
 class ExportGraph(nn.Module):
-    """images (B, 3, H, W) in [0, 1] -> boxes (B, A, 4) xyxy pixels, scores (B, A, C)."""
+    """images (B, 3, H, W) in [0, 1] -> boxes (B, A, 4) xyxy pixels, scores (B, A, C), and
+    for segmentation models coefficients (B, A, M) and prototypes (B, M, H/4, W/4)."""
 
     def __init__(self, model: YOLOv9) -> None:
         super().__init__()
         self.model = model
+        self.output_names = OUTPUTS + (SEG_OUTPUTS if model.task == "segment" else ())
 
-    def forward(self, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        return self.model.head.decode(self.model(images).main)
+    def forward(self, images: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        main = self.model(images).main
+        boxes, scores = self.model.head.decode(main)
+        if main.coeffs is None or main.protos is None:
+            return boxes, scores
+        return boxes, scores, main.coeffs, main.protos
 
 
 # an INT8 export that loses more AP than this (absolute) gets a note saying what to try
@@ -84,8 +96,12 @@ class ExportReport:
 def metadata(loaded: LoadedWeights, model: YOLOv9, opts: ExportOptions) -> dict[str, Any]:
     from yolov9.version import __version__
 
+    segment = model.task == "segment"
     return {
         "model": model.name,
+        "task": model.task,
+        # mask coefficients per detection (segmentation), 0 for detection
+        "num_masks": int(getattr(model.head, "num_masks", 0)) if segment else 0,
         "names": loaded.names,
         "imgsz": opts.imgsz,
         "stride": 32,
@@ -123,7 +139,7 @@ def export_onnx(model: YOLOv9, path: Path, opts: ExportOptions, meta: dict[str, 
             (example,),
             None,
             input_names=["images"],
-            output_names=["boxes", "scores"],
+            output_names=list(graph.output_names),
             opset_version=opts.opset,
             dynamo=True,
             **kwargs,
@@ -172,7 +188,8 @@ def export_torchscript(
     example = torch.rand(1, 3, opts.imgsz, opts.imgsz)
     with torch.no_grad(), warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        traced = torch.jit.trace(graph, example, strict=False)
+        # no second tracing to check the first: _verify compares the saved file with PyTorch
+        traced = torch.jit.trace(graph, example, strict=False, check_trace=False)
     path.parent.mkdir(parents=True, exist_ok=True)
     with warnings.catch_warnings():  # TorchScript is deprecated upstream; kept for old runtimes
         warnings.simplefilter("ignore", DeprecationWarning)
@@ -180,27 +197,43 @@ def export_torchscript(
     return path
 
 
+def _max_diff(a: torch.Tensor | None, b: torch.Tensor | None, n: int | None = None) -> float:
+    """max |a - b| (over the first ``n`` rows when given)."""
+    if a is None or b is None:
+        raise ConfigError("the export lacks the segmentation outputs of its model")
+    if n is not None:
+        a, b = a[:n], b[:n]
+    return float((a - b).abs().max()) if a.numel() else 0.0
+
+
 def _verify(path: Path, model: YOLOv9, opts: ExportOptions) -> dict[str, float]:
-    """Run the export on a test image and compare with PyTorch."""
+    """Run the export on a test image and compare with PyTorch (segmentation models: the
+    mask coefficients and prototypes too)."""
     from yolov9.data.synthetic import make_scene
+    from yolov9.inference.backends import Decoded, nms_with_masks
     from yolov9.inference.loader import load_backend
-    from yolov9.ops.nms import non_max_suppression
 
     image = make_scene(np.random.default_rng(0), (opts.imgsz, opts.imgsz))[0]
     x = torch.from_numpy(image).permute(2, 0, 1)[None].float() / 255
     batch = x.repeat(2, 1, 1, 1) if opts.dynamic else x
     with torch.no_grad():
-        boxes, scores = ExportGraph(model)(batch)
+        want_raw = Decoded(*ExportGraph(model)(batch))
+    segment = want_raw.coeffs is not None
     backend = load_backend(path, device="cpu")
+    if backend.task != model.task:
+        raise ConfigError(f"{path}: exported as a {backend.task} model, not {model.task}")
     if not backend.has_nms:
-        got_boxes, got_scores = backend.infer(batch)[:2]
-        return {
-            "boxes": float((got_boxes - boxes).abs().max()),
-            "scores": float((got_scores - scores).abs().max()),
+        got_raw = backend.infer(batch)
+        diff = {
+            "boxes": _max_diff(got_raw.boxes, want_raw.boxes),
+            "scores": _max_diff(got_raw.scores, want_raw.scores),
         }
-    want = non_max_suppression(
-        boxes,
-        scores,
+        if segment:
+            diff["coefficients"] = _max_diff(got_raw.coeffs, want_raw.coeffs)
+            diff["prototypes"] = _max_diff(got_raw.protos, want_raw.protos)
+        return diff
+    want = nms_with_masks(
+        want_raw,
         conf_threshold=opts.conf,
         iou_threshold=opts.iou,
         max_det=opts.max_det,
@@ -210,23 +243,31 @@ def _verify(path: Path, model: YOLOv9, opts: ExportOptions) -> dict[str, float]:
         batch, conf=opts.conf, iou=opts.iou, max_det=opts.max_det, multi_label=opts.multi_label
     )
     diff = {"boxes": 0.0, "scores": 0.0, "count": 0.0}
+    if segment:
+        diff |= {"coefficients": 0.0, "prototypes": 0.0}
     for a, b in zip(want, got, strict=True):
         diff["count"] = max(diff["count"], abs(len(a) - len(b)))
         n = min(len(a), len(b))
-        if n:
-            diff["boxes"] = max(diff["boxes"], float((a.boxes[:n] - b.boxes[:n]).abs().max()))
-            diff["scores"] = max(diff["scores"], float((a.scores[:n] - b.scores[:n]).abs().max()))
+        diff["boxes"] = max(diff["boxes"], _max_diff(a.boxes, b.boxes, n))
+        diff["scores"] = max(diff["scores"], _max_diff(a.scores, b.scores, n))
+        if segment:
+            diff["coefficients"] = max(diff["coefficients"], _max_diff(a.coeffs, b.coeffs, n))
+            diff["prototypes"] = max(diff["prototypes"], _max_diff(a.protos, b.protos))
     return diff
 
 
 def int8_notes(metrics: dict[str, Any], opts: ExportOptions) -> list[str]:
-    """What the INT8 export should tell its user: AP before and after, layers left in float,
-    and what to try when the AP dropped too much."""
+    """What the INT8 export should tell its user: AP before and after (boxes, and masks for
+    segmentation models), layers left in float, and what to try when the AP (mask AP for
+    segmentation models) dropped too much."""
     notes = []
     if "AP_int8" in metrics:
+        masks = ""
+        if "mask_AP_int8" in metrics:
+            masks = f", mask AP {metrics['mask_AP_fp32']:.4f} -> {metrics['mask_AP_int8']:.4f}"
         notes.append(
             f"INT8 ({opts.int8_preset}): AP {metrics['AP_fp32']:.4f} -> {metrics['AP_int8']:.4f}"
-            f" on {metrics['val_images']} validation images"
+            f"{masks} on {metrics['val_images']} validation images"
         )
     else:
         notes.append(f"INT8 ({opts.int8_preset}): calibrated only, AP not checked")
@@ -236,15 +277,16 @@ def int8_notes(metrics: dict[str, Any], opts: ExportOptions) -> list[str]:
             + ", ".join(metrics["float_convolutions"])
         )
     limit = INT8_DROP_WARN if opts.int8_max_drop is None else opts.int8_max_drop
-    if "AP_int8" in metrics and metrics["AP_fp32"] - metrics["AP_int8"] > limit:
+    key = "mask_AP" if "mask_AP_int8" in metrics else "AP"
+    if f"{key}_int8" in metrics and metrics[f"{key}_fp32"] - metrics[f"{key}_int8"] > limit:
         hint = (
             "try --int8-preset mixed (slower, usually closer to fp32) or "
             if opts.int8_preset == "performance"
             else ""
         )
         notes.append(
-            f"INT8 lost more than {limit:g} AP: {hint}more --calibration-images, "
-            "or deploy fp32/bf16"
+            f"INT8 lost more than {limit:g} {key.replace('_', ' ')}: {hint}more "
+            "--calibration-images, or deploy fp32/bf16"
         )
     return notes
 
@@ -259,11 +301,10 @@ def export(weights: str | Path, out: str | Path | None, opts: ExportOptions) -> 
     if opts.int8_max_drop is not None and not (opts.int8 and opts.int8_check):
         raise ConfigError("--int8-max-drop applies to --int8 exports checked on --data")
     loaded = load_weights(weights)
-    if loaded.model.task != "detect":
-        raise ConfigError(
-            f"{weights}: exporting segmentation models is not available yet (it comes with "
-            "seg training); predict and validate it with PyTorch, or convert it"
-        )
+    if opts.int8 and opts.int8_check:  # before any work: the data can score this model
+        from yolov9.deploy.quantize import validation_split
+
+        validation_split(str(opts.data), loaded)
     model = inference_graph(loaded.model, "cpu", channels_last=False)
     meta = metadata(loaded, model, opts)
     stem = Path(out) if out else loaded.path.with_suffix("")

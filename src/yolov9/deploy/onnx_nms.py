@@ -7,6 +7,17 @@ The network's outputs ``boxes`` (B, A, 4) xyxy pixels and ``scores`` (B, A, C) b
 * ``det_scores``  (B, max_det) float32, descending per image, 0 after ``num_dets``
 * ``det_classes`` (B, max_det) int64, -1 after ``num_dets``
 
+A segmentation graph (outputs ``coefficients`` (B, A, M) and ``prototypes`` (B, M, H/4, W/4)
+as well) also gets
+
+* ``det_coefficients`` (B, max_det, M) float32, each kept detection's mask coefficients, 0
+  after ``num_dets``
+* ``prototypes`` (B, M, H/4, W/4) float32, unchanged
+
+so a detection's mask is ``sigmoid(det_coefficients[b, i] @ prototypes[b])`` over the
+prototypes' grid (stride 4), cropped to its box, exactly as for the PyTorch model
+(:func:`yolov9.inference.masks.masks_for_image`).
+
 NMS is per class (class-aware), like ``yolov9 predict``. With ``multi_label=False`` only each
 anchor's best class is a candidate. Runs in ONNX Runtime and OpenVINO (and TensorRT) with any
 batch size: the per-image top-k is done with sorting and scatter, not a loop.
@@ -18,7 +29,7 @@ import numpy as np
 import onnx
 from onnx import TensorProto, helper, numpy_helper
 
-from yolov9.inference.exported import NMS_OUTPUTS
+from yolov9.inference.exported import NMS_OUTPUTS, OUTPUTS, SEG_NMS_OUTPUTS, SEG_OUTPUTS
 
 
 def append_nms(
@@ -31,8 +42,16 @@ def append_nms(
 ) -> onnx.ModelProto:
     g = model.graph
     names = {o.name for o in g.output}
-    if not {"boxes", "scores"} <= names:
+    if not set(OUTPUTS) <= names:
         raise ValueError("the graph needs outputs 'boxes' and 'scores'")
+    coefficients, prototypes = SEG_OUTPUTS
+    segment = coefficients in names
+    if segment and prototypes not in names:
+        raise ValueError("a graph with mask coefficients needs the output 'prototypes'")
+    kept_outputs = {}  # copies: the outputs are replaced below
+    for o in g.output:
+        kept_outputs[o.name] = onnx.ValueInfoProto()
+        kept_outputs[o.name].CopyFrom(o)
     nodes: list[onnx.NodeProto] = []
     inits: list[onnx.TensorProto] = []
 
@@ -71,22 +90,16 @@ def append_nms(
     anchor_idx = node("Gather", [selected, const("i2", np.array(2, np.int64))], "a", axis=1)
     # score of each selection: scores_bca[b, c, a]
     sel_score = node("GatherND", [scores_bca, selected], "s")
-    sel_boxes = node(
-        "GatherND",
+    batch_anchor = node(
+        "Concat",
         [
-            "boxes",
-            node(
-                "Concat",
-                [
-                    node("Unsqueeze", [batch_idx, const("ax1", np.array([1], np.int64))], "b2"),
-                    node("Unsqueeze", [anchor_idx, const("ax1b", np.array([1], np.int64))], "a2"),
-                ],
-                "ba",
-                axis=1,
-            ),
+            node("Unsqueeze", [batch_idx, const("ax1", np.array([1], np.int64))], "b2"),
+            node("Unsqueeze", [anchor_idx, const("ax1b", np.array([1], np.int64))], "a2"),
         ],
-        "sel_boxes",
-    )  # (N, 4)
+        "ba",
+        axis=1,
+    )  # (N, 2): boxes[b, a] (and coefficients[b, a]) of each selection
+    sel_boxes = node("GatherND", ["boxes", batch_anchor], "sel_boxes")  # (N, 4)
     # order: by image, then by descending score; key = b + (1 - s) / 2 in [b, b + 0.5]
     b_float = node("Cast", [batch_idx], "b_f", to=TensorProto.FLOAT)
     one_minus = node("Sub", [const("one", np.array(1.0, np.float32)), sel_score], "1ms")
@@ -107,6 +120,9 @@ def append_nms(
     s_sorted = node("Gather", [sel_score, order], "s_sorted")
     c_sorted = node("Gather", [class_idx, order], "c_sorted")
     box_sorted = node("Gather", [sel_boxes, order], "box_sorted", axis=0)
+    if segment:  # each selection's mask coefficients, in the same order
+        sel_coeffs = node("GatherND", [coefficients, batch_anchor], "sel_coeffs")  # (N, M)
+        coeffs_sorted = node("Gather", [sel_coeffs, order], "coeffs_sorted", axis=0)
     # rank of each selection inside its image: position - first position of its image
     batch_size = node(
         "Gather",
@@ -177,12 +193,27 @@ def append_nms(
         value=numpy_helper.from_array(np.array([0.0], np.float32)),
     )
     num_out, boxes_out, scores_out, classes_out = NMS_OUTPUTS
-    # each output: the kept values scattered into a padded (batch, max_det, ...) tensor
-    for empty, values, gathered, output, axis in (
+    coeffs_out = SEG_NMS_OUTPUTS[0]
+    scattered: list[tuple[str, str, str, str, int | None]] = [
         (empty_scores, s_sorted, "ks", scores_out, None),
         (empty_classes, c_sorted, "kc", classes_out, None),
         (empty_boxes, box_sorted, "kbox", boxes_out, 0),
-    ):
+    ]
+    if segment:
+        num_masks = node(
+            "Gather",
+            [node("Shape", [coefficients], "coeffs_shape"), const("i2b", np.array([2], np.int64))],
+            "M",
+        )
+        empty_coeffs = node(
+            "ConstantOfShape",
+            [node("Concat", [shape_bm, num_masks], "shape_bmm", axis=0)],
+            "empty_coeffs",
+            value=numpy_helper.from_array(np.array([0.0], np.float32)),
+        )
+        scattered.append((empty_coeffs, coeffs_sorted, "kcoef", coeffs_out, 0))
+    # each output: the kept values scattered into a padded (batch, max_det, ...) tensor
+    for empty, values, gathered, output, axis in scattered:
         attrs = {} if axis is None else {"axis": axis}
         kept = node("Gather", [values, keep_idx], gathered, **attrs)
         nodes.append(
@@ -218,4 +249,11 @@ def append_nms(
             helper.make_tensor_value_info(classes_out, TensorProto.INT64, ["batch", max_det]),
         ]
     )
+    if segment:
+        dims = kept_outputs[coefficients].type.tensor_type.shape.dim
+        masks: int | str = dims[2].dim_value if len(dims) == 3 and dims[2].dim_value else "masks"
+        g.output.append(
+            helper.make_tensor_value_info(coeffs_out, TensorProto.FLOAT, ["batch", max_det, masks])
+        )
+        g.output.append(kept_outputs[prototypes])
     return model

@@ -1,4 +1,9 @@
-"""INT8 post-training quantisation of an OpenVINO export with NNCF, checked by COCO AP."""
+"""INT8 post-training quantisation of an OpenVINO export with NNCF, checked by COCO AP.
+
+Segmentation models are quantised the same way (the mask coefficients and prototypes come
+out of convolutions like the boxes' logits); they are checked by box and mask AP, and
+accuracy control keeps their mask AP within the limit.
+"""
 
 from __future__ import annotations
 
@@ -14,7 +19,7 @@ from yolov9.checkpoints import LoadedWeights
 from yolov9.data.dataset import DetectionDataset, load_dataset
 from yolov9.data.images import letterbox
 from yolov9.data.loader import load_resized
-from yolov9.engine.evaluator import Evaluator
+from yolov9.engine.evaluator import EvalResult, Evaluator, require_masks
 from yolov9.errors import ConfigError, DataError
 from yolov9.inference.exported import OpenVinoBackend
 
@@ -77,15 +82,23 @@ def calibration_images(data: str, imgsz: int, count: int) -> list[np.ndarray]:
     return out
 
 
-def _validation_split(data: str, loaded: LoadedWeights) -> DetectionDataset:
-    """The split that scores fp32 against INT8; it must have the model's classes."""
+def validation_split(data: str, loaded: LoadedWeights) -> DetectionDataset:
+    """The split that scores fp32 against INT8; it must have the model's classes (and, for
+    a segmentation model, masks: checked now, not after the calibration)."""
     val = load_dataset(data, "val")
     if len(val.names) != len(loaded.names):
         raise DataError(
             f"the model has {len(loaded.names)} classes, {data} has {len(val.names)}: INT8 AP "
             "cannot be checked on it (calibrate on data with the model's classes)"
         )
+    if loaded.model.task == "segment":
+        require_masks(val)
     return val
+
+
+def task_ap(result: EvalResult) -> float:
+    """The AP an INT8 model must keep: mask AP for segmentation models, box AP otherwise."""
+    return (result.mask_metrics or result.metrics).AP
 
 
 def quantize_openvino(xml: Path, loaded: LoadedWeights, opts: Any) -> tuple[Path, dict[str, Any]]:
@@ -102,7 +115,7 @@ def quantize_openvino(xml: Path, loaded: LoadedWeights, opts: Any) -> tuple[Path
     }
     if opts.int8_preset not in presets:
         raise ConfigError(f"int8 preset {opts.int8_preset!r}: use one of {sorted(presets)}")
-    val = _validation_split(opts.data, loaded) if opts.int8_check else None
+    val = validation_split(opts.data, loaded) if opts.int8_check else None
     core = ov.Core()
     model = core.read_model(str(xml))
     images = calibration_images(opts.data, opts.imgsz, opts.calibration_images)
@@ -134,8 +147,9 @@ def quantize_openvino(xml: Path, loaded: LoadedWeights, opts: Any) -> tuple[Path
     }
     if val is not None:
         evaluator = Evaluator(val, imgsz=opts.imgsz, batch_size=1, progress=False)
-        ap_fp32 = evaluator.run(OpenVinoBackend(fp32_xml)).metrics
-        ap_int8 = evaluator.run(OpenVinoBackend(int8)).metrics
+        fp32_result = evaluator.run(OpenVinoBackend(fp32_xml))
+        int8_result = evaluator.run(OpenVinoBackend(int8))
+        ap_fp32, ap_int8 = fp32_result.metrics, int8_result.metrics
         metrics.update(
             {
                 "AP_fp32": ap_fp32.AP,
@@ -145,6 +159,15 @@ def quantize_openvino(xml: Path, loaded: LoadedWeights, opts: Any) -> tuple[Path
                 "val_images": len(val),
             }
         )
+        if fp32_result.mask_metrics is not None and int8_result.mask_metrics is not None:
+            metrics.update(
+                {
+                    "mask_AP_fp32": fp32_result.mask_metrics.AP,
+                    "mask_AP_int8": int8_result.mask_metrics.AP,
+                    "mask_AP50_fp32": fp32_result.mask_metrics.AP50,
+                    "mask_AP50_int8": int8_result.mask_metrics.AP50,
+                }
+            )
     return int8, metrics
 
 
@@ -193,7 +216,8 @@ def _with_accuracy_control(
 ) -> Any:
     """NNCF's accuracy-controlled quantisation: quantise, then return the most sensitive
     operations to float, one group at a time, until the AP on ``val`` is within
-    ``opts.int8_max_drop`` of the fp32 model's (or nothing is left to try)."""
+    ``opts.int8_max_drop`` of the fp32 model's (or nothing is left to try); mask AP for
+    segmentation models."""
     import nncf
 
     backend = OpenVinoBackend(xml)
@@ -201,7 +225,7 @@ def _with_accuracy_control(
     def ap_on(compiled: Any, indices: Any) -> tuple[float, None]:
         subset = dataclasses.replace(val, records=[val.records[i] for i in indices])
         evaluator = Evaluator(subset, imgsz=opts.imgsz, batch_size=1, progress=False)
-        ap = evaluator.run(backend.with_compiled(compiled)).metrics.AP
+        ap = task_ap(evaluator.run(backend.with_compiled(compiled)))
         return (0.0 if math.isnan(ap) or ap < 0 else ap), None
 
     log.info(

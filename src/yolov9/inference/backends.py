@@ -86,6 +86,9 @@ class InferenceBackend:
         )
 
     def _raw_detect(self, images: torch.Tensor) -> list[np.ndarray]:
+        """An export with NMS inside: its outputs ``num_dets``, ``det_boxes``, ``det_scores``,
+        ``det_classes`` and, for segmentation models, ``det_coefficients`` and ``prototypes``
+        (:mod:`yolov9.deploy.onnx_nms`)."""
         raise NotImplementedError
 
     def _nms_outputs(
@@ -98,15 +101,23 @@ class InferenceBackend:
                 baked,
                 conf,
             )
-        num, boxes, scores, labels = self._raw_detect(images)
+        # num_dets, det_boxes, det_scores, det_classes [, det_coefficients, prototypes]
+        num, boxes, scores, labels, *seg = self._raw_detect(images)
         out = []
-        for n, b, s, c in zip(num[:, 0], boxes, scores, labels, strict=True):
+        for i, (n, b, s, c) in enumerate(zip(num[:, 0], boxes, scores, labels, strict=True)):
             keep = (s[:n] > conf) & (np.isin(c[:n], classes) if classes is not None else True)
+            coeffs = protos = None
+            if seg:  # segmentation: the kept detections' coefficients, the image's prototypes
+                coeffs = torch.from_numpy(seg[0][i][:n][keep]).float()
+                protos = torch.from_numpy(seg[1][i]).float()
             out.append(
                 Detections(
                     torch.from_numpy(b[:n][keep]).float(),
                     torch.from_numpy(s[:n][keep]).float(),
                     torch.from_numpy(c[:n][keep]).long(),
+                    None,
+                    coeffs,
+                    protos,
                 )
             )
         return out

@@ -1,7 +1,10 @@
 """Backends for exported files: ONNX Runtime, OpenVINO and TorchScript.
 
-Each reads the metadata written by ``yolov9 export`` (class names, input size, NMS settings)
-and the input shape the graph accepts, and implements :class:`InferenceBackend`.
+Each reads the metadata written by ``yolov9 export`` (class names, input size, task, NMS
+settings) and the input shape the graph accepts, and implements :class:`InferenceBackend`.
+Outputs are read by name (:data:`OUTPUTS`, :data:`NMS_OUTPUTS` and, for segmentation models,
+:data:`SEG_OUTPUTS` / :data:`SEG_NMS_OUTPUTS`), so a segmentation export gives the same
+:class:`Decoded` (or, with NMS inside, the same :class:`Detections`) as its checkpoint.
 """
 
 from __future__ import annotations
@@ -18,8 +21,15 @@ from yolov9.errors import CheckpointError
 from yolov9.inference.backends import Decoded, InferenceBackend
 
 EXPORT_SUFFIXES = (".onnx", ".xml", ".torchscript")
-# the outputs of an export with NMS inside (deploy/onnx_nms.py builds them)
+# the outputs of an export without NMS (deploy/export.py names them) ...
+OUTPUTS = ("boxes", "scores")
+# ... with NMS inside (deploy/onnx_nms.py builds them) ...
 NMS_OUTPUTS = ("num_dets", "det_boxes", "det_scores", "det_classes")
+# ... and what segmentation models add to each: per-anchor mask coefficients and the
+# prototypes; with NMS, the kept detections' coefficients and the same prototypes
+SEG_OUTPUTS = ("coefficients", "prototypes")
+SEG_NMS_OUTPUTS = ("det_coefficients", "prototypes")
+_KNOWN = frozenset(OUTPUTS + NMS_OUTPUTS + SEG_OUTPUTS + SEG_NMS_OUTPUTS)
 
 
 def _shape_of(dims: list[Any]) -> tuple[int | None, tuple[int, int] | None]:
@@ -29,7 +39,37 @@ def _shape_of(dims: list[Any]) -> tuple[int | None, tuple[int, int] | None]:
     return batch, fixed  # type: ignore[return-value]
 
 
-class OnnxBackend(InferenceBackend):
+class _GraphBackend(InferenceBackend):
+    """An ONNX or OpenVINO graph: outputs looked up by name."""
+
+    def _named(self, images: torch.Tensor) -> dict[str, np.ndarray]:
+        raise NotImplementedError
+
+    def _check_outputs(self, names: set[str], path: Path) -> None:
+        """NMS inside or not, from the outputs; every output the task needs is there."""
+        self.has_nms = NMS_OUTPUTS[0] in names
+        wanted: tuple[str, ...] = NMS_OUTPUTS if self.has_nms else OUTPUTS
+        if self.task == "segment":
+            wanted += SEG_NMS_OUTPUTS if self.has_nms else SEG_OUTPUTS
+        missing = [n for n in wanted if n not in names]
+        if missing:
+            raise CheckpointError(
+                f"{path}: a {self.task} export needs the outputs {', '.join(wanted)}; "
+                f"missing {', '.join(missing)} (export it again with yolov9 export)"
+            )
+
+    def infer(self, images: torch.Tensor) -> Decoded:
+        out = self._named(images)
+        names = OUTPUTS + (SEG_OUTPUTS if self.task == "segment" else ())
+        return Decoded(*(torch.from_numpy(out[n]).float() for n in names))
+
+    def _raw_detect(self, images: torch.Tensor) -> list[np.ndarray]:
+        out = self._named(images)
+        names = NMS_OUTPUTS + (SEG_NMS_OUTPUTS if self.task == "segment" else ())
+        return [out[n] for n in names]
+
+
+class OnnxBackend(_GraphBackend):
     kind = "onnxruntime"
 
     def __init__(
@@ -52,22 +92,23 @@ class OnnxBackend(InferenceBackend):
         inp = self.session.get_inputs()[0]
         self.input_name, self.input_type = inp.name, inp.type
         self.fixed_batch, self.fixed_shape = _shape_of(list(inp.shape))
-        self.has_nms = NMS_OUTPUTS[0] in {o.name for o in self.session.get_outputs()}
+        self.output_names = [o.name for o in self.session.get_outputs()]
+        self._check_outputs(set(self.output_names), path)
 
-    def _run(self, images: torch.Tensor) -> list[np.ndarray]:
+    def _named(self, images: torch.Tensor) -> dict[str, np.ndarray]:
         array = images.detach().cpu().numpy()
         array = array.astype(np.float16 if "float16" in self.input_type else np.float32)
-        return self.session.run(None, {self.input_name: np.ascontiguousarray(array)})
-
-    def infer(self, images: torch.Tensor) -> Decoded:
-        boxes, scores = self._run(images)[:2]
-        return Decoded(torch.from_numpy(boxes).float(), torch.from_numpy(scores).float())
-
-    def _raw_detect(self, images: torch.Tensor) -> list[np.ndarray]:
-        return self._run(images)
+        out = self.session.run(None, {self.input_name: np.ascontiguousarray(array)})
+        return dict(zip(self.output_names, out, strict=True))
 
 
-class OpenVinoBackend(InferenceBackend):
+def _port_name(port: Any) -> str:
+    """An OpenVINO output's name: the export's own name among the tensor's names."""
+    names = set(port.get_names())
+    return next(iter(sorted(names & _KNOWN) or sorted(names)), "")
+
+
+class OpenVinoBackend(_GraphBackend):
     kind = "openvino"
 
     def __init__(self, path: Path, *, threads: int | None = None, precision: str = "fp32") -> None:
@@ -91,7 +132,7 @@ class OpenVinoBackend(InferenceBackend):
         if threads:
             config["INFERENCE_NUM_THREADS"] = threads
         self.compiled = core.compile_model(model, "CPU", config)
-        self.has_nms = any(NMS_OUTPUTS[0] in o.get_names() for o in self.compiled.outputs)
+        self._check_outputs({_port_name(o) for o in self.compiled.outputs}, path)
         self.kind = "openvino-int8" if "int8" in path.parent.name else "openvino"
 
     def with_compiled(self, compiled: Any) -> OpenVinoBackend:
@@ -101,22 +142,11 @@ class OpenVinoBackend(InferenceBackend):
         other.compiled = compiled
         return other
 
-    def _run(self, images: torch.Tensor) -> list[np.ndarray]:
+    def _named(self, images: torch.Tensor) -> dict[str, np.ndarray]:
         result = self.compiled(
             np.ascontiguousarray(images.detach().cpu().numpy().astype(np.float32))
         )
-        return [result[o] for o in self.compiled.outputs]
-
-    def infer(self, images: torch.Tensor) -> Decoded:
-        boxes, scores = self._run(images)[:2]
-        return Decoded(torch.from_numpy(boxes).float(), torch.from_numpy(scores).float())
-
-    def _raw_detect(self, images: torch.Tensor) -> list[np.ndarray]:
-        out = self._run(images)
-        by_name = {
-            next(iter(o.get_names())): v for o, v in zip(self.compiled.outputs, out, strict=True)
-        }
-        return [by_name[name] for name in NMS_OUTPUTS]
+        return {_port_name(o): result[o] for o in self.compiled.outputs}
 
 
 class TorchScriptBackend(InferenceBackend):
@@ -134,8 +164,15 @@ class TorchScriptBackend(InferenceBackend):
 
     @torch.inference_mode()
     def infer(self, images: torch.Tensor) -> Decoded:
-        boxes, scores = self.module(images.float())
-        return Decoded(boxes.float(), scores.float())
+        # boxes, scores (and, for segmentation models, coefficients and prototypes)
+        out = self.module(images.float())
+        expected = len(OUTPUTS) + (len(SEG_OUTPUTS) if self.task == "segment" else 0)
+        if len(out) != expected:
+            raise CheckpointError(
+                f"this {self.task} TorchScript export returned {len(out)} outputs, not "
+                f"{expected}; export it again with yolov9 export"
+            )
+        return Decoded(*(o.float() for o in out))
 
 
 def _load_meta(backend: InferenceBackend, meta: dict[str, Any], path: Path) -> None:
@@ -145,6 +182,7 @@ def _load_meta(backend: InferenceBackend, meta: dict[str, Any], path: Path) -> N
         )
     backend.names = [str(n) for n in meta["names"]]
     backend.imgsz = int(meta.get("imgsz", 640))
+    backend.task = str(meta.get("task", "detect"))  # exports made before seg export: detect
     backend.nms_settings = {
         k: meta[k] for k in ("conf", "iou", "max_det", "multi_label") if k in meta
     }
