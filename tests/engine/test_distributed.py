@@ -89,5 +89,28 @@ def test_two_process_training_with_torchrun_survives_one_rank_diverging(tmp_path
     assert not (tmp_path / "run-2").exists()  # only rank 0 created a run folder
 
 
+@pytest.mark.slow
+def test_two_process_segmentation_training(tmp_path: Path) -> None:
+    """Masks travel with their images to each rank; the ranks' mask losses all-reduce."""
+    import yaml
+
+    from tests.data.seg_scenes import write_seg_dataset
+
+    desc = yaml.safe_load(write_seg_dataset(tmp_path / "data", images=8)["yolo"].read_text())
+    data = tmp_path / "data" / "train.yaml"
+    data.write_text(yaml.safe_dump({**desc, "train": desc["val"]}))
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "YOLOV9_CACHE_DIR": str(tmp_path / "cache")}
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2"]
+    cmd += ["-m", "yolov9", "train", "--model", "yolov9-t-seg", "--data", str(data)]
+    cmd += ["--epochs", "1", "--imgsz", "64", "--batch", "4", "--workers", "0", "--device", "cpu"]
+    cmd += ["--out", str(tmp_path / "run"), "--set", "optim.nominal_batch=4"]
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=600)
+    log = proc.stdout + proc.stderr
+    assert proc.returncode == 0, log[-3000:]
+    assert "2 process(es)" in log
+    assert "mask AP" in log
+    assert load_weights(tmp_path / "run" / "weights" / "last.pt").model.task == "segment"
+
+
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(pytest.main([__file__]))

@@ -29,6 +29,12 @@ def add_parsers(sub: Any) -> None:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--epochs", type=positive_int, default=30)
     p.add_argument("--imgsz", type=imgsz, default=224)
+    p.add_argument(
+        "--task",
+        choices=("detect", "segment"),
+        default="detect",
+        help="segment: yolov9-t-seg on shapes with polygon masks",
+    )
     p.set_defaults(handler=demo)
 
 
@@ -69,5 +75,5 @@ def convert(args: argparse.Namespace) -> int:
 def demo(args: argparse.Namespace) -> int:
     from yolov9.demo import run_demo
 
-    run_demo(Path(args.out), seed=args.seed, epochs=args.epochs, imgsz=args.imgsz)
+    run_demo(Path(args.out), seed=args.seed, epochs=args.epochs, imgsz=args.imgsz, task=args.task)
     return 0
