@@ -12,10 +12,11 @@ import pytest
 
 from yolov9.data.dataset import load_dataset
 from yolov9.data.images import read_image
-from yolov9.data.labels import polygon_area, rasterize_polygons
+from yolov9.data.labels import polygon_area
 from yolov9.data.synthetic import (
     SHAPES,
     _normalised,
+    coco_polygon_mask,
     make_photo,
     make_scene,
     make_segment_scene,
@@ -62,7 +63,7 @@ def test_segment_scene_pixels_are_the_masks(size: tuple[int, int]) -> None:
         assert image.shape == (h, w, 3)
         assert image.dtype == np.uint8
         assert len(boxes) == len(labels) == len(polygons) >= 1
-        masks = rasterize_polygons([[p] for p in polygons], h, w).astype(bool)
+        masks = np.stack([coco_polygon_mask(p, h, w) for p in polygons])
         drawn = (image != 128).any(-1)
         np.testing.assert_array_equal(drawn, masks.any(0))  # nothing else was drawn
         assert masks.sum(0).max() == 1  # no overlaps
@@ -145,9 +146,9 @@ def test_segment_dataset_loads_with_exact_masks(tmp_path: Path) -> None:
             assert isinstance(seg, list)
             assert len(seg) == 1
             np.testing.assert_array_equal(box, np.concatenate((seg[0].min(0), seg[0].max(0))))
-        masks = rc.instance_masks().astype(bool)
-        np.testing.assert_array_equal(ry.instance_masks().astype(bool), masks)
-        # on the photographic background: the object's flat colour fills its mask, and
+        np.testing.assert_array_equal(ry.instance_masks(), rc.instance_masks())
+        masks = np.stack([coco_polygon_mask(s[0], rc.height, rc.width) for s in rc.segmentations])
+        # on the photographic background: the object's flat colour fills its (COCO) mask, and
         # (almost) no pixel around it has that colour
         image = read_image(rc.path)
         for mask in masks:

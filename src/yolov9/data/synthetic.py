@@ -6,10 +6,10 @@ positions and backgrounds vary, so a detector has to learn shape, not colour.
 
 Detection (:func:`make_scene`, ``write_dataset(...)``): anti-aliased shapes on a gradient
 texture, boxes only. Segmentation (:func:`make_segment_scene`, ``write_dataset(...,
-masks=True)``): every object is a polygon with whole-pixel vertices, filled without
-anti-aliasing, so the drawn pixels are exactly the mask the labels' polygon rasterises to
-(:func:`yolov9.data.labels.rasterize_polygons`); objects never overlap or touch; backgrounds
-are crops of :func:`make_photo` images.
+masks=True)``): every object is a polygon with whole-pixel vertices, painted without
+anti-aliasing on exactly the pixels COCO's rasteriser gives its polygon (the ground truth
+of mask AP, :func:`coco_polygon_mask`); objects never overlap or touch; backgrounds are
+crops of :func:`make_photo` images.
 """
 
 from __future__ import annotations
@@ -255,9 +255,9 @@ def make_segment_scene(
     """One RGB instance-segmentation scene with 1 ... ``max_objects`` shapes (none if 0).
 
     Every object is a polygon with whole-pixel vertices inside the image (a circle a regular
-    polygon of ``circle_sides`` [low, high] sides), filled in one flat colour with
-    ``cv2.fillPoly`` and no anti-aliasing: the drawn pixels are exactly the polygon's
-    rasterisation (:func:`yolov9.data.labels.rasterize_polygons`). Objects never overlap:
+    polygon of ``circle_sides`` [low, high] sides), painted in one flat colour, without
+    anti-aliasing, on exactly the pixels of its COCO rasterisation
+    (:func:`coco_polygon_mask`, what mask AP scores against). Objects never overlap:
     their extents stay more than ``gap`` px apart (``max_overlap`` = 0), so every mask is
     wholly visible. The colour differs from the mean of the background under the object by
     at least 64 in some channel. The background is a random crop of ``photo`` (RGB), randomly
@@ -314,11 +314,21 @@ def make_segment_scene(
                 break
         else:
             colour = np.where(under < 128, 255, 0)
-        cv2.fillPoly(img, [pts.astype(np.int32)], tuple(int(v) for v in colour))
+        img[coco_polygon_mask(pts, h, w)] = colour
         boxes.append(box)
         labels.append(label)
         polygons.append(pts)
     return img, np.array(boxes, np.float32).reshape(-1, 4), np.array(labels, np.int64), polygons
+
+
+def coco_polygon_mask(polygon: np.ndarray, h: int, w: int) -> np.ndarray:
+    """(h, w) bool: the pixels COCO's polygon rasteriser (which scores masks) gives
+    ``polygon``; the segmentation scenes paint exactly these, so a model that finds every
+    object's pixels scores mask AP 1."""
+    from faster_coco_eval.core import mask as coco_mask
+
+    rle = coco_mask.frPyObjects([polygon.astype(np.float64).ravel().tolist()], h, w)
+    return coco_mask.decode(rle)[..., 0].astype(bool)
 
 
 def _photo_crop(rng: np.random.Generator, photo: np.ndarray, h: int, w: int) -> np.ndarray:
