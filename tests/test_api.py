@@ -59,6 +59,7 @@ def test_unknown_options_are_named(data: Path) -> None:
         yolov9.train(model="yolov9-t", data=str(data), **{"optim.lr": 0.1})
 
 
+@pytest.mark.slow
 def test_export_from_a_file_or_from_memory(tmp_path: Path) -> None:
     from yolov9.checkpoints import save_checkpoint
     from yolov9.models import build_model

@@ -140,6 +140,7 @@ def test_round_trip_through_reference_format(tmp_path: Path, name: str, num_clas
     assert all(torch.equal(v, theirs[k]) for k, v in model.state_dict().items())
 
 
+@pytest.mark.slow
 def test_converted_small_model_is_told_apart_from_the_shallow_one(tmp_path: Path) -> None:
     """A converted yolov9-t-seg (prototype depth 2) and gelan-t-dseg (depth 1) have the same
     layer list; the reader finds the depth from the tensors."""

@@ -131,6 +131,7 @@ def test_torchscript(weights: Path, tmp_path: Path) -> None:
     assert load_backend(report.path).names == ["a", "b", "c"]
 
 
+@pytest.mark.slow  # OpenVINO parity stays in the default suite through the seg export test
 @needs_openvino
 def test_openvino_equals_pytorch(weights: Path, tmp_path: Path) -> None:
     opts = ExportOptions(format="openvino", imgsz=96, dynamic=True)

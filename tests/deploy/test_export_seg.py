@@ -162,6 +162,7 @@ def test_onnx_masks_equal_pytorch(
     _same_results(torch_result, _predict(seg_onnx_nms.path))
 
 
+@pytest.mark.slow
 def test_torchscript_masks_equal_pytorch(seg_weights: Path, torch_result: Result) -> None:
     report = export(seg_weights, seg_weights.parent / "ts", ExportOptions("torchscript", SIZE))
     assert report.max_diff["coefficients"] < 1e-5
