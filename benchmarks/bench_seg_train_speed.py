@@ -167,23 +167,10 @@ def worker(args: argparse.Namespace) -> None:
 
 
 def make_dataset(root: Path, n_train: int, imgsz: int, seed: int) -> Path:
-    data = root / "data.yaml"
-    if data.is_file():
-        return data
-    photos = sorted((SHARED / "coco128_train2017" / "images").glob("*.jpg"))
-    if not photos:
-        sys.exit(f"no photos under {SHARED}: this benchmark needs ../shared/data")
-    from yolov9.data.synthetic import write_dataset
+    """The small-data benchmark's generated dataset with 8 validation images (unused here)."""
+    from bench_seg_small_data import make_dataset as generate  # same folder: a script's path
 
-    written = write_dataset(
-        root,
-        splits={"train": n_train, "val": 8},
-        size=(imgsz, imgsz),
-        seed=seed,
-        masks=True,
-        photos=photos,
-    )
-    return Path(written["yolo"])
+    return generate(root, n_train, 8, imgsz, seed)
 
 
 def run_sampled(cmd: list[str], env: dict[str, str], log: Path) -> tuple[int, float]:
