@@ -1,12 +1,20 @@
-"""Evaluation time at COCO val2017 scale, on generated data (no model involved).
+"""Evaluation time and memory at COCO val2017 scale, on generated data (no model involved).
 
     python benchmarks/bench_eval.py                 # 5000 images, ~36k boxes, 300 dets/image
     python benchmarks/bench_eval.py --no-pycocotools
+    python benchmarks/bench_eval.py --no-pycocotools --dict-path   # + the one-pass dict path
 
 Generates COCO-like ground truth (80 categories, 0-20 boxes per image, ~7.3 on average) and
 ~300 detections per image (jittered ground truth plus clutter, as a model at conf 0.001 gives),
-then times our path (records -> COCO GT dict -> results entries -> faster-coco-eval) and, for
-comparison, pycocotools' COCOeval on the same data in the same process.
+then times our path (records -> COCO GT dict -> result arrays, as the evaluator keeps them ->
+faster-coco-eval, a few categories per pass) and prints the process's peak RSS right after it,
+before anything else is built or pycocotools imported: that figure is our path's alone (with
+the imports and the generated data, which any run holds).
+
+``--dict-path`` then scores the same detections the way it was done before issue 13 (one
+COCO result dict per detection, all in one faster-coco-eval pass) and checks that the 12
+numbers and the whole precision table are bit-identical; pycocotools' COCOeval on the same
+data (same process, last) is the reference for the numbers and the time.
 """
 
 from __future__ import annotations
@@ -24,7 +32,9 @@ import numpy as np
 from yolov9.data.coco80 import COCO80_NAMES, COCO80_TO_91
 from yolov9.data.dataset import DetectionDataset
 from yolov9.data.labels import ImageLabels, LabelReport
-from yolov9.metrics.coco import coco_ground_truth, evaluate_coco, to_coco_results
+from yolov9.metrics.coco import CocoResults, coco_ground_truth, evaluate_coco, to_coco_arrays
+
+STATS = ("AP", "AP50", "AP75", "APs", "APm", "APl", "AR1", "AR10", "AR100", "ARs", "ARm", "ARl")
 
 
 def generate(n_images: int, dets_per_image: int, seed: int = 0):
@@ -55,11 +65,20 @@ def generate(n_images: int, dets_per_image: int, seed: int = 0):
     return ds, detections
 
 
+def peak_rss_mib() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux: KiB
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--images", type=int, default=5000)
     ap.add_argument("--dets", type=int, default=300, help="detections per image")
     ap.add_argument("--no-pycocotools", action="store_true")
+    ap.add_argument(
+        "--dict-path",
+        action="store_true",
+        help="also score dict entries in one pass (the path before issue 13) and compare",
+    )
     args = ap.parse_args()
 
     t = time.perf_counter()
@@ -68,71 +87,74 @@ def main() -> None:
     print(f"# command: python {' '.join(sys.argv)}")
     print(
         f"generated {args.images} images, {n_boxes} boxes, {args.images * args.dets} detections "
-        f"in {time.perf_counter() - t:.1f} s\n"
+        f"in {time.perf_counter() - t:.1f} s; peak RSS so far {peak_rss_mib():.0f} MiB\n"
     )
 
     timings = {}
     t = time.perf_counter()
     gt = coco_ground_truth(ds)
-    timings["ground truth dict"] = time.perf_counter() - t
+    timings["records -> COCO ground-truth dict"] = time.perf_counter() - t
     t = time.perf_counter()
-    results = []
-    for record, (b, s, c) in zip(ds.records, detections, strict=True):
-        results += to_coco_results(record.image_id, b, s, c, ds.category_ids)
-    timings["results entries"] = time.perf_counter() - t
+    arrays = CocoResults.concat(
+        [
+            to_coco_arrays(record.image_id, b, s, c, ds.category_ids)
+            for record, (b, s, c) in zip(ds.records, detections, strict=True)
+        ]
+    )
+    timings["detections -> COCO result arrays"] = time.perf_counter() - t
     t = time.perf_counter()
-    ours = evaluate_coco(gt, results)
-    timings["faster-coco-eval (ours)"] = time.perf_counter() - t
+    ours = evaluate_coco(gt, arrays)
+    timings["faster-coco-eval, in category passes (ours)"] = time.perf_counter() - t
+    ours_rss = peak_rss_mib()
+
+    entries: list | None = None
+    if args.dict_path:
+        t = time.perf_counter()
+        entries = arrays.entries()
+        timings["detections -> COCO result dicts (before)"] = time.perf_counter() - t
+        t = time.perf_counter()
+        one_pass = evaluate_coco(gt, entries, pass_detections=len(entries))
+        timings["faster-coco-eval, one pass on dicts (before)"] = time.perf_counter() - t
+        same = all(getattr(ours, k) == getattr(one_pass, k) for k in STATS)
+        same_table = np.array_equal(ours.precision, one_pass.precision)
+        dict_rss = peak_rss_mib()
 
     if not args.no_pycocotools:
         from pycocotools.coco import COCO
         from pycocotools.cocoeval import COCOeval
 
+        entries = entries if entries is not None else arrays.entries()
         t = time.perf_counter()
         with contextlib.redirect_stdout(io.StringIO()):
             coco_gt = COCO()
             coco_gt.dataset = copy.deepcopy(gt)
             coco_gt.createIndex()
-            ev = COCOeval(coco_gt, coco_gt.loadRes(copy.deepcopy(results)), "bbox")
+            ev = COCOeval(coco_gt, coco_gt.loadRes(copy.deepcopy(entries)), "bbox")
             ev.evaluate()
             ev.accumulate()
             ev.summarize()
         timings["pycocotools COCOeval"] = time.perf_counter() - t
-        diff = max(
-            abs(getattr(ours, k) - v)
-            for k, v in zip(
-                (
-                    "AP",
-                    "AP50",
-                    "AP75",
-                    "APs",
-                    "APm",
-                    "APl",
-                    "AR1",
-                    "AR10",
-                    "AR100",
-                    "ARs",
-                    "ARm",
-                    "ARl",
-                ),
-                ev.stats,
-                strict=True,
-            )
-        )
+        diff = max(abs(getattr(ours, k) - v) for k, v in zip(STATS, ev.stats, strict=True))
+
     print("| step | seconds |\n|---|---:|")
     for k, v in timings.items():
         print(f"| {k} | {v:.1f} |")
-    total = sum(v for k, v in timings.items() if "pycocotools" not in k)
+    total = sum(v for k, v in list(timings.items())[:3])
     print(f"| **ours, total** | **{total:.1f}** |")
-    print(
-        f"\nAP {ours.AP:.4f} AP50 {ours.AP50:.4f}; peak RSS "
-        f"{resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MiB"
-    )
+    print(f"\nAP {ours.AP:.4f} AP50 {ours.AP50:.4f} AR100 {ours.AR100:.4f}")
+    print(f"peak RSS after our path (nothing else built yet): {ours_rss:.0f} MiB")
+    if args.dict_path:
+        print(
+            f"one pass on dicts: 12 stats {'identical' if same else 'DIFFERENT'}, precision "
+            f"table {'identical' if same_table else 'DIFFERENT'}; peak RSS after it "
+            f"{dict_rss:.0f} MiB"
+        )
     if not args.no_pycocotools:
         print(
             f"max |ours - pycocotools| over the 12 stats: {diff:.2e}; "
             f"pycocotools / ours (COCOeval only): "
-            f"{timings['pycocotools COCOeval'] / timings['faster-coco-eval (ours)']:.1f}x"
+            f"{timings['pycocotools COCOeval'] / timings[list(timings)[2]]:.1f}x; "
+            f"peak RSS of the whole process {peak_rss_mib():.0f} MiB"
         )
 
 

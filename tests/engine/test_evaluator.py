@@ -10,7 +10,8 @@ import torch
 
 from yolov9.data.dataset import load_dataset
 from yolov9.data.loader import EvalDataset
-from yolov9.engine.evaluator import Evaluator
+from yolov9.engine.evaluator import Evaluator, _plot_columns
+from yolov9.metrics.coco import CocoResults, evaluate_coco
 from yolov9.models import HeadOutput, ModelOutput, build_model
 
 
@@ -81,6 +82,24 @@ def test_real_model_run(shapes: dict[str, Path], tmp_path: Path) -> None:
         assert 0 <= y <= y + h <= H + 1e-3
         assert p["category_id"] in ds.category_ids
     assert len(result.predictions) <= 300 * len(ds)
+
+
+def test_detections_stay_arrays_until_asked_for(shapes: dict[str, Path], tmp_path: Path) -> None:
+    """The run keeps its detections as COCO results in arrays (issue 13: dicts for 1.5 M
+    detections took GBs); entries, metrics and plot inputs equal those of the dicts."""
+    ds = load_dataset(shapes["coco"], "val")
+    evaluator = Evaluator(ds, imgsz=128, batch_size=4, device="cpu", progress=False)
+    result = evaluator.run(build_model("gelan-t", num_classes=4))
+    assert isinstance(result.detections, CocoResults)
+    assert len(result.detections) > 100  # an untrained model at conf 0.001
+    entries = result.predictions
+    assert entries == result.detections.entries()
+    one_pass = evaluate_coco(evaluator.gt, entries, pass_detections=10**9)
+    assert one_pass.as_dict() == result.metrics.as_dict()
+    sizes = {r.image_id: (r.height, r.width) for r in ds.records}
+    from_dicts = _plot_columns(entries, sizes)
+    for a, b in zip(_plot_columns(result.detections, sizes)[:4], from_dicts[:4], strict=True):
+        np.testing.assert_array_equal(a, b)
 
 
 def test_unreadable_image_is_excluded_and_reported(shapes: dict[str, Path], tmp_path: Path) -> None:

@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import torch
@@ -27,7 +28,13 @@ from yolov9.errors import ConfigError
 from yolov9.inference.backends import InferenceBackend, TorchBackend, nms_with_masks
 from yolov9.inference.masks import masks_for_image
 from yolov9.loss import Criterion, Targets
-from yolov9.metrics.coco import CocoMetrics, coco_ground_truth, evaluate_coco, to_coco_results
+from yolov9.metrics.coco import (
+    CocoMetrics,
+    CocoResults,
+    coco_ground_truth,
+    evaluate_coco,
+    to_coco_arrays,
+)
 from yolov9.metrics.confusion import ConfusionMatrix
 from yolov9.models import YOLOv9
 from yolov9.ops.masks import RLE, decode_rle, polygons_to_mask
@@ -40,13 +47,18 @@ log = logging.getLogger(__name__)
 @dataclass
 class EvalResult:
     metrics: CocoMetrics
-    predictions: list[dict[str, Any]]  # COCO result entries
+    detections: CocoResults  # every detection, as COCO results in arrays
     speed_ms: dict[str, float]  # per image: preprocess, inference, postprocess
     images: int
     failed: list[str] = field(default_factory=list)  # unreadable images (excluded)
     losses: dict[str, float] | None = None  # mean validation loss terms, if a criterion ran
     plots: list[Path] = field(default_factory=list)
     mask_metrics: CocoMetrics | None = None  # segmentation models: the masks' COCO metrics
+
+    @property
+    def predictions(self) -> list[dict[str, Any]]:
+        """The detections as COCO result entries (JSON-ready dicts), made on each call."""
+        return self.detections.entries()
 
     def summary(self) -> str:
         s = self.speed_ms
@@ -150,7 +162,7 @@ class Evaluator:
         segment = backend.task == "segment"
         if segment:
             require_masks(self.dataset)
-        results: list[dict[str, Any]] = []
+        parts: list[CocoResults] = []  # per image: arrays, not dicts (1.5 M detections on COCO)
         failed: list[str] = []
         failed_ids: set[int] = set()
         losses = _LossMeans()
@@ -174,22 +186,26 @@ class Evaluator:
                 s = det.scores.cpu().numpy()
                 c = det.labels.cpu().numpy()
                 rles = _mask_rles(det, sample.info, batch_shape) if segment else None
-                results += to_coco_results(
-                    record.image_id, b, s, c, self.dataset.category_ids, masks=rles
+                parts.append(
+                    to_coco_arrays(record.image_id, b, s, c, self.dataset.category_ids, masks=rles)
                 )
             clock.lap("postprocess")
         bar.close()
         ok_ids = [r.image_id for r in self.dataset.records if r.image_id not in failed_ids]
         for message in failed:
             log.warning("excluded from the metrics: %s", message)
-        metrics = evaluate_coco(self.gt, results, image_ids=ok_ids)
+        detections = CocoResults.concat(parts)
+        del parts
+        metrics = evaluate_coco(self.gt, detections, image_ids=ok_ids)
         mask_metrics = (
-            evaluate_coco(self.gt, results, image_ids=ok_ids, iou_type="segm") if segment else None
+            evaluate_coco(self.gt, detections, image_ids=ok_ids, iou_type="segm")
+            if segment
+            else None
         )
         n = len(data)
         result = EvalResult(
             metrics,
-            results,
+            detections,
             clock.per_image(n),
             n - len(failed),
             failed,
@@ -197,7 +213,7 @@ class Evaluator:
             mask_metrics=mask_metrics,
         )
         if out_dir is not None:
-            result.plots = save_plots(self.dataset, results, metrics, out_dir, examples=examples)
+            result.plots = save_plots(self.dataset, detections, metrics, out_dir, examples=examples)
         return result
 
     def _detect(
@@ -272,39 +288,37 @@ class _LossMeans:
 
 def save_plots(
     dataset: DetectionDataset,
-    results: list[dict[str, Any]],
+    results: list[dict[str, Any]] | CocoResults,
     metrics: CocoMetrics,
     out_dir: Path,
     *,
     examples: int = 4,
 ) -> list[Path]:
     """PR curves, confusion matrix and (ground truth | prediction) examples, from COCO
-    results, so a model run and a scored results file get the same plots."""
+    results (dicts or arrays), so a model run and a scored results file get the same plots."""
     from yolov9.utils.plots import plot_confusion_matrix, plot_examples, plot_pr_curves
 
     out_dir.mkdir(parents=True, exist_ok=True)
-    class_of = {cat: k for k, cat in enumerate(dataset.category_ids)}
-    per_image: dict[int, list[list[float]]] = {}
-    masks_of: dict[int, list[Any]] = {}  # each image's predicted masks (RLE), if any
     sizes = {rec.image_id: (rec.height, rec.width) for rec in dataset.records}
-    for r in results:
-        x, y, w, h = r.get("bbox") or _mask_box(_segm_mask(r["segmentation"], sizes[r["image_id"]]))
-        per_image.setdefault(r["image_id"], []).append(
-            [x, y, x + w, y + h, r["score"], class_of[r["category_id"]]]
-        )
-        masks_of.setdefault(r["image_id"], []).append(r.get("segmentation"))
+    cols = _plot_columns(results, sizes)
+    class_of = {cat: k for k, cat in enumerate(dataset.category_ids)}
+    classes_all = np.fromiter((class_of[c] for c in cols.category_id.tolist()), np.int64)
+    xyxy = np.concatenate([cols.bbox[:, :2], cols.bbox[:, :2] + cols.bbox[:, 2:]], 1)
+    order = np.argsort(cols.image_id, kind="stable")  # each image's rows, in results order
+    ids, starts = np.unique(cols.image_id[order], return_index=True)
+    rows_of = dict(zip(ids.tolist(), np.split(order, starts[1:]), strict=True))
+    no_rows = np.zeros(0, np.int64)
     confusion = ConfusionMatrix(len(dataset.names))
-    shown = []
+    shown: list[tuple[Any, ...]] = []
     for record in dataset.records:
-        dets = np.array(per_image.get(record.image_id, []), np.float64).reshape(-1, 6)
-        boxes, scores, classes = dets[:, :4], dets[:, 4], dets[:, 5].astype(np.int64)
+        rows = rows_of.get(record.image_id, no_rows)
+        boxes, scores, classes = xyxy[rows], cols.score[rows], classes_all[rows]
         gt = record.train_mask
         confusion.update(boxes, scores, classes, record.boxes[gt], record.classes[gt])
         if len(shown) < examples:
             keep = scores >= 0.25
-            pred_masks = [
-                m for m, k in zip(masks_of.get(record.image_id, []), keep, strict=True) if k
-            ]
+            segs = cols.segmentation
+            pred_masks = [segs[i] for i in rows[keep].tolist()] if segs is not None else []
             with_masks = bool(pred_masks) and all(m is not None for m in pred_masks)
             shown.append(
                 (
@@ -328,6 +342,35 @@ def save_plots(
     if shown:
         paths.append(plot_examples(shown, dataset.names, out_dir / "val_examples.jpg"))
     return paths
+
+
+class _PlotColumns(NamedTuple):
+    image_id: np.ndarray  # (N,) int64
+    category_id: np.ndarray  # (N,) int64
+    bbox: np.ndarray  # (N, 4) float64 x y w h
+    score: np.ndarray  # (N,) float64
+    segmentation: Sequence[Any] | None  # per detection: RLE, polygons or None
+
+
+def _plot_columns(
+    results: list[dict[str, Any]] | CocoResults, sizes: dict[int, tuple[int, int]]
+) -> _PlotColumns:
+    """What the plots need of COCO results, in arrays (a dict without a bbox: its mask's)."""
+    if isinstance(results, CocoResults):
+        return _PlotColumns(
+            results.image_id, results.category_id, results.bbox, results.score, results.segmentation
+        )
+    boxes = [
+        r.get("bbox") or _mask_box(_segm_mask(r["segmentation"], sizes[r["image_id"]]))
+        for r in results
+    ]
+    return _PlotColumns(
+        np.array([r["image_id"] for r in results], np.int64),
+        np.array([r["category_id"] for r in results], np.int64),
+        np.array(boxes, np.float64).reshape(-1, 4),
+        np.array([r["score"] for r in results], np.float64),
+        [r.get("segmentation") for r in results],
+    )
 
 
 def score_predictions(
