@@ -198,7 +198,7 @@ def _load_masks(path: Path, records: list[ImageLabels]) -> bool:
     try:
         with np.load(path, allow_pickle=False) as z:
             unpack_segmentations({k: z[k] for k in z.files}, records)
-    except (OSError, ValueError, KeyError, StopIteration) as e:
+    except (*cache.UNREADABLE, StopIteration) as e:
         log.debug("ignoring mask cache %s (%s)", path, e)
         return False
     return True
