@@ -5,6 +5,9 @@ A resumed run is its saved config, plus the values given now (``epochs`` to exte
 ``patience``, ``optim.lr0``, ``data.workers`` ...), plus the saved trainer state. What the
 saved state depends on cannot change: the network, the optimiser type, the dataset's classes
 and the run folder.
+
+Under ``torchrun --max-restarts N`` a restarted job resumes on its own: see
+:mod:`yolov9.engine.elastic`.
 """
 
 from __future__ import annotations
@@ -16,9 +19,11 @@ from typing import Any
 
 import numpy as np
 import torch
+import torch.distributed
 import yaml
 
 from yolov9.config import TrainConfig, from_dict, parse_override
+from yolov9.engine import elastic
 from yolov9.engine.build import TrainingParts, build_training, check_model_name
 from yolov9.engine.hooks import CsvHook, Hook, PlotHook, TensorBoardHook
 from yolov9.engine.recipes import apply_recipe, choose_recipe, run_warnings
@@ -34,7 +39,15 @@ from yolov9.engine.training_data import (
 from yolov9.errors import ConfigError
 from yolov9.models import parse_model_name
 from yolov9.utils.device import select_device
-from yolov9.utils.dist import DistInfo, broadcast_object, cleanup, init_distributed
+from yolov9.utils.dist import (
+    ENV_TIMEOUT,
+    DistInfo,
+    all_ranks,
+    broadcast_object,
+    cleanup,
+    collective_timeout,
+    init_distributed,
+)
 from yolov9.utils.paths import new_run_dir
 from yolov9.utils.perf import tune_cpu_allocator
 
@@ -61,7 +74,9 @@ def resume(
     """Continue the run whose ``last.pt`` is ``last``, with ``values`` (flag names or config
     keys, as for :func:`yolov9.config.resolve`) and then ``overrides`` (``"key=value"``)
     replacing saved values."""
-    cfg, state = resume_config(last, values or {}, overrides)
+    # after an elastic restart ``last`` may hold the run's final epoch already
+    finished_ok = elastic.enabled()
+    cfg, state = resume_config(last, values or {}, overrides, finished_ok=finished_ok)
     run_dir = Path(last).resolve().parent.parent
     log.info("resuming %s after epoch %d of %d", run_dir, state["epoch"] + 1, cfg.epochs)
     return _run(cfg, state, run_dir, hooks)
@@ -75,9 +90,14 @@ def _setting(cfg: TrainConfig, key: str) -> Any:
 
 
 def resume_config(
-    last: str | Path, values: Mapping[str, Any], overrides: Iterable[str] = ()
+    last: str | Path,
+    values: Mapping[str, Any],
+    overrides: Iterable[str] = (),
+    *,
+    finished_ok: bool = False,
 ) -> tuple[TrainConfig, dict[str, Any]]:
-    """The config and trainer state to continue ``last`` with ``values`` applied."""
+    """The config and trainer state to continue ``last`` with ``values`` applied.
+    ``finished_ok``: a run that has done all its epochs is accepted (it only finishes)."""
     meta, state = read_training_state(last)
     saved = from_dict(meta["config"])
     cfg = saved.with_values(values, explicit=True)
@@ -92,7 +112,7 @@ def resume_config(
                 "start a new run with --weights to train from its weights"
             )
     done = int(state["epoch"]) + 1
-    if cfg.epochs <= done:
+    if cfg.epochs <= done and not (finished_ok and cfg.epochs == done):
         raise ConfigError(
             f"{last}: the run has done {done} of {saved.epochs} epochs; give a larger "
             f"epochs (--epochs) to continue it"
@@ -111,6 +131,10 @@ def _run(
     dist, dist_device = init_distributed(cfg.device)
     try:
         device = dist_device or select_device(cfg.device)
+        # a restarted round, when any rank's node has restarted (on a node whose workers were
+        # stopped only because another node's failed, TORCHELASTIC_RESTART_COUNT stays 0)
+        if elastic.enabled() and not all_ranks(elastic.restart_count() == 0, dist, device):
+            cfg, state, run_dir = _after_restart(cfg, state, run_dir, dist)
         _seed(cfg, dist)
         data = load_training_data(cfg.data.data)
         if parse_model_name(cfg.model.name).task == "segment":
@@ -134,7 +158,11 @@ def _run(
                 log.warning("warning: %s", warning)
             run_dir = run_dir or new_run_dir(cfg.out, cfg.exist_ok)
             _prepare_run_dir(run_dir, cfg, data)
-            hooks = [
+            if elastic.enabled():  # where a restarted job finds this run
+                saved = -1 if state is None else int(state["epoch"])
+                elastic.write_record(cfg.out, elastic.RunRecord(run_dir, saved))
+                hooks.append(elastic.RecordHook(cfg.out, run_dir))
+            hooks += [
                 CsvHook(run_dir / "results.csv"),
                 TensorBoardHook(run_dir / "tensorboard"),
                 PlotHook(run_dir),
@@ -150,9 +178,63 @@ def _run(
             trainer.load_state_dict(state)
         if dist.is_main:
             _announce(parts, len(data.train))
-        return trainer.fit()
-    finally:
-        cleanup(dist)
+        result = trainer.fit()
+        if dist.is_main and elastic.enabled():
+            elastic.remove_record(cfg.out)
+    except RuntimeError as e:
+        if dist.enabled and _collective_failed(e):
+            log.error(
+                "rank %d: a collective failed; another process died, failed or did not "
+                "answer within %s=%.0f s (its own error is in its log)",
+                dist.rank,
+                ENV_TIMEOUT,
+                collective_timeout().total_seconds(),
+            )
+        raise
+    # no cleanup after an error: see yolov9.utils.dist.cleanup
+    cleanup(dist)
+    return result
+
+
+def _collective_failed(e: RuntimeError) -> bool:
+    """Whether ``e`` comes from a collective (gloo raises plain RuntimeErrors naming itself,
+    e.g. "Connection closed by peer" or "Timed out waiting 600000ms for recv")."""
+    return isinstance(e, torch.distributed.DistError) or "gloo" in str(e).lower()
+
+
+def _after_restart(
+    cfg: TrainConfig, state: dict[str, Any] | None, run_dir: Path | None, dist: DistInfo
+) -> tuple[TrainConfig, dict[str, Any] | None, Path | None]:
+    """After torchrun restarted the job: the run folder of the first attempt (rank 0 reads
+    the record, every rank gets it) and, when an epoch was saved there, its config and state."""
+    record = elastic.read_record(cfg.out) if dist.is_main else None
+    if record is not None and not record.last.is_file():  # decided on rank 0, for every rank
+        record = elastic.RunRecord(record.run_dir)
+    record = broadcast_object(record, dist)
+    attempt = f"restarted by torchrun (--max-restarts {elastic.max_restarts()})"
+    if record is None:
+        if dist.is_main:
+            log.warning("%s: no record of the job's run folder: starting afresh", attempt)
+        return cfg, state, run_dir
+    if record.saved_epoch < 0:
+        if dist.is_main:
+            log.warning(
+                "%s: the previous attempt saved no epoch: starting again in %s",
+                attempt,
+                record.run_dir,
+            )
+        return cfg, state, record.run_dir
+    cfg, state = resume_config(record.last, {}, finished_ok=True)
+    if dist.is_main:
+        log.warning(
+            "%s: resumed %s from weights/last.pt after epoch %d of %d (the epoch that was "
+            "running is repeated)",
+            attempt,
+            record.run_dir,
+            int(state["epoch"]) + 1,
+            cfg.epochs,
+        )
+    return cfg, state, record.run_dir
 
 
 def _announce(parts: TrainingParts, images: int) -> None:
