@@ -44,6 +44,7 @@ class ModelConfig:
     name: str = "yolov9-t"  # yolov9-t ... yolov9-e (with PGI) or gelan-t ... gelan-e
     weights: str | None = None  # start from a checkpoint (any supported format)
     aux: str = "pgi"  # pgi | deep-supervision | none (the paper's ablation)
+    recompute: str = "none"  # activation checkpointing: none | highres | all (less memory)
 
 
 @dataclass(frozen=True)
@@ -137,6 +138,7 @@ FLAG_KEYS: dict[str, str] = {
     "model": "model.name",
     "weights": "model.weights",
     "aux": "model.aux",
+    "recompute": "model.recompute",
     "data": "data.data",
     "imgsz": "data.imgsz",
     "batch": "data.batch",
@@ -154,6 +156,7 @@ INFERENCE_PRECISIONS = ("fp32", "fp16", "bf16")
 # the values a key may take (the CLI offers them as choices)
 CHOICES: dict[str, tuple[str, ...]] = {
     "model.aux": ("pgi", "deep-supervision", "none"),
+    "model.recompute": ("none", "highres", "all"),
     "optim.optimizer": ("sgd", "adamw"),
     "optim.schedule": ("linear", "cosine", "flat-cosine", "fixed"),
     "precision": ("auto", *INFERENCE_PRECISIONS),

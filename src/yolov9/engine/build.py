@@ -24,6 +24,7 @@ from yolov9.engine.ema import ModelEMA
 from yolov9.engine.evaluator import Evaluator
 from yolov9.engine.hooks import Hook
 from yolov9.engine.optim import accumulation_steps, build_optimizer, lr_factor
+from yolov9.engine.recompute import apply_recompute
 from yolov9.engine.training_data import TrainingData
 from yolov9.errors import ConfigError
 from yolov9.loss import Criterion, SegmentationLoss, YOLOv9Loss
@@ -83,6 +84,9 @@ def build_training(
         transfer_weights(model, cfg.model.weights)
     # channels-last: oneDNN's (and cuDNN's) convolutions train about 25 % faster on it
     model = model.to(device=device, memory_format=torch.channels_last).train()
+    ema = ModelEMA(model, cfg.ema_decay, cfg.ema_tau)  # a plain copy, before recompute wraps
+    if (wrapped := apply_recompute(model, cfg.model.recompute)) and dist.is_main:
+        log.info("recomputing the activations of %d parts in the backward pass", wrapped)
     accumulate = accumulation_steps(cfg.data.batch, cfg.optim.nominal_batch)
     o = cfg.optim
     weight_decay = o.weight_decay * cfg.data.batch * accumulate / o.nominal_batch
@@ -102,7 +106,7 @@ def build_training(
         optimizer=build_optimizer(model, o.optimizer, o.lr0, o.momentum, weight_decay),
         schedule=lr_factor(o.schedule, cfg.epochs, o.lrf),
         accumulate=accumulate,
-        ema=ModelEMA(model, cfg.ema_decay, cfg.ema_tau),
+        ema=ema,
         scaler=torch.amp.GradScaler(device.type) if use_scaler else None,
         autocast_dtype=autocast,
         train_set=train_set,
