@@ -12,6 +12,9 @@ import torch
 from torch import nn
 
 REPO = Path(__file__).resolve().parents[1]
+# a fixed thread count: runs compared bit for bit must not change it halfway because another
+# process on the machine got busy (tests/utils/test_threads.py switches it back on)
+os.environ.setdefault("YOLOV9_ADAPT_THREADS", "0")
 SHARED = Path(os.environ.get("YOLOV9_SHARED", REPO.parent / "shared"))
 
 

@@ -151,10 +151,14 @@ class Detector:
         device: str | torch.device | None = None,
         precision: str = "fp32",
         full_res_masks: bool = False,
+        threads: int | None = None,
     ) -> Detector:
         """Load a checkpoint (any supported format, by path or release name) or an exported
-        model (``.onnx``, OpenVINO ``.xml``, ``.torchscript``)."""
-        backend = load_backend(weights, device=device, precision=precision, imgsz=imgsz)
+        model (``.onnx``, OpenVINO ``.xml``, ``.torchscript``). ``threads``: CPU threads
+        (None: one per core; for PyTorch models this is torch's process-wide setting)."""
+        backend = load_backend(
+            weights, device=device, precision=precision, imgsz=imgsz, threads=threads
+        )
         detector = cls(backend, imgsz=imgsz, full_res_masks=full_res_masks)
         if isinstance(backend, TorchBackend):
             detector.weights = backend.source_path  # the checkpoint file (downloaded by now)

@@ -15,6 +15,7 @@ from yolov9.checkpoints import save_checkpoint
 from yolov9.data.synthetic import make_scene
 from yolov9.deploy.export import ExportGraph, ExportOptions, export
 from yolov9.inference import inference_graph, load_backend
+from yolov9.inference.exported import _GraphBackend
 from yolov9.models import build_model
 from yolov9.ops.nms import non_max_suppression
 
@@ -129,6 +130,28 @@ def test_torchscript(weights: Path, tmp_path: Path) -> None:
     report = export(weights, tmp_path / "m", ExportOptions(format="torchscript", imgsz=96))
     assert report.max_diff["scores"] < 1e-5
     assert load_backend(report.path).names == ["a", "b", "c"]
+
+
+@needs_openvino
+@pytest.mark.parametrize("fmt", ["onnx", "openvino"])
+def test_exported_runtime_follows_the_governor(weights: Path, tmp_path: Path, fmt: str) -> None:
+    """Other processes take a core: the backend runs a session made with fewer threads (made
+    once, kept), with the same outputs; a fixed thread count never changes."""
+    path = export(weights, tmp_path / "m", ExportOptions(format=fmt, imgsz=96)).path
+    backend = load_backend(path)
+    assert isinstance(backend, _GraphBackend)
+    images = _images(1)
+    before = backend.infer(images)
+    other = 1 if backend.governor.most > 1 else 2  # (a machine or test run with one thread)
+    backend.governor.poll = lambda: other  # type: ignore[method-assign]
+    after = backend.infer(images)
+    assert set(backend._variants) == {backend.governor.most, other}
+    torch.testing.assert_close(after.scores, before.scores, rtol=1e-4, atol=1e-5)
+    backend.infer(images)
+    assert len(backend._variants) == 2  # made once
+    fixed = load_backend(path, threads=2)
+    assert isinstance(fixed, _GraphBackend)
+    assert not fixed.governor.enabled
 
 
 @pytest.mark.slow  # OpenVINO parity stays in the default suite through the seg export test

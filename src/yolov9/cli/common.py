@@ -49,6 +49,17 @@ def add_device_args(p: argparse.ArgumentParser) -> None:
         default="fp32",
         help="fp32 (default), fp16 (CUDA) or bf16 autocast (fast on recent CPUs)",
     )
+    add_threads_arg(p)
+
+
+def add_threads_arg(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--threads",
+        type=positive_int,
+        default=None,
+        help="CPU threads for PyTorch and the exported runtimes (default: one per core; "
+        "idle threads sleep rather than spin, see README 'Sharing the machine')",
+    )
 
 
 def write_json(path: str | Path, obj: Any) -> Path:

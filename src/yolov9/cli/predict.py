@@ -56,6 +56,7 @@ def run(args: argparse.Namespace) -> int:
         device=args.device,
         precision=args.precision,
         full_res_masks=args.full_res_masks,
+        threads=args.threads,
     )
     if args.mask_format is not None and detector.task != "segment":
         raise YOLOv9Error(

@@ -9,7 +9,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from yolov9.cli.common import imgsz, log, positive_int
+from yolov9.cli.common import add_threads_arg, imgsz, log, positive_int
 from yolov9.config import CHOICES
 
 
@@ -28,6 +28,12 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--imgsz", type=imgsz)
     p.add_argument(
         "--aux", choices=CHOICES["model.aux"], help="auxiliary branch of yolov9-* (default pgi)"
+    )
+    p.add_argument(
+        "--recompute",
+        choices=CHOICES["model.recompute"],
+        help="trade compute for memory: recompute activations in the backward pass "
+        "(highres: the high-resolution levels; all: backbone, necks and PGI branch)",
     )
     p.add_argument("--optimizer", choices=CHOICES["optim.optimizer"])
     p.add_argument("--lr0", type=float)
@@ -48,6 +54,7 @@ def add_parser(sub: Any) -> None:
         help="auto: fp16 mixed precision on CUDA, bf16 on CPUs with native bf16, else fp32",
     )
     p.add_argument("--device")
+    add_threads_arg(p)
     p.add_argument("--workers", type=int)
     p.add_argument("--seed", type=int)
     p.add_argument("--sync-bn", action="store_const", const=True, default=None)
@@ -74,6 +81,7 @@ VALUE_FLAGS = (
     "batch",
     "imgsz",
     "aux",
+    "recompute",
     "optimizer",
     "lr0",
     "schedule",
@@ -94,7 +102,9 @@ def run(args: argparse.Namespace) -> int:
     from yolov9.config import resolve
     from yolov9.engine.training import resume, train
     from yolov9.errors import ConfigError
+    from yolov9.utils.threads import set_torch_threads
 
+    set_torch_threads(args.threads)
     values = {name: getattr(args, name) for name in VALUE_FLAGS}
     if args.resume:
         if args.config:

@@ -50,6 +50,7 @@ def run(args: argparse.Namespace) -> int:
         workers=args.workers,
         device=args.device,
         precision=args.precision,
+        threads=args.threads,
         out=args.out,
         exist_ok=args.exist_ok,
         plots=not args.no_plots,

@@ -40,6 +40,7 @@ from yolov9.models import YOLOv9
 from yolov9.ops.masks import RLE, decode_rle, polygons_to_mask
 from yolov9.ops.nms import Detections
 from yolov9.utils.device import default_workers, select_device
+from yolov9.utils.threads import ThreadGovernor
 
 log = logging.getLogger(__name__)
 
@@ -171,7 +172,9 @@ class Evaluator:
         bar = tqdm(
             loader, desc="val", unit="batch", disable=None if self.progress else True, leave=False
         )
+        governor = ThreadGovernor()  # fewer threads while other processes take cores
         for batch in bar:
+            governor.poll()
             dets = self._detect(backend, batch, criterion, losses, clock)
             batch_shape = (int(batch.images.shape[2]), int(batch.images.shape[3]))
             for sample, det in zip(batch.samples, dets, strict=False):

@@ -39,6 +39,7 @@ from yolov9.engine.train_state import save_training_checkpoint
 from yolov9.errors import YOLOv9Error
 from yolov9.loss import Targets
 from yolov9.utils.dist import all_ranks, barrier, broadcast_flag, broadcast_object
+from yolov9.utils.threads import ThreadGovernor
 
 log = logging.getLogger(__name__)
 
@@ -71,6 +72,7 @@ class Trainer:
         self.best_epoch = -1
         self.history: list[dict[str, float]] = []
         self.bad_steps = 0  # consecutive non-finite losses
+        self.governor = ThreadGovernor()
         self.problem_files: set[str] = set()
 
     # ------------------------------------------------------------------------- state
@@ -184,6 +186,7 @@ class Trainer:
         start = time.perf_counter()
         p.optimizer.zero_grad(set_to_none=True)
         for i, batch in enumerate(bar):
+            self.governor.poll()  # fewer threads while other processes take cores
             ni = i + nb * epoch
             if ni <= warmup:
                 accumulate = self._warmup(ni, warmup, epoch)

@@ -37,6 +37,7 @@ class ValOptions:
     workers: int = -1
     device: str = "auto"
     precision: str = "fp32"
+    threads: int | None = None  # CPU threads (None: one per core)
     out: str = "runs/val"
     exist_ok: bool = False
     plots: bool = True
@@ -112,7 +113,13 @@ def _run_model(
     backend = (
         model
         if isinstance(model, InferenceBackend)
-        else load_backend(model, device=opts.device, precision=opts.precision, imgsz=opts.imgsz)
+        else load_backend(
+            model,
+            device=opts.device,
+            precision=opts.precision,
+            imgsz=opts.imgsz,
+            threads=opts.threads,
+        )
     )
     if len(backend.names) != len(dataset.names):
         raise DataError(

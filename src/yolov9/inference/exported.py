@@ -19,6 +19,7 @@ import torch
 
 from yolov9.errors import CheckpointError
 from yolov9.inference.backends import Decoded, InferenceBackend
+from yolov9.utils.threads import ThreadGovernor
 
 EXPORT_SUFFIXES = (".onnx", ".xml", ".torchscript")
 # the outputs of an export without NMS (deploy/export.py names them) ...
@@ -40,7 +41,33 @@ def _shape_of(dims: list[Any]) -> tuple[int | None, tuple[int, int] | None]:
 
 
 class _GraphBackend(InferenceBackend):
-    """An ONNX or OpenVINO graph: outputs looked up by name."""
+    """An ONNX or OpenVINO graph: outputs looked up by name.
+
+    On the CPU the runtime's thread count follows the machine, as for PyTorch models
+    (:class:`~yolov9.utils.threads.ThreadGovernor`): the runtimes fix their thread pool when a
+    session (compiled model) is made, so the backend keeps one per thread count it has
+    needed, made the first time (the busy machine's one-thread session costs one session set-up
+    when a neighbour first takes a core).
+    """
+
+    _variants: dict[int, Any]
+    governor: ThreadGovernor
+
+    def _adapt_threads(self, threads: int | None, first: Any, *, cpu: bool = True) -> None:
+        """``first``: the session (compiled model) made with the full thread count."""
+        self.governor = ThreadGovernor(threads, set_threads=lambda _: None)
+        self.governor.enabled = self.governor.enabled and cpu
+        self._variants = {self.governor.most: first}
+
+    def _make(self, threads: int) -> Any:
+        """A session (compiled model) of this graph running ``threads`` threads."""
+        raise NotImplementedError
+
+    def _runner(self) -> Any:
+        n = self.governor.poll()
+        if n not in self._variants:
+            self._variants[n] = self._make(n)
+        return self._variants[n]
 
     def _named(self, images: torch.Tensor) -> dict[str, np.ndarray]:
         raise NotImplementedError
@@ -73,20 +100,28 @@ class OnnxBackend(_GraphBackend):
     kind = "onnxruntime"
 
     def __init__(
-        self, path: Path, *, device: str | torch.device | None = None, threads: int | None = None
+        self,
+        path: Path,
+        *,
+        device: str | torch.device | None = None,
+        threads: int | None = None,
+        spinning: bool = True,
     ) -> None:
+        """``threads``: fixed (None: one per core, fewer while other processes take cores);
+        ``spinning``: idle worker threads spin between operators (onnxruntime's default;
+        fastest on a quiet machine, and on a busy one the governor drops to one thread)."""
         import onnxruntime as ort
 
-        options = ort.SessionOptions()
-        if threads:
-            options.intra_op_num_threads = threads
+        self.path, self.spinning = path, spinning
         providers = ["CPUExecutionProvider"]
         if str(device or "auto").startswith(("cuda", "auto")):
             available = ort.get_available_providers()
             providers = [
                 p for p in ("TensorrtExecutionProvider", "CUDAExecutionProvider") if p in available
             ] + providers
-        self.session = ort.InferenceSession(str(path), options, providers=providers)
+        self.providers = providers
+        self.session = self._session(threads)
+        self._adapt_threads(threads, self.session, cpu=providers == ["CPUExecutionProvider"])
         meta = json.loads(self.session.get_modelmeta().custom_metadata_map.get("yolov9", "{}"))
         _load_meta(self, meta, path)
         inp = self.session.get_inputs()[0]
@@ -95,10 +130,24 @@ class OnnxBackend(_GraphBackend):
         self.output_names = [o.name for o in self.session.get_outputs()]
         self._check_outputs(set(self.output_names), path)
 
+    def _session(self, threads: int | None) -> Any:
+        import onnxruntime as ort
+
+        options = ort.SessionOptions()
+        if threads:
+            options.intra_op_num_threads = threads
+        spin = "1" if self.spinning else "0"
+        options.add_session_config_entry("session.intra_op.allow_spinning", spin)
+        options.add_session_config_entry("session.inter_op.allow_spinning", spin)
+        return ort.InferenceSession(str(self.path), options, providers=self.providers)
+
+    def _make(self, threads: int) -> Any:
+        return self._session(threads)
+
     def _named(self, images: torch.Tensor) -> dict[str, np.ndarray]:
         array = images.detach().cpu().numpy()
         array = array.astype(np.float16 if "float16" in self.input_type else np.float32)
-        out = self.session.run(None, {self.input_name: np.ascontiguousarray(array)})
+        out = self._runner().run(None, {self.input_name: np.ascontiguousarray(array)})
         return dict(zip(self.output_names, out, strict=True))
 
 
@@ -125,28 +174,33 @@ class OpenVinoBackend(_GraphBackend):
         shape = model.inputs[0].get_partial_shape()
         dims = [d.get_length() if d.is_static else None for d in shape]
         self.fixed_batch, self.fixed_shape = _shape_of(dims)
-        config: dict[str, Any] = {
+        self.core, self.model = core, model
+        self.config: dict[str, Any] = {
             "PERFORMANCE_HINT": "LATENCY",
             "INFERENCE_PRECISION_HINT": "bf16" if precision == "bf16" else "f32",
         }
-        if threads:
-            config["INFERENCE_NUM_THREADS"] = threads
-        self.compiled = core.compile_model(model, "CPU", config)
+        self.compiled = self._make(threads)
         self._check_outputs({_port_name(o) for o in self.compiled.outputs}, path)
         self.kind = "openvino-int8" if "int8" in path.parent.name else "openvino"
+        self._adapt_threads(threads, self.compiled)
+
+    def _make(self, threads: int | None) -> Any:
+        config = {**self.config, **({"INFERENCE_NUM_THREADS": threads} if threads else {})}
+        return self.core.compile_model(self.model, "CPU", config)
 
     def with_compiled(self, compiled: Any) -> OpenVinoBackend:
         """The same backend (metadata, pre- and post-processing) running another compiled
-        model of the same network, e.g. a quantised variant being tried."""
+        model of the same network, e.g. a quantised variant being tried (with the thread
+        count it was compiled with)."""
         other = copy.copy(self)
         other.compiled = compiled
+        other._adapt_threads(None, compiled, cpu=False)
         return other
 
     def _named(self, images: torch.Tensor) -> dict[str, np.ndarray]:
-        result = self.compiled(
-            np.ascontiguousarray(images.detach().cpu().numpy().astype(np.float32))
-        )
-        return {_port_name(o): result[o] for o in self.compiled.outputs}
+        compiled = self._runner()
+        result = compiled(np.ascontiguousarray(images.detach().cpu().numpy().astype(np.float32)))
+        return {_port_name(o): result[o] for o in compiled.outputs}
 
 
 class TorchScriptBackend(InferenceBackend):

@@ -15,6 +15,7 @@ from yolov9.inference.exported import (
     OpenVinoBackend,
     TorchScriptBackend,
 )
+from yolov9.utils.threads import set_torch_threads
 
 
 def load_backend(
@@ -26,7 +27,9 @@ def load_backend(
     threads: int | None = None,
 ) -> InferenceBackend:
     """A backend for a checkpoint (path or release name) or an exported file (``.onnx``,
-    OpenVINO ``.xml`` or its folder, ``.torchscript``)."""
+    OpenVINO ``.xml`` or its folder, ``.torchscript``). ``threads``: CPU threads of the
+    runtime (for PyTorch models, torch's process-wide setting); None: one per core."""
+    set_torch_threads(threads)
     path = Path(weights)
     if path.suffix in EXPORT_SUFFIXES or (path.is_dir() and list(path.glob("*.xml"))):
         if path.is_dir():

@@ -14,6 +14,7 @@ from yolov9.errors import ConfigError
 from yolov9.inference.backends import InferenceBackend
 from yolov9.inference.masks import masks_for_image
 from yolov9.inference.result import Result
+from yolov9.utils.threads import ThreadGovernor
 
 
 class Predictor:
@@ -45,6 +46,9 @@ class Predictor:
         self.names = list(backend.names)
         self.imgsz = imgsz
         self.device = backend.device
+        # fewer threads while other processes take cores; kept across calls, so that calls
+        # of one image each adapt too
+        self.governor = ThreadGovernor()
 
     def preprocess(self, images: list[np.ndarray]) -> tuple[torch.Tensor, list[LetterboxInfo]]:
         """Letterbox each RGB image (minimal stride padding, or the export's fixed input
@@ -91,6 +95,7 @@ class Predictor:
         for frame in frames:
             pending.append(frame)
             if len(pending) == batch_size:
+                self.governor.poll()
                 yield from self._run(pending, nms)
                 pending = []
         if pending:
