@@ -1,16 +1,18 @@
-"""Segmentation training throughput and peak memory: ours against the reference implementation.
+"""Training throughput and peak memory: ours against the reference implementation.
 
-    python benchmarks/bench_seg_train_speed.py                       # 3 rounds x 12 iterations
-    python benchmarks/bench_seg_train_speed.py --rounds 1 --iters 3 --warmup 1 --train 16 \\
-        --out /tmp/seg_speed_smoke                                   # a smoke run
+    python benchmarks/bench_train_speed.py                  # detection: yolov9-t, coco128, b8
+    python benchmarks/bench_train_speed.py --task segment   # yolov9-c-seg, generated, b4
+    python benchmarks/bench_train_speed.py --task segment --rounds 1 --iters 3 --warmup 1 \\
+        --train 16 --out /tmp/seg_speed_smoke               # a smoke run
 
-What it measures: for YOLOv9-C segmentation (ours ``yolov9-c-seg``, the reference's
-``models/segment/yolov9-c-dseg.yaml``: the same PGI network with the dual segmentation head),
-the median seconds per training iteration at 320 px, batch 4, 2 threads, on the CPU, and from
-it images per second; and each training process's peak RSS.
-
-Data: ``--train`` (64) + 8 generated images at 320 px, 4 shape classes with exact polygon masks
-on crops of the COCO photos in ``../shared/data``, YOLO segmentation format
+What it measures: the median seconds per training iteration at 320 px, 2 threads, on the
+CPU, and from it images per second; and each training process's peak RSS. For
+``--task detect`` (default): YOLOv9-T (ours ``yolov9-t``, the reference's ``train_dual.py``
+with ``models/detect/yolov9-t.yaml``), batch 8, on coco128 from ``../shared/data``. For
+``--task segment``: YOLOv9-C segmentation (ours ``yolov9-c-seg``, the reference's
+``segment/train_dual.py`` with ``models/segment/yolov9-c-dseg.yaml``: the same PGI network
+with the dual segmentation head), batch 4, on ``--train`` (64) + 8 generated images at 320 px,
+4 shape classes with exact polygon masks on crops of the COCO photos in ``../shared/data``
 (``yolov9.data.synthetic.write_dataset(..., masks=True)``). Both trainers read the same
 ``data.yaml``.
 
@@ -18,14 +20,14 @@ Variants (``--variants``), each trained from scratch in its own fresh process:
   * ``ours``: ``yolov9.api.train(model="yolov9-c-seg", ...)`` with our default precision
     (``auto``: bf16 autocast on CPUs with native bf16, else fp32);
   * ``ours-fp32``: the same in fp32 (what the reference runs on a CPU);
-  * ``reference``: WongKinYiu/yolov9 ``segment/train_dual.py --cfg
-    models/segment/yolov9-c-dseg.yaml --hyp data/hyps/hyp.scratch-high.yaml --weights ''
-    --img 320 --batch 4 --device cpu --noval --noplots``, run from an exported tree
+  * ``reference``: WongKinYiu/yolov9 ``[segment/]train_dual.py --cfg <its yaml> --hyp
+    data/hyps/hyp.scratch-high.yaml --weights '' --img 320 --batch B --device cpu --noval
+    --noplots``, run from an exported tree
     (``--ref-root``, default /tmp/refyolov9) with another environment's python
     (``--ref-python``, default /tmp/refvenv/bin/python).
 Ours runs ``--recipe paper`` by default (SGD, gradients accumulated to the nominal batch 64,
 mosaic, MixUp, copy-paste: what ``hyp.scratch-high`` does), so both take an optimiser step
-every 16 iterations; ``--recipe auto`` measures our out-of-the-box choice instead.
+every 64 / batch iterations; ``--recipe auto`` measures our out-of-the-box choice instead.
 
 Method: rounds alternate the variants (ours, ours-fp32, reference, ours, ...) so that load
 from other jobs on the shared machine falls on all of them alike. In each process the training
@@ -104,17 +106,17 @@ TIMER = textwrap.dedent("""
 """)
 
 REF_WRAPPER = TIMER + textwrap.dedent("""
-    # Written and run by benchmarks/bench_seg_train_speed.py with the reference's environment.
-    import json, os, resource, sys
-    ref_root, result_file, iters, threads = sys.argv[1:5]
+    # Written and run by benchmarks/bench_train_speed.py with the reference's environment.
+    import importlib, json, os, resource, sys
+    ref_root, result_file, iters, threads, script = sys.argv[1:6]
     LIMIT[0] = int(iters)
     sys.path.insert(0, ref_root)
     os.chdir(ref_root)
     import torch
     torch.set_num_threads(int(threads))
-    import segment.train_dual as td
+    td = importlib.import_module(script[: -len(".py")].replace("/", "."))
     td.tqdm = TimedTqdm  # the training loop's progress bar only (val_dual has its own)
-    sys.argv = ["segment/train_dual.py", *sys.argv[5:]]
+    sys.argv = [script, *sys.argv[6:]]
     opt = td.parse_opt()
     try:
         td.main(opt)
@@ -166,11 +168,32 @@ def worker(args: argparse.Namespace) -> None:
     os._exit(0)
 
 
+# per task: our model, the reference's script and model yaml, the batch
+TASKS = {
+    "detect": ("yolov9-t", "train_dual.py", "models/detect/yolov9-t.yaml", 8),
+    "segment": ("yolov9-c-seg", "segment/train_dual.py", "models/segment/yolov9-c-dseg.yaml", 4),
+}
+
+
 def make_dataset(root: Path, n_train: int, imgsz: int, seed: int) -> Path:
     """The small-data benchmark's generated dataset with 8 validation images (unused here)."""
     from bench_seg_small_data import make_dataset as generate  # same folder: a script's path
 
     return generate(root, n_train, 8, imgsz, seed)
+
+
+def coco128(root: Path) -> Path:
+    """A data.yaml for coco128 (``../shared/data/coco128_train2017``), both splits its images."""
+    images = SHARED / "coco128_train2017" / "images"
+    if not images.is_dir():
+        sys.exit(f"{images} not found: the detection benchmark trains on coco128")
+    names = (SHARED / "coco80_names.txt").read_text().split("\n")
+    root.mkdir(parents=True, exist_ok=True)
+    path = root / "coco128.yaml"
+    lines = [f"train: {images}", f"val: {images}", "names:"]
+    lines += [f"  {i}: {name}" for i, name in enumerate(n for n in names if n.strip())]
+    path.write_text("\n".join(lines) + "\n")
+    return path
 
 
 def run_sampled(cmd: list[str], env: dict[str, str], log: Path) -> tuple[int, float]:
@@ -213,10 +236,11 @@ def command(variant: str, args: argparse.Namespace, data: Path, tmp: Path, resul
             str(result),
             str(args.iters),
             str(args.threads),
+            TASKS[args.task][1],
             "--weights",
             "",
             "--cfg",
-            "models/segment/yolov9-c-dseg.yaml",
+            TASKS[args.task][2],
             "--hyp",
             "data/hyps/hyp.scratch-high.yaml",
             "--data",
@@ -271,18 +295,19 @@ def command(variant: str, args: argparse.Namespace, data: Path, tmp: Path, resul
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    ap.add_argument("--task", choices=sorted(TASKS), default="detect")
     ap.add_argument("--variants", nargs="+", default=["ours", "ours-fp32", "reference"])
     ap.add_argument("--rounds", type=int, default=3, help="alternating rounds of all variants")
     ap.add_argument("--iters", type=int, default=12, help="iterations per process")
     ap.add_argument("--warmup", type=int, default=4, help="first iterations of a process dropped")
     ap.add_argument("--imgsz", type=int, default=320)
-    ap.add_argument("--batch", type=int, default=4)
+    ap.add_argument("--batch", type=int, help="default: 8 (detect), 4 (segment)")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--workers", type=int, default=0, help="data loader workers, both sides")
     ap.add_argument("--train", type=int, default=64, help="training images to generate")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--recipe", default="paper", help="ours: paper (like hyp.scratch-high) or auto")
-    ap.add_argument("--model", default="yolov9-c-seg", help="our model")
+    ap.add_argument("--model", help="our model (default: yolov9-t, yolov9-c-seg)")
     ap.add_argument("--ref-python", default="/tmp/refvenv/bin/python")
     ap.add_argument("--ref-root", default="/tmp/refyolov9", help="exported reference tree")
     ap.add_argument("--out", help="folder for the data, logs and results (default: a temp dir)")
@@ -297,11 +322,20 @@ def main() -> None:
         return
     if args.iters <= args.warmup:
         sys.exit("--iters must exceed --warmup")
-    tmp = Path(args.out or tempfile.mkdtemp(prefix="bench_seg_speed_")).resolve()
+    args.model = args.model or TASKS[args.task][0]
+    args.batch = args.batch or TASKS[args.task][3]
+    tmp = Path(args.out or tempfile.mkdtemp(prefix="bench_train_speed_")).resolve()
     tmp.mkdir(parents=True, exist_ok=True)
-    data = make_dataset(
-        tmp / f"data-{args.train}-{args.imgsz}px-seed{args.seed}", args.train, args.imgsz, args.seed
-    )
+    if args.task == "detect":
+        data = coco128(tmp)
+        args.train = 128
+    else:
+        data = make_dataset(
+            tmp / f"data-{args.train}-{args.imgsz}px-seed{args.seed}",
+            args.train,
+            args.imgsz,
+            args.seed,
+        )
     # The reference's font check would download Arial.ttf (no network here): give it a local
     # font in its own config dir. Its strip_optimizer's torch.load needs weights_only off
     # under torch >= 2.6 (never reached when the timer stops the run).
