@@ -3,9 +3,9 @@
     python benchmarks/bench_memory.py                       # yolov9-t at 320 and 640, batch 8
     python benchmarks/bench_memory.py --model yolov9-c --imgsz 320 --batch 4
 
-Each (size, ``model.recompute`` mode) runs in a fresh process: training steps on a fixed
-synthetic batch (forward, loss, backward, SGD step; see ``bench_busy.train_step_ms``), then
-the process's peak RSS. Modes run alternately over ``--rounds``; medians are reported. Run
+Each (size, ``model.recompute`` mode) runs in a fresh process with the allocator set up as
+``yolov9 train`` sets it: training steps on a fixed synthetic batch (forward, loss, backward,
+SGD step; see ``bench_busy.train_step_ms``), then the process's peak RSS. Modes run alternately over ``--rounds``; medians are reported. Run
 it alone on the machine.
 """
 
@@ -30,6 +30,9 @@ def child(args: argparse.Namespace) -> None:
     sys.path.insert(0, os.path.dirname(__file__))
     from bench_busy import train_step_ms
 
+    from yolov9.utils.perf import tune_cpu_allocator
+
+    tune_cpu_allocator()  # as yolov9 train does
     torch.set_num_threads(args.threads)
     ms = train_step_ms(
         args.model,
