@@ -57,8 +57,8 @@ def add_threads_arg(p: argparse.ArgumentParser) -> None:
         "--threads",
         type=positive_int,
         default=None,
-        help="CPU threads for PyTorch and the exported runtimes (default: one per core; "
-        "idle threads sleep rather than spin, see README 'Sharing the machine')",
+        help="CPU threads for PyTorch and the exported runtimes, fixed (default: one per "
+        "core, fewer while other processes take cores; README 'CPU threads on a busy machine')",
     )
 
 
