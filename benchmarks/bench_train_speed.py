@@ -187,11 +187,12 @@ def coco128(root: Path) -> Path:
     images = SHARED / "coco128_train2017" / "images"
     if not images.is_dir():
         sys.exit(f"{images} not found: the detection benchmark trains on coco128")
-    names = (SHARED / "coco80_names.txt").read_text().split("\n")
+    from yolov9.data.coco80 import COCO80_NAMES
+
     root.mkdir(parents=True, exist_ok=True)
     path = root / "coco128.yaml"
     lines = [f"train: {images}", f"val: {images}", "names:"]
-    lines += [f"  {i}: {name}" for i, name in enumerate(n for n in names if n.strip())]
+    lines += [f"  {i}: {name}" for i, name in enumerate(COCO80_NAMES)]
     path.write_text("\n".join(lines) + "\n")
     return path
 
