@@ -282,6 +282,7 @@ def test_an_exception_on_one_rank_ends_the_job(tiny_data: Path, tmp_path: Path) 
     assert seconds < 120
 
 
+@pytest.mark.slow  # ~35 s: waits for the collective timeout
 def test_a_hung_rank_times_out_the_others(tiny_data: Path, tmp_path: Path) -> None:
     """Rank 1 stops answering: rank 0's collective fails after YOLOV9_DIST_TIMEOUT seconds
     (not gloo's 30 minutes), naming the variable, and the job ends."""

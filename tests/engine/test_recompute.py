@@ -43,7 +43,14 @@ def _saved_bytes(model: nn.Module, images: torch.Tensor) -> int:
     return total
 
 
-@pytest.mark.parametrize(("name", "mode"), [("yolov9-t", "highres"), ("yolov9-c", "all")])
+@pytest.mark.parametrize(
+    ("name", "mode"),
+    [
+        ("yolov9-t", "highres"),
+        ("yolov9-t", "all"),
+        pytest.param("yolov9-c", "all", marks=pytest.mark.slow),  # the reversible branch
+    ],
+)
 def test_recompute_keeps_gradients_and_batchnorm_statistics(name: str, mode: str) -> None:
     torch.manual_seed(0)
     plain = build_model(name, 3).train()
