@@ -5,8 +5,8 @@
 
 Each (size, ``model.recompute`` mode) runs in a fresh process with the allocator set up as
 ``yolov9 train`` sets it: training steps on a fixed synthetic batch (forward, loss, backward,
-SGD step; see ``bench_busy.train_step_ms``), then the process's peak RSS. Modes run alternately over ``--rounds``; medians are reported. Run
-it alone on the machine.
+SGD step; see ``bench_busy.train_step_ms``), then the process's peak RSS. Modes run
+alternately over ``--rounds``; medians are reported. Run it alone on the machine.
 """
 
 from __future__ import annotations
