@@ -98,6 +98,7 @@ def test_recompute_covers_the_reversible_branch_and_rejects_unknown_modes() -> N
         recomputed_modules(model, "some")
 
 
+@pytest.mark.slow  # ~25 s: three short training runs
 def test_training_with_recompute_follows_the_plain_run(tmp_path: Path) -> None:
     """One epoch with and without recomputing: the same losses and (nearly) the same weights;
     the option can be changed when resuming (e.g. after running out of memory)."""
