@@ -38,6 +38,22 @@ def test_threads_for(others: float, cpus: int, most: int, expected: int) -> None
     assert threads_for(others, cpus, most) == expected
 
 
+@pytest.mark.parametrize(
+    ("others", "current", "expected"),
+    [
+        (0.5, 1, 1),  # sharing a core with the neighbour reads as half a core: stay
+        (0.3, 1, 1),
+        (0.1, 1, 2),  # the neighbour is gone
+        (0.5, 2, 2),  # going down still needs more than half a core taken
+        (0.6, 2, 1),
+    ],
+)
+def test_going_back_up_needs_a_clearly_free_core(
+    others: float, current: int, expected: int
+) -> None:
+    assert threads_for(others, 2, 2, current) == expected
+
+
 class FakeMachine:
     """A /proc/stat of two CPUs, a clock and this process's CPU time, all moved by hand."""
 

@@ -59,12 +59,20 @@ def adapting_allowed(threads: int | None = None) -> bool:
     return os.environ.get(ENV_ADAPT, "1").strip().lower() not in ("0", "false", "no", "off")
 
 
-def threads_for(others: float, cpus: int, most: int) -> int:
+def threads_for(others: float, cpus: int, most: int, current: int | None = None) -> int:
     """Threads to use when other processes keep ``others`` CPUs busy (averaged) out of the
-    ``cpus`` this process may run on: the cores left, rounding a core taken more than half
-    the time as taken; between 1 and ``most``."""
+    ``cpus`` this process may run on: the cores left, between 1 and ``most``.
+
+    Going down, a core taken more than half the time counts as taken; going back up from
+    ``current``, a core must be free at least 80 % of the time. Without that margin a thread
+    that shares a core with the neighbour (which the scheduler does for a while) would read as
+    "half a core free", bring the second thread back, and the count would flap.
+    """
     free = cpus - max(others, 0.0)
-    return max(1, min(most, math.floor(free + 0.5)))
+    wanted = max(1, min(most, math.floor(free + 0.5)))
+    if current is not None and wanted > current:
+        wanted = max(current, min(most, math.floor(free + 0.2)))
+    return wanted
 
 
 def _busy_seconds(cpus: set[int], path: str = STAT) -> float:
@@ -139,7 +147,7 @@ class ThreadGovernor:
         elapsed = sample[0] - self._last[0]
         others = ((sample[1] - self._last[1]) - (sample[2] - self._last[2])) / elapsed
         self._last = sample
-        wanted = threads_for(others, len(self.cpus), self.most)
+        wanted = threads_for(others, len(self.cpus), self.most, self.current)
         if wanted != self.current:
             log.debug("other processes keep %.1f CPUs busy: %d thread(s)", others, wanted)
             self._set(wanted)
