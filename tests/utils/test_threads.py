@@ -25,8 +25,9 @@ def _adapting(monkeypatch: pytest.MonkeyPatch) -> None:
     ("others", "cpus", "most", "expected"),
     [
         (0.0, 2, 2, 2),  # quiet
-        (0.3, 2, 2, 2),  # a light neighbour: keep both
-        (0.7, 2, 2, 1),  # a core taken most of the time
+        (0.2, 2, 2, 2),  # a light neighbour: keep both
+        (0.4, 2, 2, 1),  # a core taken a good part of the time
+        (0.7, 2, 2, 1),
         (1.0, 2, 2, 1),
         (3.0, 2, 2, 1),  # never below one
         (-0.2, 2, 2, 2),  # measurement noise
@@ -44,8 +45,8 @@ def test_threads_for(others: float, cpus: int, most: int, expected: int) -> None
         (0.5, 1, 1),  # sharing a core with the neighbour reads as half a core: stay
         (0.3, 1, 1),
         (0.1, 1, 2),  # the neighbour is gone
-        (0.5, 2, 2),  # going down still needs more than half a core taken
-        (0.6, 2, 1),
+        (0.25, 2, 2),  # going down needs more than 30 % of a core taken
+        (0.35, 2, 1),
     ],
 )
 def test_going_back_up_needs_a_clearly_free_core(

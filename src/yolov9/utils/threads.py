@@ -63,13 +63,15 @@ def threads_for(others: float, cpus: int, most: int, current: int | None = None)
     """Threads to use when other processes keep ``others`` CPUs busy (averaged) out of the
     ``cpus`` this process may run on: the cores left, between 1 and ``most``.
 
-    Going down, a core taken more than half the time counts as taken; going back up from
-    ``current``, a core must be free at least 80 % of the time. Without that margin a thread
-    that shares a core with the neighbour (which the scheduler does for a while) would read as
-    "half a core free", bring the second thread back, and the count would flap.
+    Going down, a core taken more than 30 % of the time counts as taken: spinning threads of
+    our own take CPU time from the neighbour, so it shows as less than it would take alone
+    (beside 2 spinning ONNX Runtime threads a busy loop got about half a core). Going back
+    up from ``current``, a core must be free at least 80 % of the time: a thread sharing a
+    core with the neighbour (which the scheduler does for a while) reads as half a core free,
+    and with one threshold both ways the count flapped.
     """
     free = cpus - max(others, 0.0)
-    wanted = max(1, min(most, math.floor(free + 0.5)))
+    wanted = max(1, min(most, math.floor(free + 0.3)))
     if current is not None and wanted > current:
         wanted = max(current, min(most, math.floor(free + 0.2)))
     return wanted
