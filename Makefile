@@ -21,7 +21,7 @@ $(VENV)/.base: pyproject.toml $(VENV)/.torch
 	touch $@
 
 $(VENV)/.dev: pyproject.toml $(VENV)/.base
-	$(BIN)/python -m pip install -q -e ".[dev,export]"
+	$(BIN)/python -m pip install -q -e ".[dev,export,edge]"
 	touch $@
 
 demo: $(VENV)/.base

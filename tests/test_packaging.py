@@ -1,4 +1,5 @@
-"""Packaging facts: the declared torch minimum covers the torch APIs the code calls."""
+"""Packaging facts: the declared torch minimum covers the torch APIs the code calls, and no
+extra brings a second OpenCV."""
 
 from __future__ import annotations
 
@@ -33,3 +34,28 @@ def test_installed_torch_meets_the_declared_minimum() -> None:
 
     major, minor = (int(v) for v in torch.__version__.split(".")[:2])
     assert (major, minor) >= _declared_minimum()
+
+
+def test_no_second_opencv_is_installed() -> None:
+    """We ship opencv-python-headless; a second OpenCV (pulled in by an extra's dependency)
+    shadows it and breaks both. CI installs every extra, so this checks them all."""
+    from importlib import metadata
+
+    installed = {d.metadata["Name"].lower() for d in metadata.distributions()}
+    assert "opencv-python-headless" in installed
+    others = installed & {
+        "opencv-python",
+        "opencv-contrib-python",
+        "opencv-contrib-python-headless",
+    }
+    assert not others, f"a second OpenCV is installed: {sorted(others)}"
+
+
+def test_extras_name_no_opencv_and_edge_covers_each_format() -> None:
+    import pytest
+
+    tomllib = pytest.importorskip("tomllib", reason="tomllib is Python 3.11+")
+    extras = tomllib.loads(PYPROJECT.read_text())["project"]["optional-dependencies"]
+    for name, deps in extras.items():
+        assert not [d for d in deps if d.lower().startswith("opencv")], name
+    assert extras["edge"] == ["yolov9[ncnn,litert,coreml]"]

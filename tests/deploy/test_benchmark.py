@@ -20,13 +20,25 @@ from yolov9.models import build_model
 def test_rows_for_available_backends(tmp_path: Path) -> None:
     torch.manual_seed(0)
     weights = save_checkpoint(tmp_path / "t.pt", build_model("gelan-t", num_classes=2), ["a", "b"])
-    wanted = ["torch", "onnxruntime", "onnxruntime-plain", "openvino", "cuda"]
+    wanted = [
+        "torch",
+        "onnxruntime",
+        "onnxruntime-plain",
+        "openvino",
+        "cuda",
+        "ncnn",
+        "litert-int8",
+    ]
     rows = run_benchmark(weights, imgsz=64, threads=1, runs=3, warmup=1, backends=tuple(wanted))
     expected = ["torch", "onnxruntime", "onnxruntime-plain"]
     if importlib.util.find_spec("openvino") is not None:
         expected.append("openvino")
     if torch.cuda.is_available():
         expected.append("cuda")
+    if importlib.util.find_spec("ncnn") and importlib.util.find_spec("pnnx"):
+        expected.append("ncnn")
+    if importlib.util.find_spec("litert_torch"):
+        expected.append("litert-int8")
     assert [r.backend for r in rows] == expected
     for r in rows:
         assert 0 < r.min_ms <= r.median_ms <= r.max_ms

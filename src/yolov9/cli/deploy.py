@@ -25,16 +25,27 @@ def add_parsers(sub: Any) -> None:
     p.add_argument("--out", help="output path without suffix (default: next to the weights)")
     p.add_argument("--imgsz", type=imgsz, default=640)
     p.add_argument("--dynamic", action="store_true", help="dynamic batch and image size")
-    p.add_argument("--half", action="store_true", help="fp16 weights")
     p.add_argument(
-        "--nms", action="store_true", help="NMS inside the graph (ONNX NonMaxSuppression)"
+        "--half",
+        action="store_true",
+        help="fp16 weights (coreml: fp16 compute, the Neural Engine's precision)",
+    )
+    p.add_argument(
+        "--nms",
+        action="store_true",
+        help="NMS inside the graph (onnx/openvino: NonMaxSuppression; coreml: a pipeline for "
+        "Apple's Vision framework)",
     )
     p.add_argument("--max-det", type=positive_int, default=100)
     p.add_argument("--conf", type=unit_float, default=0.25)
     p.add_argument("--iou", type=unit_float, default=0.45)
     p.add_argument("--multi-label", action="store_true")
     p.add_argument("--no-simplify", action="store_true")
-    p.add_argument("--int8", action="store_true", help="OpenVINO INT8 (NNCF), needs --data")
+    p.add_argument(
+        "--int8",
+        action="store_true",
+        help="INT8 calibrated on --data (openvino: NNCF; tflite: static int8)",
+    )
     p.add_argument("--data", help="dataset for INT8 calibration and its AP check")
     p.add_argument("--calibration-images", type=positive_int, default=300)
     p.add_argument(
@@ -56,7 +67,12 @@ def add_parsers(sub: Any) -> None:
 
     p = sub.add_parser("benchmark", help="latency and throughput of every available backend")
     p.add_argument("--weights", required=True)
-    p.add_argument("--imgsz", type=imgsz, default=640)
+    p.add_argument(
+        "--imgsz",
+        type=imgsz,
+        nargs="+",
+        help="input sizes, a table each (default: 640 and the model's own size)",
+    )
     p.add_argument("--threads", type=positive_int, default=2)
     p.add_argument("--runs", type=positive_int, default=30)
     p.add_argument(
@@ -111,23 +127,28 @@ def run_export(args: argparse.Namespace) -> int:
 def run_benchmark(args: argparse.Namespace) -> int:
     import torch
 
+    from yolov9.checkpoints import load_weights
     from yolov9.deploy.benchmark import format_rows, run_benchmark
 
-    rows = run_benchmark(
-        args.weights,
-        imgsz=args.imgsz,
-        threads=args.threads,
-        runs=args.runs,
-        backends=tuple(args.backends),
-        data=args.data,
-        gap_s=args.gap_ms / 1000,
-    )
-    print(
-        f"# {args.weights}, batch 1, {args.imgsz}x{args.imgsz}, {args.threads} threads, "
-        f"torch {torch.__version__}; medians over {args.runs} interleaved runs, "
-        f"{args.gap_ms:g} ms idle before each"
-    )
-    print(format_rows(rows))
+    sizes = args.imgsz or [640, load_weights(args.weights).imgsz]
+    records = []
+    for size in dict.fromkeys(sizes):  # in order, once each
+        rows = run_benchmark(
+            args.weights,
+            imgsz=size,
+            threads=args.threads,
+            runs=args.runs,
+            backends=tuple(args.backends),
+            data=args.data,
+            gap_s=args.gap_ms / 1000,
+        )
+        print(
+            f"# {args.weights}, batch 1, {size}x{size}, {args.threads} threads, "
+            f"torch {torch.__version__}; medians over {args.runs} interleaved runs, "
+            f"{args.gap_ms:g} ms idle before each"
+        )
+        print(format_rows(rows))
+        records += [r.__dict__ | {"imgsz": size, "images_per_s": r.throughput} for r in rows]
     if args.json:
-        write_json(args.json, [r.__dict__ | {"images_per_s": r.throughput} for r in rows])
+        write_json(args.json, records)
     return 0

@@ -26,7 +26,7 @@ import torch
 from yolov9.checkpoints import load_weights
 from yolov9.deploy.export import ExportOptions, export
 from yolov9.deploy.formats import BENCHMARK_BACKENDS
-from yolov9.inference.backends import TorchBackend
+from yolov9.inference.backends import InferenceBackend, TorchBackend
 from yolov9.inference.exported import OnnxBackend, OpenVinoBackend
 
 log = logging.getLogger(__name__)
@@ -55,6 +55,13 @@ def _available(name: str) -> bool:
         )
     if name == "cuda":
         return torch.cuda.is_available()
+    if name == "ncnn":
+        return all(importlib.util.find_spec(m) for m in ("pnnx", "ncnn"))
+    if name.startswith("litert"):
+        return all(
+            importlib.util.find_spec(m)
+            for m in ("litert_torch", "ai_edge_litert", "ai_edge_quantizer")
+        )
     return True
 
 
@@ -159,6 +166,9 @@ def build_runners(
             )
             backend = OpenVinoBackend(report.path, threads=threads)
             runners[name] = lambda b=backend: b.infer(x)
+        elif name == "ncnn" or name.startswith("litert"):
+            backend = _edge_backend(weights, name, imgsz, threads, data, workdir)
+            runners[name] = lambda b=backend: b.infer(x)
         elif name.endswith("-plain"):
             if "plain" not in exported:
                 exported["plain"] = _plain_onnx(weights, workdir / "plain.onnx", imgsz)
@@ -184,6 +194,24 @@ def build_runners(
                 compiled = ov.Core().compile_model(str(onnx_path), "CPU", config)
                 runners[name] = lambda c=compiled: c(x.numpy())
     return runners
+
+
+def _edge_backend(
+    weights: str | Path, name: str, imgsz: int, threads: int, data: str | None, workdir: Path
+) -> InferenceBackend:
+    """An NCNN or LiteRT (fp32, fp16 or INT8) export of ``weights``, loaded to run on
+    ``threads`` threads."""
+    from yolov9.inference.loader import load_backend
+
+    precision = name.removeprefix("litert").removeprefix("-") or "fp32"
+    opts = ExportOptions(format="ncnn" if name == "ncnn" else "tflite", imgsz=imgsz)
+    if precision == "fp16":
+        opts.half = True
+    elif precision == "int8":
+        opts.int8, opts.data = True, data or str(_synthetic_calibration(workdir, imgsz))
+        opts.calibration_images, opts.int8_check = (300, True) if data else (64, False)
+    report = export(weights, workdir / name, opts)
+    return load_backend(report.path, threads=threads)
 
 
 def _synthetic_calibration(workdir: Path, imgsz: int) -> Path:

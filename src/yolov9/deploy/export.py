@@ -1,4 +1,5 @@
-"""``yolov9 export``: ONNX (optionally with NMS), OpenVINO (fp32/fp16/INT8) and TorchScript.
+"""``yolov9 export``: ONNX (optionally with NMS), OpenVINO (fp32/fp16/INT8), TorchScript, and
+for edge devices NCNN, LiteRT (fp32/fp16/INT8) and CoreML (optionally with NMS).
 
 Every export starts from the inference graph: the auxiliary branch is removed and
 BatchNorm/RepConvN are fused. The exported file is then run by its runtime on a test image and
@@ -16,6 +17,7 @@ import contextlib
 import io
 import json
 import logging
+import sys
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,7 +28,7 @@ import torch
 from torch import nn
 
 from yolov9.checkpoints import LoadedWeights, load_weights
-from yolov9.deploy.formats import FORMATS
+from yolov9.deploy.formats import DYNAMIC_FORMATS, FORMATS, INT8_FORMATS, NMS_FORMATS
 from yolov9.errors import ConfigError
 from yolov9.inference.exported import OUTPUTS, SEG_OUTPUTS
 from yolov9.inference.graph import inference_graph
@@ -261,16 +263,17 @@ def int8_notes(metrics: dict[str, Any], opts: ExportOptions) -> list[str]:
     segmentation models), layers left in float, and what to try when the AP (mask AP for
     segmentation models) dropped too much."""
     notes = []
+    label = opts.int8_preset if opts.format == "openvino" else f"{opts.format}, static"
     if "AP_int8" in metrics:
         masks = ""
         if "mask_AP_int8" in metrics:
             masks = f", mask AP {metrics['mask_AP_fp32']:.4f} -> {metrics['mask_AP_int8']:.4f}"
         notes.append(
-            f"INT8 ({opts.int8_preset}): AP {metrics['AP_fp32']:.4f} -> {metrics['AP_int8']:.4f}"
+            f"INT8 ({label}): AP {metrics['AP_fp32']:.4f} -> {metrics['AP_int8']:.4f}"
             f"{masks} on {metrics['val_images']} validation images"
         )
     else:
-        notes.append(f"INT8 ({opts.int8_preset}): calibrated only, AP not checked")
+        notes.append(f"INT8 ({label}): calibrated only, AP not checked")
     if metrics["float_convolutions"]:
         notes.append(
             f"INT8: {len(metrics['float_convolutions'])} convolutions kept in float: "
@@ -281,7 +284,7 @@ def int8_notes(metrics: dict[str, Any], opts: ExportOptions) -> list[str]:
     if f"{key}_int8" in metrics and metrics[f"{key}_fp32"] - metrics[f"{key}_int8"] > limit:
         hint = (
             "try --int8-preset mixed (slower, usually closer to fp32) or "
-            if opts.int8_preset == "performance"
+            if opts.int8_preset == "performance" and opts.format == "openvino"
             else ""
         )
         notes.append(
@@ -291,16 +294,42 @@ def int8_notes(metrics: dict[str, Any], opts: ExportOptions) -> list[str]:
     return notes
 
 
-def export(weights: str | Path, out: str | Path | None, opts: ExportOptions) -> ExportReport:
-    if opts.format not in FORMATS:
-        raise ConfigError(f"format must be one of {FORMATS}, got {opts.format!r}")
+def check_options(opts: ExportOptions, task: str | None = None) -> None:
+    """Refuse an option the format cannot honour, before any work (``task``: the model's)."""
+    fmt = opts.format
+    if fmt not in FORMATS:
+        raise ConfigError(f"format must be one of {FORMATS}, got {fmt!r}")
     if opts.imgsz % 32:
         raise ConfigError(f"imgsz must be a multiple of 32, got {opts.imgsz}")
-    if opts.int8 and (opts.format != "openvino" or not opts.data):
-        raise ConfigError("--int8 is for --format openvino and needs --data for calibration")
-    if opts.int8_max_drop is not None and not (opts.int8 and opts.int8_check):
-        raise ConfigError("--int8-max-drop applies to --int8 exports checked on --data")
+    if opts.int8 and (fmt not in INT8_FORMATS or not opts.data):
+        raise ConfigError(
+            f"--int8 is for --format {' or '.join(INT8_FORMATS)} and needs --data for calibration"
+        )
+    if opts.int8 and opts.half:
+        raise ConfigError("--int8 and --half are two precisions: choose one")
+    if opts.int8_max_drop is not None and not (opts.int8 and opts.int8_check and fmt == "openvino"):
+        raise ConfigError("--int8-max-drop applies to --int8 exports (OpenVINO) checked on --data")
+    if opts.nms and fmt not in NMS_FORMATS:
+        raise ConfigError(
+            f"--nms is for --format {', '.join(NMS_FORMATS)}; a {fmt} export leaves NMS to "
+            "yolov9 predict/val (or your application), as its runtime has no NMS operator"
+        )
+    if opts.dynamic and fmt not in DYNAMIC_FORMATS:
+        raise ConfigError(
+            f"--dynamic is for --format {', '.join(DYNAMIC_FORMATS)}; {fmt} models take the "
+            "--imgsz they were exported at"
+        )
+    if fmt == "coreml" and opts.nms and task == "segment":
+        raise ConfigError(
+            "CoreML's NMS cannot carry mask coefficients: export a segmentation model to "
+            "CoreML without --nms (masks are computed after the runtime)"
+        )
+
+
+def export(weights: str | Path, out: str | Path | None, opts: ExportOptions) -> ExportReport:
+    check_options(opts)
     loaded = load_weights(weights)
+    check_options(opts, loaded.model.task)
     if opts.int8 and opts.int8_check:  # before any work: the data can score this model
         from yolov9.deploy.quantize import validation_split
 
@@ -309,8 +338,21 @@ def export(weights: str | Path, out: str | Path | None, opts: ExportOptions) -> 
     meta = metadata(loaded, model, opts)
     stem = Path(out) if out else loaded.path.with_suffix("")
     notes: list[str] = []
+    metrics = None
     if opts.format == "torchscript":
         path = export_torchscript(model, stem.with_suffix(".torchscript"), opts, meta)
+    elif opts.format == "ncnn":
+        from yolov9.deploy.ncnn import export_ncnn
+
+        path = export_ncnn(model, stem.with_name(stem.name + "_ncnn"), opts, meta)
+    elif opts.format == "tflite":
+        from yolov9.deploy.litert import export_tflite
+
+        path, metrics = export_tflite(model, stem, opts, meta, loaded)
+    elif opts.format == "coreml":
+        from yolov9.deploy.coreml import export_coreml
+
+        path = export_coreml(model, stem.with_suffix(".mlpackage"), opts, meta)
     else:
         onnx_path = (
             stem.with_suffix(".onnx")
@@ -324,13 +366,25 @@ def export(weights: str | Path, out: str | Path | None, opts: ExportOptions) -> 
             folder = stem.with_name(stem.name + "_openvino")
             path = export_openvino(onnx_path, folder, meta, opts.half and not opts.int8)
             onnx_path.unlink()
-    metrics = None
-    if opts.int8:
+    if opts.int8 and opts.format == "openvino":
         from yolov9.deploy.quantize import quantize_openvino
 
         path, metrics = quantize_openvino(path, loaded, opts)
+    if metrics is not None:
         notes += int8_notes(metrics, opts)
-    diff = _verify(path, model, opts) if not opts.half or opts.format == "openvino" else {}
-    if opts.half and opts.format != "openvino":
+    diff: dict[str, float] = {}
+    if opts.format == "coreml":
+        if sys.platform == "darwin" and not opts.nms:
+            diff = _verify(path, model, opts)
+        else:
+            notes.append(
+                "CoreML runs on macOS only: the package was converted and its inputs, outputs "
+                "and metadata written, but not run here"
+                if sys.platform != "darwin"
+                else "CoreML with NMS is for Apple's Vision framework: not run here"
+            )
+    elif opts.half and opts.format in ("onnx", "torchscript"):
         notes.append("fp16 export not run here (CPU runtimes); verify it on the target device")
+    else:
+        diff = _verify(path, model, opts)
     return ExportReport(path, opts.format, diff, notes, metrics)

@@ -21,6 +21,7 @@ from yolov9.data.images import letterbox
 from yolov9.data.loader import load_resized
 from yolov9.engine.evaluator import EvalResult, Evaluator, require_masks
 from yolov9.errors import ConfigError, DataError
+from yolov9.inference.backends import InferenceBackend
 from yolov9.inference.exported import OpenVinoBackend
 
 log = logging.getLogger(__name__)
@@ -101,6 +102,25 @@ def task_ap(result: EvalResult) -> float:
     return (result.mask_metrics or result.metrics).AP
 
 
+def ap_change(
+    val: DetectionDataset, imgsz: int, fp32: InferenceBackend, int8: InferenceBackend
+) -> dict[str, Any]:
+    """AP and AP50 of a float model and its INT8 version on ``val`` (box, and mask for
+    segmentation models), as ``AP_fp32``, ``AP_int8``, ... ``mask_AP_int8``."""
+    evaluator = Evaluator(val, imgsz=imgsz, batch_size=1, progress=False)
+    results = {"fp32": evaluator.run(fp32), "int8": evaluator.run(int8)}
+    metrics: dict[str, Any] = {"val_images": len(val)}
+    for precision, result in results.items():
+        metrics[f"AP_{precision}"] = result.metrics.AP
+        metrics[f"AP50_{precision}"] = result.metrics.AP50
+    if all(r.mask_metrics is not None for r in results.values()):
+        for precision, result in results.items():
+            assert result.mask_metrics is not None
+            metrics[f"mask_AP_{precision}"] = result.mask_metrics.AP
+            metrics[f"mask_AP50_{precision}"] = result.mask_metrics.AP50
+    return metrics
+
+
 def quantize_openvino(xml: Path, loaded: LoadedWeights, opts: Any) -> tuple[Path, dict[str, Any]]:
     """Quantise the fp32 OpenVINO model ``xml`` to INT8 (NNCF, ``opts.int8_preset``, with
     accuracy control when ``opts.int8_max_drop`` is set) calibrated on ``opts.data``; return
@@ -146,28 +166,7 @@ def quantize_openvino(xml: Path, loaded: LoadedWeights, opts: Any) -> tuple[Path
         "float_convolutions": _float_convolutions(quantized),
     }
     if val is not None:
-        evaluator = Evaluator(val, imgsz=opts.imgsz, batch_size=1, progress=False)
-        fp32_result = evaluator.run(OpenVinoBackend(fp32_xml))
-        int8_result = evaluator.run(OpenVinoBackend(int8))
-        ap_fp32, ap_int8 = fp32_result.metrics, int8_result.metrics
-        metrics.update(
-            {
-                "AP_fp32": ap_fp32.AP,
-                "AP_int8": ap_int8.AP,
-                "AP50_fp32": ap_fp32.AP50,
-                "AP50_int8": ap_int8.AP50,
-                "val_images": len(val),
-            }
-        )
-        if fp32_result.mask_metrics is not None and int8_result.mask_metrics is not None:
-            metrics.update(
-                {
-                    "mask_AP_fp32": fp32_result.mask_metrics.AP,
-                    "mask_AP_int8": int8_result.mask_metrics.AP,
-                    "mask_AP50_fp32": fp32_result.mask_metrics.AP50,
-                    "mask_AP50_int8": int8_result.mask_metrics.AP50,
-                }
-            )
+        metrics |= ap_change(val, opts.imgsz, OpenVinoBackend(fp32_xml), OpenVinoBackend(int8))
     return int8, metrics
 
 

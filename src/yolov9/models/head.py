@@ -54,7 +54,8 @@ class DFL(nn.Module):
     def forward(self, pred_dist: Tensor) -> Tensor:
         """(..., 4·R) logits -> (..., 4) distances (l, t, r, b)."""
         prob = pred_dist.unflatten(-1, (4, self.reg_max)).softmax(-1)
-        return prob @ self.conv.weight.view(-1).to(prob.dtype)
+        # (..., R) @ (R, 1), not a 1-D vector: CoreML's converter has no matrix-vector product
+        return (prob @ self.conv.weight.view(-1, 1).to(prob.dtype)).squeeze(-1)
 
 
 def _out_bias(branch: nn.Module) -> Tensor:
