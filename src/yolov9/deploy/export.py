@@ -279,6 +279,16 @@ def int8_notes(metrics: dict[str, Any], opts: ExportOptions) -> list[str]:
             f"INT8: {len(metrics['float_convolutions'])} convolutions kept in float: "
             + ", ".join(metrics["float_convolutions"])
         )
+    if "bf16_ms" in metrics:
+        int8_ms, bf16_ms = metrics["int8_ms"], metrics["bf16_ms"]
+        if bf16_ms < int8_ms:
+            notes.append(
+                f"INT8 is not the fastest choice on this CPU: bf16 ran {bf16_ms:.1f} ms, INT8 "
+                f"{int8_ms:.1f} ms (batch 1); run the fp32 model {metrics['fp32_model']} with "
+                "--precision bf16 for speed at fp32's accuracy"
+            )
+        else:
+            notes.append(f"INT8 {int8_ms:.1f} ms, bf16 {bf16_ms:.1f} ms on this CPU (batch 1)")
     limit = INT8_DROP_WARN if opts.int8_max_drop is None else opts.int8_max_drop
     key = "mask_AP" if "mask_AP_int8" in metrics else "AP"
     if f"{key}_int8" in metrics and metrics[f"{key}_fp32"] - metrics[f"{key}_int8"] > limit:

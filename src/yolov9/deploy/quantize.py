@@ -31,6 +31,23 @@ log = logging.getLogger(__name__)
 # are found by type, the rest by walking the graph downstream of them (see decode_tail).
 _KEEP_FLOAT = ["Softmax", "MatMul", "Sigmoid", "Subtract", "Divide"]
 _TAIL_START = {"Softmax", "Sigmoid"}
+# Also kept in float, for speed: average pools (ADown's) and convolutions whose input channels
+# are not a multiple of 16 (the first one, on 3 channels, and the 24-channel bottlenecks of the
+# t models). The CPU plugin's INT8 kernels (AMX on this machine) ran each of them 1.3-3x slower
+# than fp32; in float, gelan-t at 640 went from 1.53x to 1.70x fp32's speed (docs/benchmarks.md,
+# "OpenVINO INT8 on gelan-t").
+_FAST_IN_FLOAT = ["AvgPool"]
+_INT8_CHANNEL_MULTIPLE = 16
+
+
+def slow_int8_convolutions(model: Any) -> list[str]:
+    """Names of the convolutions whose input channels are not a multiple of 16."""
+    return [
+        op.get_friendly_name()
+        for op in model.get_ordered_ops()
+        if op.get_type_name() == "Convolution"
+        and op.input(1).get_partial_shape()[1].get_length() % _INT8_CHANNEL_MULTIPLE
+    ]
 
 
 def decode_tail(model: Any) -> list[str]:
@@ -145,7 +162,9 @@ def quantize_openvino(xml: Path, loaded: LoadedWeights, opts: Any) -> tuple[Path
         "subset_size": len(images),
         # not every graph has every type (the converter folds some divisions into products)
         "ignored_scope": nncf.IgnoredScope(
-            names=decode_tail(model), types=_KEEP_FLOAT, validate=False
+            names=decode_tail(model) + slow_int8_convolutions(model),
+            types=_KEEP_FLOAT + _FAST_IN_FLOAT,
+            validate=False,
         ),
     }
     if opts.int8_max_drop is None or val is None:
@@ -167,7 +186,40 @@ def quantize_openvino(xml: Path, loaded: LoadedWeights, opts: Any) -> tuple[Path
     }
     if val is not None:
         metrics |= ap_change(val, opts.imgsz, OpenVinoBackend(fp32_xml), OpenVinoBackend(int8))
+        metrics |= int8_or_bf16(fp32_xml, int8, images[0])
     return int8, metrics
+
+
+def int8_or_bf16(fp32_xml: Path, int8_xml: Path, image: np.ndarray, runs: int = 10) -> dict:
+    """Batch-1 latency (ms, medians of interleaved runs) of the INT8 model and of the fp32
+    model run in bf16, on this CPU when it has bf16 ({} otherwise): on small models bf16 can be
+    the faster of the two (gelan-t at 640 here), and it keeps fp32's accuracy."""
+    import statistics
+    import time
+
+    import openvino as ov
+
+    core = ov.Core()
+    if "BF16" not in core.get_property("CPU", "OPTIMIZATION_CAPABILITIES"):
+        return {}
+    config = {"PERFORMANCE_HINT": "LATENCY"}
+    requests = {
+        "int8_ms": core.compile_model(
+            str(int8_xml), "CPU", config | {"INFERENCE_PRECISION_HINT": "f32"}
+        ).create_infer_request(),
+        "bf16_ms": core.compile_model(
+            str(fp32_xml), "CPU", config | {"INFERENCE_PRECISION_HINT": "bf16"}
+        ).create_infer_request(),
+    }
+    times: dict[str, list[float]] = {k: [] for k in requests}
+    for i in range(runs + 3):
+        for key, request in requests.items():
+            time.sleep(0.05)  # the other model's threads go idle first (deploy/benchmark.py)
+            start = time.perf_counter()
+            request.infer({0: image})
+            if i >= 3:  # warm-up
+                times[key].append(1e3 * (time.perf_counter() - start))
+    return {k: statistics.median(v) for k, v in times.items()}
 
 
 # operations that pass 8-bit values through unchanged: a quantiser in front of them also
