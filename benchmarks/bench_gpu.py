@@ -26,6 +26,8 @@ becomes that row's note and the rest goes on):
   TensorRT EP (fp32 export, ``trt_fp16_enable``; engine build time in the note), host
   input/output included (numpy in and out, as ``OnnxBackend`` feeds it). The row names the
   provider that actually ran (``session.get_providers()``).
+* trtexec - when TensorRT's ``trtexec`` is on PATH: the ONNX export with NMS inside, built
+  with ``--fp16``; the median "GPU Compute Time" it prints (README, "TensorRT").
 
 ``--dry-run`` runs every section on the CPU at 64 px, batch 2, one or two steps, gelan-t and
 yolov9-t only, DDP over gloo with 2 processes and ONNX Runtime on its CPU provider, to prove
@@ -536,7 +538,58 @@ def onnx_rows(plan: Plan, tmp: Path) -> list[Row]:
                 return ort_latency(plan, path, v)
 
             rows.append(guarded(row, plan.device, run))
+    rows += trtexec_rows(plan, tmp, missing)
     return rows
+
+
+def trtexec_rows(plan: Plan, tmp: Path, missing: list[str]) -> list[Row]:
+    """TensorRT's own ``trtexec`` on the ONNX export with NMS (fp32 export, ``--fp16``
+    engine): the command README's TensorRT section gives users; its GPU compute time."""
+    import shutil
+
+    trtexec = shutil.which("trtexec")
+    rows: list[Row] = []
+    for name in plan.infer_models:
+        row: Row = {"model": name, "runtime": "trtexec (NMS inside)", "precision": "fp16"}
+        row["batch"] = 1
+        if missing or trtexec is None:
+            why = f"{', '.join(missing)} not installed" if missing else "trtexec not on PATH"
+            rows.append(skipped(row, why))
+            continue
+        if plan.left() < 150:
+            rows.append(skipped(row, "time budget (--budget-s) spent"))
+            continue
+
+        def run(name: str = name, trtexec: str = trtexec) -> Row:
+            from yolov9.checkpoints import save_checkpoint
+            from yolov9.deploy.export import ExportOptions, export
+
+            weights = tmp / f"{name}.pt"
+            if not weights.exists():
+                save_checkpoint(weights, build_model(name, NUM_CLASSES), NAMES)
+            opts = ExportOptions(format="onnx", imgsz=plan.imgsz, nms=True)
+            path = export(weights, tmp / f"{name}-nms", opts).path
+            cmd = [trtexec, f"--onnx={path}", "--fp16", "--iterations=200", "--warmUp=2000"]
+            proc = subprocess.run(cmd, capture_output=True, text=True, timeout=900)
+            median = trtexec_median_ms(proc.stdout)
+            if proc.returncode != 0 or median is None:
+                raise RuntimeError(f"trtexec failed: {short(RuntimeError(proc.stdout[-300:]))}")
+            return {
+                "median_ms": median,
+                "images_per_s": 1000 / median,
+                "note": f"`{shlex.join(['trtexec', *cmd[1:]])}`; GPU compute time",
+            }
+
+        rows.append(guarded(row, plan.device, run))
+    return rows
+
+
+def trtexec_median_ms(output: str) -> float | None:
+    """The median of trtexec's "GPU Compute Time" line (ms), None when it is absent."""
+    import re
+
+    match = re.search(r"GPU Compute Time:.*?median = ([0-9.]+) ms", output)
+    return float(match.group(1)) if match else None
 
 
 def module_available(name: str) -> bool:

@@ -94,3 +94,17 @@ def test_bench_gpu_refuses_without_cuda_or_dry_run(tmp_path: Path) -> None:
     assert proc.returncode == 2
     assert "no CUDA device" in proc.stderr
     assert "--dry-run" in proc.stderr
+
+
+def test_trtexec_output_is_read() -> None:
+    sys.path.insert(0, str(REPO / "benchmarks"))
+    try:
+        from bench_gpu import trtexec_median_ms
+    finally:
+        sys.path.pop(0)
+    line = (
+        "[12/02/2026-13:00:00] [I] GPU Compute Time: min = 0.71 ms, max = 1.2 ms, mean = 0.75 ms,"
+        " median = 0.74 ms, percentile(90%) = 0.78 ms"
+    )
+    assert trtexec_median_ms(line) == 0.74
+    assert trtexec_median_ms("no engine") is None

@@ -164,6 +164,8 @@ def build_runners(
                     int8_check=data is not None,
                 ),
             )
+            for note in report.notes:
+                log.info("%s: %s", name, note)
             backend = OpenVinoBackend(report.path, threads=threads)
             runners[name] = lambda b=backend: b.infer(x)
         elif name == "ncnn" or name.startswith("litert"):
@@ -211,6 +213,8 @@ def _edge_backend(
         opts.int8, opts.data = True, data or str(_synthetic_calibration(workdir, imgsz))
         opts.calibration_images, opts.int8_check = (300, True) if data else (64, False)
     report = export(weights, workdir / name, opts)
+    for note in report.notes:  # INT8: the AP of both, which convolutions stayed in float
+        log.info("%s: %s", name, note)
     return load_backend(report.path, threads=threads)
 
 

@@ -284,7 +284,8 @@ def int8_notes(metrics: dict[str, Any], opts: ExportOptions) -> list[str]:
         if bf16_ms < int8_ms:
             notes.append(
                 f"INT8 is not the fastest choice on this CPU: bf16 ran {bf16_ms:.1f} ms, INT8 "
-                f"{int8_ms:.1f} ms (batch 1); run the fp32 model {metrics['fp32_model']} with "
+                f"{int8_ms:.1f} ms (batch 1, medians of 20 runs; `yolov9 benchmark` measures "
+                f"longer); run the fp32 model {metrics['fp32_model']} with "
                 "--precision bf16 for speed at fp32's accuracy"
             )
         else:

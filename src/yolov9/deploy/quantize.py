@@ -190,7 +190,7 @@ def quantize_openvino(xml: Path, loaded: LoadedWeights, opts: Any) -> tuple[Path
     return int8, metrics
 
 
-def int8_or_bf16(fp32_xml: Path, int8_xml: Path, image: np.ndarray, runs: int = 10) -> dict:
+def int8_or_bf16(fp32_xml: Path, int8_xml: Path, image: np.ndarray, runs: int = 20) -> dict:
     """Batch-1 latency (ms, medians of interleaved runs) of the INT8 model and of the fp32
     model run in bf16, on this CPU when it has bf16 ({} otherwise): on small models bf16 can be
     the faster of the two (gelan-t at 640 here), and it keeps fp32's accuracy."""

@@ -64,8 +64,12 @@ def read_metadata(model: bytes) -> dict[str, Any]:
     for i in range(root.MetadataLength()):
         entry = root.Metadata(i)
         if entry.Name() == LITERT_METADATA.encode():
-            data = root.Buffers(entry.Buffer()).DataAsNumpy()
-            return dict(json.loads(bytes(data).decode()))
+            buffer = root.Buffers(entry.Buffer())
+            if buffer.DataLength():
+                data = bytes(buffer.DataAsNumpy())
+            else:  # large models keep their buffers after the flatbuffer, at an offset
+                data = bytes(model[buffer.Offset() : buffer.Offset() + buffer.Size()])
+            return dict(json.loads(data.decode()))
     return {}
 
 
