@@ -570,10 +570,12 @@ def trtexec_rows(plan: Plan, tmp: Path, missing: list[str]) -> list[Row]:
             opts = ExportOptions(format="onnx", imgsz=plan.imgsz, nms=True)
             path = export(weights, tmp / f"{name}-nms", opts).path
             cmd = [trtexec, f"--onnx={path}", "--fp16", "--iterations=200", "--warmUp=2000"]
-            proc = subprocess.run(cmd, capture_output=True, text=True, timeout=900)
+            limit = max(60.0, plan.left())
+            proc = subprocess.run(cmd, capture_output=True, text=True, timeout=limit)
             median = trtexec_median_ms(proc.stdout)
             if proc.returncode != 0 or median is None:
-                raise RuntimeError(f"trtexec failed: {short(RuntimeError(proc.stdout[-300:]))}")
+                tail = (proc.stdout + proc.stderr)[-300:].replace("\n", " ")
+                raise RuntimeError(f"trtexec failed (exit {proc.returncode}): ...{tail}")
             return {
                 "median_ms": median,
                 "images_per_s": 1000 / median,

@@ -1,7 +1,7 @@
 """benchmarks/bench_gpu.py --dry-run: every section's code path on the CPU, at a tiny size.
 
 The GPU figures themselves come from running the script on a CUDA machine; this keeps the
-script working between those runs (about 35 s on 2 cores).
+script working between those runs (about 35 s on 2 cores; slow: run with -m slow).
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ REPO = Path(__file__).resolve().parents[1]
 SCRIPT = REPO / "benchmarks" / "bench_gpu.py"
 
 
+@pytest.mark.slow  # ~30 s: every section of the GPU script on the CPU
 def test_bench_gpu_dry_run(tmp_path: Path) -> None:
     out = tmp_path / "bench_gpu.md"
     env = dict(os.environ, OMP_NUM_THREADS="1")

@@ -132,6 +132,7 @@ def test_torchscript(weights: Path, tmp_path: Path) -> None:
     assert load_backend(report.path).names == ["a", "b", "c"]
 
 
+@pytest.mark.slow  # ~28 s for both; the governor's rule is unit-tested in tests/utils
 @needs_openvino
 @pytest.mark.parametrize("fmt", ["onnx", "openvino"])
 def test_exported_runtime_follows_the_governor(weights: Path, tmp_path: Path, fmt: str) -> None:

@@ -109,6 +109,7 @@ def test_ncnn_without_its_bin_or_names_is_refused(ncnn_param: Path, tmp_path: Pa
         load_backend(lone)
 
 
+@pytest.mark.slow  # ~9 s: a second pnnx conversion
 @needs_ncnn
 def test_ncnn_segmentation_carries_mask_outputs(tmp_path: Path) -> None:
     torch.manual_seed(0)
@@ -274,7 +275,11 @@ def test_coreml_nms_pipeline_has_vision_outputs(weights: Path, tmp_path: Path) -
     spec = ct.models.MLModel(str(report.path), skip_model_load=True).get_spec()
     assert spec.WhichOneof("Type") == "pipeline"
     assert [o.name for o in spec.description.output] == ["confidence", "coordinates"]
+    (inp,) = spec.description.input  # Vision needs an image input
+    assert inp.type.WhichOneof("Type") == "imageType"
+    assert (inp.type.imageType.width, inp.type.imageType.height) == (IMGSZ, IMGSZ)
     nms = spec.pipeline.models[-1].nonMaximumSuppression
+    assert nms.pickTop.perClass
     assert (round(nms.iouThreshold, 3), round(nms.confidenceThreshold, 3)) == (0.5, 0.3)
     assert list(nms.stringClassLabels.vector) == NAMES
 
@@ -288,6 +293,12 @@ def test_coreml_nms_pipeline_has_vision_outputs(weights: Path, tmp_path: Path) -
         (ExportOptions(format="tflite", int8=True), "needs --data"),
         (ExportOptions(format="tflite", int8=True, half=True, data="d.yaml"), "choose one"),
         (ExportOptions(format="tflite", int8=True, data="d", int8_max_drop=0.01), "OpenVINO"),
+        (
+            ExportOptions(format="tflite", int8=True, data="d", int8_preset="mixed"),
+            "is for OpenVINO",
+        ),
+        (ExportOptions(format="coreml", nms=True, multi_label=True), "one class per box"),
+        (ExportOptions(format="ncnn", imgsz=0), "positive multiple of 32"),
     ],
 )
 def test_options_a_format_cannot_honour_are_refused(

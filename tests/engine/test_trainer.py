@@ -139,6 +139,7 @@ def test_resume_is_exact_and_can_extend(tiny: Path, tmp_path: Path) -> None:
         resume(longer.last, {"epochs": 5}, overrides=["batch=8"])
 
 
+@pytest.mark.slow  # ~13 s: two runs and a resume
 def test_resume_applies_every_given_value_and_reports_the_whole_run(
     tiny: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -177,6 +178,7 @@ def test_resume_applies_every_given_value_and_reports_the_whole_run(
         resume(first.last, {"epochs": 4, "data": str(other)})
 
 
+@pytest.mark.slow  # ~9 s
 def test_epochs_without_validation_do_not_count_against_patience(
     tiny: Path, tmp_path: Path
 ) -> None:
@@ -326,6 +328,7 @@ def test_diverging_loss_stops_with_a_clear_error(
         train(cfg)
 
 
+@pytest.mark.slow  # ~12 s: a run and its resume
 def test_early_stopping_counts_across_resume(tiny: Path, tmp_path: Path) -> None:
     """Epochs since the best AP are saved with the run: a resumed run stops when the total
     reaches the patience, not when the resumed part alone does."""

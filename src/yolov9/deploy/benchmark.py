@@ -221,6 +221,9 @@ def _edge_backend(
 def _synthetic_calibration(workdir: Path, imgsz: int) -> Path:
     from yolov9.data.synthetic import write_dataset
 
+    written = workdir / "calib" / "data.yaml"
+    if written.is_file():  # every INT8 row of a run calibrates on the same images
+        return written
     return write_dataset(workdir / "calib", splits={"train": 64, "val": 8}, size=(imgsz, imgsz))[
         "yolo"
     ]

@@ -5,7 +5,8 @@ other export by name (``boxes``, ``scores`` and, for segmentation models, ``coef
 ``prototypes``); the yolov9 metadata is in the model's user-defined metadata under ``yolov9``.
 ``--half`` computes in fp16 (the Neural Engine's precision), otherwise fp32.
 
-With ``--nms`` the package is a pipeline, as CoreML object detectors are: the network, then
+With ``--nms`` the package is a pipeline, as CoreML object detectors are: an RGB image input
+(Vision feeds images, scaled by 1/255 inside), the network, then
 CoreML's NonMaximumSuppression model, which returns ``confidence`` (N, classes) and
 ``coordinates`` (N, 4: centre x, centre y, width, height, normalised to the input), the
 outputs Apple's Vision framework reads. Segmentation models cannot go through that NMS (it
@@ -64,7 +65,11 @@ def _import_coremltools() -> Any:
     return coremltools
 
 
-def _convert(module: nn.Module, imgsz: int, outputs: list[str], half: bool) -> Any:
+def _convert(
+    module: nn.Module, imgsz: int, outputs: list[str], half: bool, image: bool = False
+) -> Any:
+    """``image``: the input is an RGB image (scaled by 1/255 inside), as Vision requires;
+    otherwise a (1, 3, S, S) array in [0, 1], as the other exports take."""
     ct = _import_coremltools()
 
     example = torch.rand(1, 3, imgsz, imgsz)
@@ -75,8 +80,19 @@ def _convert(module: nn.Module, imgsz: int, outputs: list[str], half: bool) -> A
     # coremltools logs each op it converts and warns that torch is newer than it was tested on
     with warnings.catch_warnings(), contextlib.redirect_stderr(quiet):
         warnings.simplefilter("ignore")
+        inputs = None
+        if image:
+            inputs = [
+                ct.ImageType(
+                    name="images",
+                    shape=(1, 3, imgsz, imgsz),
+                    scale=1 / 255,
+                    color_layout=ct.colorlayout.RGB,
+                )
+            ]
         return ct.convert(
             program,
+            inputs=inputs,
             outputs=[ct.TensorType(name=n) for n in outputs],
             convert_to="mlprogram",
             minimum_deployment_target=ct.target.iOS16,
@@ -97,11 +113,8 @@ def _nms_pipeline(network: Any, opts: Any, names: list[str]) -> Any:
         nms.description.input.add().ParseFromString(feature)
         nms.description.output.add().ParseFromString(feature)
     nms.description.output[0].name, nms.description.output[1].name = "confidence", "coordinates"
-    anchors = None
     for out in nms.description.output:
-        shape = out.type.multiArrayType.shape
-        anchors = anchors or (int(shape[0]) if shape else None)
-        del shape[:]
+        del out.type.multiArrayType.shape[:]
         ranges = out.type.multiArrayType.shapeRange.sizeRanges
         ranges.add().lowerBound = 0
         ranges[0].upperBound = -1
@@ -115,9 +128,10 @@ def _nms_pipeline(network: Any, opts: Any, names: list[str]) -> Any:
     params.confidenceOutputFeatureName = "confidence"
     params.coordinatesOutputFeatureName = "coordinates"
     params.iouThreshold, params.confidenceThreshold = opts.iou, opts.conf
-    params.pickTop.perClass = not opts.multi_label
+    params.pickTop.perClass = True  # class-aware, as yolov9's NMS (multi-label: refused)
     params.stringClassLabels.vector.extend(names)
     nms_model = ct.models.MLModel(nms)
+    # the input is declared as an array here and replaced below by the network's image input
     pipeline = ct.models.pipeline.Pipeline(
         input_features=[("images", ct.models.datatypes.Array(1, 3, opts.imgsz, opts.imgsz))],
         output_features=["confidence", "coordinates"],
@@ -145,7 +159,7 @@ def export_coreml(model: YOLOv9, path: Path, opts: Any, meta: dict[str, Any]) ->
                 "to CoreML without --nms (masks are computed after the runtime)"
             )
         network = _convert(
-            _VisionGraph(graph, opts.imgsz), opts.imgsz, ["scores", "xywh"], opts.half
+            _VisionGraph(graph, opts.imgsz), opts.imgsz, ["scores", "xywh"], opts.half, image=True
         )
         mlmodel = _nms_pipeline(network, opts, list(meta["names"]))
     else:

@@ -298,9 +298,10 @@ def int8_notes(metrics: dict[str, Any], opts: ExportOptions) -> list[str]:
             if opts.int8_preset == "performance" and opts.format == "openvino"
             else ""
         )
+        floats = "fp32/bf16" if opts.format == "openvino" else "fp32/fp16"
         notes.append(
             f"INT8 lost more than {limit:g} {key.replace('_', ' ')}: {hint}more "
-            "--calibration-images, or deploy fp32/bf16"
+            f"--calibration-images, or deploy {floats}"
         )
     return notes
 
@@ -310,8 +311,8 @@ def check_options(opts: ExportOptions, task: str | None = None) -> None:
     fmt = opts.format
     if fmt not in FORMATS:
         raise ConfigError(f"format must be one of {FORMATS}, got {fmt!r}")
-    if opts.imgsz % 32:
-        raise ConfigError(f"imgsz must be a multiple of 32, got {opts.imgsz}")
+    if opts.imgsz < 32 or opts.imgsz % 32:
+        raise ConfigError(f"imgsz must be a positive multiple of 32, got {opts.imgsz}")
     if opts.int8 and (fmt not in INT8_FORMATS or not opts.data):
         raise ConfigError(
             f"--int8 is for --format {' or '.join(INT8_FORMATS)} and needs --data for calibration"
@@ -329,6 +330,13 @@ def check_options(opts: ExportOptions, task: str | None = None) -> None:
         raise ConfigError(
             f"--dynamic is for --format {', '.join(DYNAMIC_FORMATS)}; {fmt} models take the "
             "--imgsz they were exported at"
+        )
+    if opts.int8 and fmt != "openvino" and opts.int8_preset != "performance":
+        raise ConfigError("--int8-preset is for OpenVINO; LiteRT INT8 has one scheme (static)")
+    if fmt == "coreml" and opts.nms and opts.multi_label:
+        raise ConfigError(
+            "CoreML's NMS keeps one class per box: export without --multi-label (or without "
+            "--nms, and run NMS with --multi-label after the runtime)"
         )
     if fmt == "coreml" and opts.nms and task == "segment":
         raise ConfigError(

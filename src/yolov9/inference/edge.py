@@ -144,7 +144,8 @@ class LiteRtBackend(_GraphBackend):
         _load_meta(self, meta, path)
         self.precision = str(meta.get("precision", "fp32"))
         self.kind = "litert" if self.precision == "fp32" else f"litert-{self.precision}"
-        interpreter = self._make(threads)
+        # one thread per core unless fixed (LiteRT's own default would be one thread)
+        interpreter = self._make(threads or torch.get_num_threads())
         signature = interpreter.get_signature_list()["serving_default"]
         # litert-torch numbers the outputs in the order of the graph's (OUTPUTS [+ SEG_OUTPUTS])
         order = list(OUTPUTS + (SEG_OUTPUTS if self.task == "segment" else ()))

@@ -33,6 +33,8 @@ def load_backend(
     runtime (for PyTorch models, torch's process-wide setting); None: one per core."""
     set_torch_threads(threads)
     path = Path(weights)
+    if path.suffix == ".bin" and path.with_suffix(".xml").is_file():
+        path = path.with_suffix(".xml")  # an OpenVINO model's weights: open the model
     if path.suffix in EDGE_SUFFIXES or (path.is_dir() and list(path.glob("*.param"))):
         if precision != "fp32":
             raise ConfigError("--precision applies to PyTorch checkpoints and OpenVINO models")
