@@ -74,6 +74,7 @@ def test_onnx_equals_pytorch_with_dynamic_batch(weights: Path, dynamic_onnx: Pat
         torch.testing.assert_close(got_boxes, boxes, rtol=1e-4, atol=1e-3)
 
 
+@pytest.mark.slow  # ~45 s; the segmentation export tests run an NMS export in the default suite
 def test_onnx_nms_gives_the_same_detections(weights: Path, tmp_path: Path) -> None:
     opts = ExportOptions(imgsz=96, dynamic=True, nms=True, conf=0.3, iou=0.5, max_det=20)
     report = export(weights, tmp_path / "nms", opts)
