@@ -103,8 +103,8 @@ class NcnnBackend(_GraphBackend):
         # pnnx names the graph's outputs out0, out1, ... in the order the graph returns them
         self._blobs = sorted(blobs, key=_output_index)
         self._input = net.input_names()[0]
-        self._adapt_threads(threads, None)
-        self._variants = {}  # a thread count is all an extractor needs (see _make)
+        # a thread count is all an extractor needs (see _make)
+        self._adapt_threads(threads, threads or torch.get_num_threads())
 
     def _make(self, threads: int) -> int:
         return threads
