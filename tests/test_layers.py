@@ -13,7 +13,7 @@ SRC = Path(__file__).resolve().parents[1] / "src" / "yolov9"
 LAYERS: list[set[str]] = [
     {"version", "errors"},
     {"utils"},
-    {"ops"},
+    {"ops", "track"},
     {"models", "data"},
     {"loss", "metrics", "checkpoints"},
     {"config"},

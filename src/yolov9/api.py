@@ -16,6 +16,7 @@ Keyword arguments of :func:`train` are flag names (``epochs``, ``batch``, ``imgs
 from __future__ import annotations
 
 import dataclasses
+import logging
 import tempfile
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -24,7 +25,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from yolov9.data.sources import Frame, iter_frames, list_media
+from yolov9.data.sources import Frame, is_stream, iter_frames, iter_stream, list_media
 from yolov9.deploy.export import ExportOptions, ExportReport
 from yolov9.engine.trainer import TrainResult
 from yolov9.engine.validation import ValOptions, ValReport, validate
@@ -33,7 +34,12 @@ from yolov9.inference.backends import InferenceBackend, TorchBackend
 from yolov9.inference.loader import load_backend
 from yolov9.inference.predictor import Predictor
 from yolov9.inference.result import Result
+from yolov9.inference.tiles import TileOptions, tile_options
+from yolov9.inference.tracking import track_results, tracker_config
 from yolov9.models import YOLOv9
+from yolov9.track import TrackerConfig
+
+log = logging.getLogger(__name__)
 
 Source = str | Path | np.ndarray | Sequence[str | Path | np.ndarray]
 
@@ -91,15 +97,40 @@ def _options(kind: Any, values: dict[str, Any]) -> Any:
     return kind(**values)
 
 
-def _frames(source: Source, skipped: list[str] | None) -> Iterator[Frame]:
+def _frames(
+    source: Source | int,
+    skipped: list[str] | None,
+    vid_stride: int = 1,
+    buffer: int = 4,
+    stats: dict[str, int] | None = None,
+    drop: bool = True,
+) -> Iterator[Frame]:
+    if vid_stride < 1:
+        raise ConfigError(f"vid_stride must be >= 1, got {vid_stride}")
     items = source if isinstance(source, list | tuple) else [source]
     for item in items:
         if isinstance(item, np.ndarray):
             if item.ndim != 3 or item.shape[2] != 3 or item.dtype != np.uint8:
                 raise DataError("arrays must be RGB uint8 of shape (H, W, 3)")
             yield Frame(item)
+        elif isinstance(item, int) or (is_stream(item) and not Path(str(item)).exists()):
+            yield from iter_stream(
+                str(item), vid_stride=vid_stride, buffer=buffer, drop=drop, stats=stats
+            )
         else:
-            yield from iter_frames(list_media(item), skipped=skipped)
+            yield from iter_frames(list_media(str(item)), skipped=skipped, vid_stride=vid_stride)
+
+
+_TILE_KEYS = ("tile_overlap", "tile_whole", "tile_merge", "tile_match", "tile_threshold")
+
+
+def _tile(kw: dict[str, Any]) -> TileOptions | None:
+    """Pop the tile keywords out of ``kw``; the tile settings, or None."""
+    tile = kw.pop("tile", None)
+    values = {k: kw.pop(k) for k in _TILE_KEYS if k in kw}
+    if tile is None and values:
+        raise ConfigError(f"{sorted(values)} need tile=SIZE")
+    return tile_options(tile, **values)
 
 
 class Detector:
@@ -180,21 +211,78 @@ class Detector:
 
     # ------------------------------------------------------------------------ predict
     def stream(
-        self, source: Source, *, batch_size: int = 1, skipped: list[str] | None = None, **kw: Any
+        self,
+        source: Source | int,
+        *,
+        batch_size: int = 1,
+        skipped: list[str] | None = None,
+        vid_stride: int = 1,
+        buffer: int = 4,
+        drop: bool = True,
+        stats: dict[str, int] | None = None,
+        **kw: Any,
     ) -> Iterator[Result]:
-        """Results one by one (use for videos and large folders).
+        """Results one by one (use for videos, streams and large folders).
 
         Keyword arguments: ``conf`` (0.25), ``iou`` (0.45), ``max_det`` (300), ``classes``,
         ``agnostic``, ``multi_label``. Pass a list as ``skipped`` to skip unreadable files
         (their paths are appended) instead of raising.
+
+        Live sources: a webcam index (``0``) or an RTSP/RTMP/HTTP(S)/TCP/UDP URL, read on a
+        thread into a queue of ``buffer`` frames; when the model is slower than the source the
+        oldest frames are dropped (``stats`` receives ``dropped`` and ``most_buffered``);
+        ``drop=False`` makes the reader wait instead (a recorded video served over HTTP).
+        ``vid_stride=N`` takes every N-th frame of videos and streams.
+
+        Sliced inference (small objects in large images): ``tile=640`` runs each image as
+        640 x 640 tiles at its own resolution, with ``tile_overlap`` (0.2), ``tile_whole``
+        (also the whole image at ``imgsz``), ``tile_merge`` ("nmm" or "nms"), ``tile_match``
+        ("ios" or "iou") and ``tile_threshold`` (0.5); or a :class:`TileOptions` as ``tile``.
         """
-        return self.predictor(_frames(source, skipped), batch_size=batch_size, **kw)
+        tile = _tile(kw)
+        frames = _frames(source, skipped, vid_stride, buffer, stats, drop)
+        return self.predictor(frames, batch_size=batch_size, tile=tile, **kw)
 
     def predict(self, source: Source, *, batch_size: int = 1, **kw: Any) -> list[Result]:
         """Results for an image path, folder, glob, video, RGB array, or a list of them."""
         return list(self.stream(source, batch_size=batch_size, **kw))
 
     __call__ = predict
+
+    # ------------------------------------------------------------------------ track
+    def track_stream(
+        self,
+        source: Source | int,
+        *,
+        tracker: str | TrackerConfig = "bytetrack",
+        tracker_settings: dict[str, Any] | None = None,
+        vid_stride: int = 1,
+        **kw: Any,
+    ) -> Iterator[Result]:
+        """Tracked results one frame at a time: each result holds the detections that belong
+        to a track, with ``track_ids``. ``tracker``: ``"bytetrack"`` (default) or
+        ``"botsort"`` with the published defaults, changed by ``tracker_settings`` (fields of
+        :class:`~yolov9.track.TrackerConfig`, e.g. ``{"buffer": 60}``). Each video, stream or
+        run of still images gets a fresh tracker. Other keywords as for :meth:`stream`;
+        ``conf`` defaults to the tracker's ``low`` threshold (0.1), since both trackers also
+        use weak detections.
+        """
+        config = tracker_config(tracker, tracker_settings or {})
+        kw.setdefault("conf", config.low)
+        if kw["conf"] > config.low:
+            log.warning(
+                "conf %.2f is above the tracker's low threshold %.2f: weak detections that "
+                "keep tracks alive through occlusions are lost",
+                kw["conf"],
+                config.low,
+            )
+        results = self.stream(source, vid_stride=vid_stride, **kw)
+        return track_results(results, config, vid_stride=vid_stride)
+
+    def track(self, source: Source | int, **kw: Any) -> list[Result]:
+        """Tracked results of a video, stream, or images in order, as a list (see
+        :meth:`track_stream`, which yields them one at a time)."""
+        return list(self.track_stream(source, **kw))
 
     # ------------------------------------------------------------- val, export, train
     def val(self, data: str | Path, **options: Any) -> ValReport:

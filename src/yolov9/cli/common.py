@@ -67,3 +67,60 @@ def write_json(path: str | Path, obj: Any) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(obj, indent=1))
     return path
+
+
+def add_tile_args(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("sliced inference (small objects in large images)")
+    g.add_argument(
+        "--tile",
+        type=int,
+        default=None,
+        metavar="SIZE",
+        help="run each image as SIZE x SIZE tiles at its own resolution, merged afterwards",
+    )
+    g.add_argument(
+        "--tile-overlap", type=float, default=None, metavar="F", help="overlap of tiles (0.2)"
+    )
+    g.add_argument(
+        "--tile-whole",
+        action="store_true",
+        help="also run the whole image at --imgsz (objects larger than a tile)",
+    )
+    g.add_argument(
+        "--tile-merge",
+        choices=("nmm", "nms"),
+        default=None,
+        help="nmm: greedy merging of boxes that match (as SAHI; default), nms: keep the best",
+    )
+    g.add_argument(
+        "--tile-match",
+        choices=("ios", "iou"),
+        default=None,
+        help="match metric of the merge: intersection over the smaller box (default) or IoU",
+    )
+    g.add_argument(
+        "--tile-threshold", type=unit_float, default=None, help="match threshold of the merge (0.5)"
+    )
+
+
+def tile_values(args: argparse.Namespace) -> dict[str, Any]:
+    """The tile flags given, as keyword arguments of ``Detector.predict`` / ``val``.
+
+    Raises:
+        ConfigError: a tile setting without ``--tile``.
+    """
+    from yolov9.errors import ConfigError
+
+    values = {
+        k: getattr(args, k)
+        for k in ("tile_overlap", "tile_merge", "tile_match", "tile_threshold")
+        if getattr(args, k) is not None
+    }
+    if args.tile_whole:
+        values["tile_whole"] = True
+    if args.tile is None:
+        if values:
+            flags = ", ".join("--" + k.replace("_", "-") for k in values)
+            raise ConfigError(f"{flags} need --tile SIZE")
+        return {}
+    return {"tile": args.tile, **values}

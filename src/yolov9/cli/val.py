@@ -5,7 +5,16 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from yolov9.cli.common import add_device_args, imgsz, log, positive_int, unit_float, write_json
+from yolov9.cli.common import (
+    add_device_args,
+    add_tile_args,
+    imgsz,
+    log,
+    positive_int,
+    tile_values,
+    unit_float,
+    write_json,
+)
 
 
 def add_parser(sub: Any) -> None:
@@ -27,6 +36,7 @@ def add_parser(sub: Any) -> None:
     )
     p.add_argument("--workers", type=int, default=-1, help="data-loading processes (-1: auto)")
     add_device_args(p)
+    add_tile_args(p)
     p.add_argument("--out", default="runs/val", help="run folder for plots and reports")
     p.add_argument("--exist-ok", action="store_true")
     p.add_argument("--no-plots", action="store_true")
@@ -54,6 +64,7 @@ def run(args: argparse.Namespace) -> int:
         out=args.out,
         exist_ok=args.exist_ok,
         plots=not args.no_plots,
+        **tile_values(args),
     )
     report = validate(args.data, args.weights, predictions=args.predictions, opts=opts)
     if report.result is not None:

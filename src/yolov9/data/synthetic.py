@@ -434,6 +434,7 @@ def write_dataset(
     background_every: int = 0,
     photos: list[str | Path] | None = None,
     masks: bool = False,
+    radius: tuple[float, float | None] = (8.0, None),
 ) -> dict[str, Path]:
     """Write a shapes dataset (same images, same boxes) in any of the formats ``yolo``,
     ``coco`` and ``voc``; return each format's description file.
@@ -451,7 +452,8 @@ def write_dataset(
     (the polygon's) and ``bbox`` (its bounds); VOC stays boxes only. Without ``photos`` the
     backgrounds are crops of :data:`PHOTO_COUNT` :func:`make_photo` images generated at
     twice the image size (at most 1024 px). Same seed, same dataset; detection datasets are
-    unchanged by this mode's existence.
+    unchanged by this mode's existence. ``radius``: the detection shapes' (min, max) radius in
+    pixels (None: a fifth of the shorter side), e.g. (4, 12) for 8-24 px objects.
     """
     root = Path(root)
     splits = splits or {"train": 64, "val": 16}
@@ -481,7 +483,12 @@ def write_dataset(
                 )
             else:
                 image, boxes, labels = make_scene(
-                    rng, size, max_objects=0 if empty else max_objects, photo=photo
+                    rng,
+                    size,
+                    max_objects=0 if empty else max_objects,
+                    photo=photo,
+                    min_radius=radius[0],
+                    max_radius=radius[1],
                 )
             name = f"{split}_{i:05d}.png"
             cv2.imwrite(str(root / "images" / split / name), cv2.cvtColor(image, cv2.COLOR_RGB2BGR))

@@ -24,9 +24,10 @@ from yolov9.data.dataset import DetectionDataset
 from yolov9.data.images import LetterboxInfo, boxes_to_original, read_image
 from yolov9.data.labels import ImageLabels
 from yolov9.data.loader import EvalBatch, EvalDataset, eval_loader
-from yolov9.errors import ConfigError
+from yolov9.errors import ConfigError, DataError
 from yolov9.inference.backends import InferenceBackend, TorchBackend, nms_with_masks
 from yolov9.inference.masks import masks_for_image
+from yolov9.inference.tiles import TiledDetector, TileOptions
 from yolov9.loss import Criterion, Targets
 from yolov9.metrics.coco import (
     CocoMetrics,
@@ -98,6 +99,7 @@ class Evaluator:
         device: str | torch.device | None = None,
         precision: str = "fp32",
         progress: bool = True,
+        tile: TileOptions | None = None,
     ) -> None:
         if imgsz % 32:
             raise ConfigError(f"imgsz must be a multiple of 32, got {imgsz}")
@@ -108,6 +110,7 @@ class Evaluator:
         self.workers = default_workers(workers)
         self.precision, self.progress = precision, progress
         self.device = select_device(device)
+        self.tile = tile  # sliced inference: each image as tiles (inference.tiles)
 
     def _data(self, backend: InferenceBackend | None, masks: bool = False) -> EvalDataset:
         """Rect batches at ``imgsz``, or an export's fixed input shape and batch size (with
@@ -168,6 +171,50 @@ class Evaluator:
         failed_ids: set[int] = set()
         losses = _LossMeans()
         clock = _Clock()
+        if self.tile is not None:
+            if criterion is not None:
+                raise ConfigError("validation losses are not computed with tiles")
+            self._run_tiled(backend, self.tile, parts, failed, failed_ids, clock)
+        else:
+            self._run_batches(backend, data, criterion, parts, failed, failed_ids, losses, clock)
+        ok_ids = [r.image_id for r in self.dataset.records if r.image_id not in failed_ids]
+        for message in failed:
+            log.warning("excluded from the metrics: %s", message)
+        detections = CocoResults.concat(parts)
+        del parts
+        metrics = evaluate_coco(self.gt, detections, image_ids=ok_ids)
+        mask_metrics = (
+            evaluate_coco(self.gt, detections, image_ids=ok_ids, iou_type="segm")
+            if segment
+            else None
+        )
+        n = len(self.dataset.records) if self.tile is not None else len(data)
+        result = EvalResult(
+            metrics,
+            detections,
+            clock.per_image(n),
+            n - len(failed),
+            failed,
+            losses.means() if criterion is not None else None,
+            mask_metrics=mask_metrics,
+        )
+        if out_dir is not None:
+            result.plots = save_plots(self.dataset, detections, metrics, out_dir, examples=examples)
+        return result
+
+    def _run_batches(
+        self,
+        backend: InferenceBackend,
+        data: EvalDataset,
+        criterion: Criterion | None,
+        parts: list[CocoResults],
+        failed: list[str],
+        failed_ids: set[int],
+        losses: _LossMeans,
+        clock: _Clock,
+    ) -> None:
+        """The reference's protocol: rect batches through the backend."""
+        segment = backend.task == "segment"
         loader = eval_loader(data, self.workers)
         bar = tqdm(
             loader, desc="val", unit="batch", disable=None if self.progress else True, leave=False
@@ -194,30 +241,51 @@ class Evaluator:
                 )
             clock.lap("postprocess")
         bar.close()
-        ok_ids = [r.image_id for r in self.dataset.records if r.image_id not in failed_ids]
-        for message in failed:
-            log.warning("excluded from the metrics: %s", message)
-        detections = CocoResults.concat(parts)
-        del parts
-        metrics = evaluate_coco(self.gt, detections, image_ids=ok_ids)
-        mask_metrics = (
-            evaluate_coco(self.gt, detections, image_ids=ok_ids, iou_type="segm")
-            if segment
-            else None
+
+    def _run_tiled(
+        self,
+        backend: InferenceBackend,
+        tile: TileOptions,
+        parts: list[CocoResults],
+        failed: list[str],
+        failed_ids: set[int],
+        clock: _Clock,
+    ) -> None:
+        """Each image at its own resolution as tiles, merged (see inference.tiles)."""
+        tiler = TiledDetector(backend, tile, imgsz=self.imgsz)
+        governor = ThreadGovernor()
+        records = self.dataset.records
+        bar = tqdm(
+            records,
+            desc="val (tiles)",
+            unit="image",
+            disable=None if self.progress else True,
+            leave=False,
         )
-        n = len(data)
-        result = EvalResult(
-            metrics,
-            detections,
-            clock.per_image(n),
-            n - len(failed),
-            failed,
-            losses.means() if criterion is not None else None,
-            mask_metrics=mask_metrics,
-        )
-        if out_dir is not None:
-            result.plots = save_plots(self.dataset, detections, metrics, out_dir, examples=examples)
-        return result
+        for record in bar:
+            governor.poll()
+            try:
+                image = read_image(record.path)
+            except DataError as e:
+                failed.append(str(e))
+                failed_ids.add(record.image_id)
+                continue
+            clock.lap("preprocess")
+            det = tiler(image, self.nms)
+            clock.lap("inference")
+            rles = det.masks.rles() if det.masks is not None else None
+            parts.append(
+                to_coco_arrays(
+                    record.image_id,
+                    det.boxes,
+                    det.scores,
+                    det.labels,
+                    self.dataset.category_ids,
+                    masks=rles,
+                )
+            )
+            clock.lap("postprocess")
+        bar.close()
 
     def _detect(
         self,

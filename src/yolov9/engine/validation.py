@@ -15,6 +15,7 @@ from yolov9.engine.evaluator import EvalResult, Evaluator, save_plots, score_pre
 from yolov9.errors import DataError
 from yolov9.inference.backends import InferenceBackend
 from yolov9.inference.loader import load_backend
+from yolov9.inference.tiles import tile_options
 from yolov9.metrics.coco import CocoMetrics
 from yolov9.utils.paths import new_run_dir
 from yolov9.utils.perf import tune_cpu_allocator
@@ -41,6 +42,13 @@ class ValOptions:
     out: str = "runs/val"
     exist_ok: bool = False
     plots: bool = True
+    # sliced inference (inference.tiles): tile side in pixels, None for whole images
+    tile: int | None = None
+    tile_overlap: float = 0.2
+    tile_whole: bool = False
+    tile_merge: str = "nmm"
+    tile_match: str = "ios"
+    tile_threshold: float = 0.5
 
 
 @dataclass
@@ -144,6 +152,14 @@ def _run_model(
         workers=opts.workers,
         device=opts.device,
         precision=opts.precision,
+        tile=tile_options(
+            opts.tile,
+            tile_overlap=opts.tile_overlap,
+            tile_whole=opts.tile_whole,
+            tile_merge=opts.tile_merge,
+            tile_match=opts.tile_match,
+            tile_threshold=opts.tile_threshold,
+        ),
     )
     result = evaluator.run(backend, out_dir=out if opts.plots else None)
     summary = {
@@ -154,6 +170,12 @@ def _run_model(
         "imgsz": imgsz,
         "backend": backend.describe(),
     }
+    if opts.tile is not None:
+        summary["tile"] = {
+            "size": opts.tile,
+            "overlap": opts.tile_overlap,
+            "whole": opts.tile_whole,
+        }
     return result, summary
 
 

@@ -14,6 +14,7 @@ from yolov9.errors import ConfigError
 from yolov9.inference.backends import InferenceBackend
 from yolov9.inference.masks import masks_for_image
 from yolov9.inference.result import Result
+from yolov9.inference.tiles import TiledDetector, TileOptions
 from yolov9.utils.threads import ThreadGovernor
 
 
@@ -24,6 +25,9 @@ class Predictor:
     reference's masks (prototype resolution, cropped to the box, upsampled to the network
     input, > 0.5) mapped back through the letterbox, or with ``full_res_masks`` computed
     from the prototypes straight at the image's resolution (see :mod:`yolov9.inference.masks`).
+
+    A call with ``tile`` runs each image as overlapping tiles at its own resolution, merged
+    afterwards (small objects; see :mod:`yolov9.inference.tiles`).
     """
 
     def __init__(
@@ -78,6 +82,7 @@ class Predictor:
         classes: list[int] | None = None,
         agnostic: bool = False,
         multi_label: bool = False,
+        tile: TileOptions | None = None,
     ) -> Iterator[Result]:
         if classes is not None and any(not 0 <= c < len(self.names) for c in classes):
             raise ConfigError(f"classes {classes} outside 0..{len(self.names) - 1}")
@@ -91,6 +96,14 @@ class Predictor:
             "agnostic": agnostic,
             "multi_label": multi_label,
         }
+        if tile is not None:
+            tiler = TiledDetector(
+                self.backend, tile, imgsz=self.imgsz, full_res_masks=self.full_res_masks
+            )
+            for frame in frames:
+                self.governor.poll()
+                yield self._run_tiled(tiler, frame, nms)
+            return
         pending: list[Frame] = []
         for frame in frames:
             pending.append(frame)
@@ -131,3 +144,18 @@ class Predictor:
                 image=frame.image,
                 masks=masks,
             )
+
+    def _run_tiled(self, tiler: TiledDetector, frame: Frame, nms: dict[str, Any]) -> Result:
+        det = tiler(frame.image, nms)
+        return Result(
+            boxes=det.boxes,
+            scores=det.scores,
+            labels=det.labels,
+            names=self.names,
+            orig_shape=(int(frame.image.shape[0]), int(frame.image.shape[1])),
+            path=frame.path,
+            frame=frame.frame,
+            fps=frame.fps,
+            image=frame.image,
+            masks=det.masks,
+        )

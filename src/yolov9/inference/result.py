@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -27,6 +28,8 @@ class Result:
         image: the RGB image itself (kept for :meth:`plot`).
         masks: per-detection instance masks in the image's pixels, for segmentation models
             (None for detection).
+        track_ids: (N,) int64 track ids when the result comes from tracking (None
+            otherwise); a tracked result holds only the detections that belong to a track.
     """
 
     boxes: np.ndarray
@@ -39,9 +42,23 @@ class Result:
     fps: float | None = None
     image: np.ndarray | None = field(default=None, repr=False)
     masks: InstanceMasks | None = field(default=None, repr=False)
+    track_ids: np.ndarray | None = None
 
     def __len__(self) -> int:
         return int(self.scores.shape[0])
+
+    def select(self, indices: np.ndarray, track_ids: np.ndarray | None = None) -> Result:
+        """The detections at ``indices`` (in that order), with their masks, optionally
+        labelled with ``track_ids``."""
+        idx = np.asarray(indices, np.int64).reshape(-1)
+        return dataclasses.replace(
+            self,
+            boxes=self.boxes[idx],
+            scores=self.scores[idx],
+            labels=self.labels[idx],
+            masks=self.masks.select(idx) if self.masks is not None else None,
+            track_ids=None if track_ids is None else np.asarray(track_ids, np.int64).reshape(-1),
+        )
 
     def records(self, mask_format: str | None = "rle") -> list[dict[str, Any]]:
         """One JSON-ready dict per detection.
@@ -62,6 +79,9 @@ class Result:
             }
             for box, score, label in zip(self.boxes, self.scores, self.labels, strict=True)
         ]
+        if self.track_ids is not None:
+            for record, tid in zip(out, self.track_ids, strict=True):
+                record["track_id"] = int(tid)
         if mask_format not in (None, "rle", "polygon"):
             raise ValueError(f"mask_format must be 'rle' or 'polygon', got {mask_format!r}")
         if self.masks is not None and mask_format is not None:
@@ -92,6 +112,7 @@ class Result:
             self.labels,
             self.names,
             masks=self.masks.crop if self.masks is not None else None,
+            track_ids=self.track_ids,
         )
 
     def save(self, path: str | Path) -> Path:

@@ -1,24 +1,64 @@
-"""Writing prediction output: annotated images and videos, and the detection records (with
-instance masks as COCO RLE or polygons for segmentation results)."""
+"""Writing prediction and tracking output: annotated images and videos (track ids and short
+trails when tracking), the detection records as JSON (streamed to the file, instance masks as
+COCO RLE or polygons) and MOTChallenge text files.
+
+Memory stays flat over any number of frames: nothing is kept per frame unless the caller asks
+for the records in memory (:func:`save_results`).
+"""
 
 from __future__ import annotations
 
+import json
+import os
+from collections import deque
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import cv2
+import numpy as np
 
 from yolov9.inference.result import Result
+from yolov9.utils.draw import draw_trails
+
+TRAIL = 30  # centres kept per track for its trail (frames)
 
 
-class _Writers:
+def sequence_key(result: Result) -> str:
+    """What one tracker follows: a video (its path), or all still images as one sequence."""
+    return str(result.path) if result.frame is not None else "<images>"
+
+
+class _Trails:
+    """Recent box centres per track of one sequence; tracks unseen for ``TRAIL`` frames are
+    forgotten."""
+
+    def __init__(self) -> None:
+        self.points: dict[int, deque[tuple[float, float]]] = {}
+        self.seen: dict[int, int] = {}
+        self.tick = 0
+
+    def add(self, result: Result) -> dict[int, deque[tuple[float, float]]]:
+        self.tick += 1
+        assert result.track_ids is not None
+        for box, tid in zip(result.boxes, result.track_ids, strict=True):
+            key = int(tid)
+            centre = (float(box[0] + box[2]) / 2, float(box[1] + box[3]) / 2)
+            self.points.setdefault(key, deque(maxlen=TRAIL)).append(centre)
+            self.seen[key] = self.tick
+        for key in [k for k, t in self.seen.items() if self.tick - t > TRAIL]:
+            del self.points[key], self.seen[key]
+        return self.points
+
+
+class _Media:
     """Annotated-output files with unique names inside one folder."""
 
     def __init__(self, out: Path) -> None:
         self.out = out
         self.taken: set[str] = set()
         self.videos: dict[str, cv2.VideoWriter] = {}
+        self.trails: dict[str, _Trails] = {}
 
     def unique(self, name: str) -> Path:
         stem, suffix = Path(name).stem, Path(name).suffix
@@ -29,21 +69,166 @@ class _Writers:
         return self.out / candidate
 
     def write(self, result: Result, index: int) -> None:
+        image = result.plot()
+        if result.track_ids is not None:
+            trails = self.trails.setdefault(sequence_key(result), _Trails())
+            draw_trails(image, trails.add(result))
         if result.frame is None:
             name = Path(result.path).name if result.path else f"image{index}.jpg"
-            result.save(self.unique(name))
+            path = self.unique(name)
+            if not cv2.imwrite(str(path), cv2.cvtColor(image, cv2.COLOR_RGB2BGR)):
+                raise OSError(f"could not write {path}")
             return
         key = str(result.path)
         if key not in self.videos:
             h, w = result.orig_shape
-            path = self.unique(Path(key).stem + ".mp4")
+            stem = _stem(key)
+            path = self.unique(stem + ".mp4")
             fourcc = cv2.VideoWriter.fourcc(*"mp4v")
             self.videos[key] = cv2.VideoWriter(str(path), fourcc, result.fps or 30.0, (w, h))
-        self.videos[key].write(cv2.cvtColor(result.plot(), cv2.COLOR_RGB2BGR))
+        self.videos[key].write(cv2.cvtColor(image, cv2.COLOR_RGB2BGR))
 
     def close(self) -> None:
         for writer in self.videos.values():
             writer.release()
+
+
+def _stem(source: str) -> str:
+    """A file-name stem for a video path, camera index or URL."""
+    stem = Path(source.split("?")[0].rstrip("/")).stem or "stream"
+    return "".join(c if c.isalnum() or c in "-_." else "_" for c in stem) or "stream"
+
+
+class _JsonList:
+    """A JSON list written record by record into a temporary file, renamed into place when
+    complete."""
+
+    def __init__(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.path = path
+        self.tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+        self.file: IO[str] = self.tmp.open("w")
+        self.file.write("[")
+        self.count = 0
+
+    def add(self, records: list[dict[str, Any]]) -> None:
+        for record in records:
+            self.file.write(("\n" if self.count == 0 else ",\n") + json.dumps(record))
+            self.count += 1
+
+    def close(self, complete: bool) -> None:
+        self.file.write("\n]\n")
+        self.file.close()
+        if complete:
+            os.replace(self.tmp, self.path)
+        else:
+            self.tmp.unlink(missing_ok=True)
+
+
+class _Mot:
+    """MOTChallenge text, one file per sequence:
+    ``frame,id,bb_left,bb_top,bb_width,bb_height,conf,-1,-1,-1`` (frames from 1)."""
+
+    def __init__(self, out: Path) -> None:
+        out.mkdir(parents=True, exist_ok=True)
+        self.out = out
+        self.files: dict[str, IO[str]] = {}
+        self.counts: dict[str, int] = {}
+        self.paths: list[Path] = []
+
+    def add(self, result: Result) -> None:
+        if result.track_ids is None:
+            raise ValueError("MOT output needs tracked results (track ids)")
+        key = sequence_key(result)
+        if key not in self.files:
+            name = "images" if result.frame is None else _stem(key)
+            path, n = self.out / f"{name}.txt", 2
+            while path in self.paths:
+                path, n = self.out / f"{name}-{n}.txt", n + 1
+            self.paths.append(path)
+            self.files[key] = path.open("w")
+            self.counts[key] = 0
+        self.counts[key] += 1
+        frame = result.frame + 1 if result.frame is not None else self.counts[key]
+        lines = [
+            f"{frame},{int(tid)},{x1:.2f},{y1:.2f},{x2 - x1:.2f},{y2 - y1:.2f},{s:.4f},-1,-1,-1\n"
+            for (x1, y1, x2, y2), s, tid in zip(
+                result.boxes.astype(np.float64).tolist(),
+                result.scores.tolist(),
+                result.track_ids,
+                strict=True,
+            )
+        ]
+        self.files[key].writelines(lines)
+
+    def close(self) -> None:
+        for f in self.files.values():
+            f.close()
+
+
+class OutputWriter:
+    """Consumes results one at a time and writes what was asked for.
+
+    Args:
+        out: folder for annotated images and videos (None: none written).
+        json_path: write every detection record to this JSON file (streamed).
+        mask_format: how records hold masks ("rle" or "polygon"; None leaves them out).
+        mot_dir: write MOTChallenge text files here (tracked results only).
+        keep_records: also keep the records in memory (:attr:`records`).
+    """
+
+    def __init__(
+        self,
+        out: Path | None,
+        *,
+        json_path: Path | None = None,
+        mask_format: str | None = "rle",
+        mot_dir: Path | None = None,
+        keep_records: bool = False,
+    ) -> None:
+        if mask_format not in (None, "rle", "polygon"):
+            raise ValueError(f"mask_format must be 'rle' or 'polygon', got {mask_format!r}")
+        self.media = _Media(out) if out is not None else None
+        self.json = _JsonList(json_path) if json_path is not None else None
+        self.mot = _Mot(mot_dir) if mot_dir is not None else None
+        self.mask_format = mask_format
+        self.records: list[dict[str, Any]] | None = [] if keep_records else None
+        self.images = 0
+        self.detections = 0
+
+    def add(self, result: Result) -> None:
+        self.images += 1
+        self.detections += len(result)
+        if self.json is not None or self.records is not None:
+            records = result.records(self.mask_format)
+            if self.json is not None:
+                self.json.add(records)
+            if self.records is not None:
+                self.records.extend(records)
+        if self.mot is not None:
+            self.mot.add(result)
+        if self.media is not None:
+            self.media.write(result, self.images)
+
+    def close(self, complete: bool = True) -> None:
+        """Finish every file (a JSON file only appears when ``complete``)."""
+        if self.media is not None:
+            self.media.close()
+        if self.mot is not None:
+            self.mot.close()
+        if self.json is not None:
+            self.json.close(complete)
+
+    def consume(self, results: Iterable[Result]) -> OutputWriter:
+        """Add every result, then close (the JSON file is dropped if this fails)."""
+        ok = False
+        try:
+            for result in results:
+                self.add(result)
+            ok = True
+        finally:
+            self.close(ok)
+        return self
 
 
 def save_results(
@@ -53,24 +238,11 @@ def save_results(
     drawn for segmentation results.
 
     ``mask_format`` ("rle" or "polygon") is how each record holds its detection's mask
-    (see :meth:`Result.records`); ``None`` leaves masks out of the records (no encoding cost
-    when no JSON is written).
+    (see :meth:`Result.records`); ``None`` leaves masks out of the records.
 
     Returns:
         (all detection records, number of images/frames, number of detections)
     """
-    if mask_format not in (None, "rle", "polygon"):
-        raise ValueError(f"mask_format must be 'rle' or 'polygon', got {mask_format!r}")
-    writers = _Writers(out) if out is not None else None
-    records: list[dict[str, Any]] = []
-    n_images = 0
-    try:
-        for result in results:
-            n_images += 1
-            records.extend(result.records(mask_format))
-            if writers is not None:
-                writers.write(result, n_images)
-    finally:
-        if writers is not None:
-            writers.close()
-    return records, n_images, len(records)
+    writer = OutputWriter(out, mask_format=mask_format, keep_records=True).consume(results)
+    assert writer.records is not None
+    return writer.records, writer.images, writer.detections

@@ -82,6 +82,7 @@ def draw_detections(
     names: Sequence[str],
     masks: Sequence[MaskItem] | Callable[[int], MaskItem] | None = None,
     mask_alpha: float = MASK_ALPHA,
+    track_ids: Sequence[int] | np.ndarray | None = None,
 ) -> np.ndarray:
     """Return a copy of ``image_rgb`` with boxes and "name score" captions drawn (names only
     when ``scores`` is None, e.g. for ground truth).
@@ -90,20 +91,27 @@ def draw_detections(
     boxes and captions on top. Each is a (H, W) bool array or a ``(crop, (top, left))`` pair
     placing a bool crop in the image; pass a callable ``i -> mask`` to produce them one at a
     time (memory stays bounded by one mask).
+
+    With ``track_ids`` (tracking), captions start with ``#id`` and each track has its own
+    colour (its mask too).
     """
     out = np.ascontiguousarray(image_rgb.copy())
+    keys = labels if track_ids is None else np.asarray(track_ids)
     if masks is not None:
-        _draw_masks(out, masks, labels, mask_alpha)
+        _draw_masks(out, masks, keys, mask_alpha)
     h, w = out.shape[:2]
     thickness = max(1, round((h + w) / 600))
     font_scale = max(0.4, thickness / 3)
     shown = scores if scores is not None else [None] * len(labels)
-    for box, score, label in zip(boxes_xyxy, shown, labels, strict=True):
+    ids = [None] * len(labels) if track_ids is None else [int(t) for t in track_ids]
+    for box, score, label, key, tid in zip(boxes_xyxy, shown, labels, keys, ids, strict=True):
         x1, y1, x2, y2 = (round(float(v)) for v in box)
-        colour = class_colour(int(label))
+        colour = class_colour(int(key))
         cv2.rectangle(out, (x1, y1), (x2, y2), colour, thickness, cv2.LINE_AA)
         name = names[int(label)] if 0 <= int(label) < len(names) else str(int(label))
         caption = name if score is None else f"{name} {float(score):.2f}"
+        if tid is not None:
+            caption = f"#{tid} {caption}"
         (tw, th), base = cv2.getTextSize(caption, cv2.FONT_HERSHEY_SIMPLEX, font_scale, 1)
         ty = y1 - th - base - 2 if y1 - th - base - 2 >= 0 else y1
         cv2.rectangle(out, (x1, ty), (x1 + tw + 2, ty + th + base + 2), colour, -1)
@@ -118,3 +126,18 @@ def draw_detections(
             cv2.LINE_AA,
         )
     return out
+
+
+def draw_trails(
+    image_rgb: np.ndarray, trails: dict[int, Sequence[tuple[float, float]]]
+) -> np.ndarray:
+    """Draw each track's recent centres (oldest first) as a polyline in its colour, in
+    place; returns the image."""
+    h, w = image_rgb.shape[:2]
+    thickness = max(1, round((h + w) / 800))
+    for tid, points in trails.items():
+        if len(points) < 2:
+            continue
+        pts = np.round(np.asarray(points, np.float32)).astype(np.int32).reshape(-1, 1, 2)
+        cv2.polylines(image_rgb, [pts], False, class_colour(int(tid)), thickness, cv2.LINE_AA)
+    return image_rgb
