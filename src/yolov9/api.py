@@ -236,7 +236,7 @@ class Detector:
 
         Sliced inference (small objects in large images): ``tile=640`` runs each image as
         640 x 640 tiles at its own resolution, with ``tile_overlap`` (0.2), ``tile_whole``
-        (also the whole image at ``imgsz``), ``tile_merge`` ("nmm" or "nms"), ``tile_match``
+        (also the whole image at ``imgsz``), ``tile_merge`` ("nms" or "nmm"), ``tile_match``
         ("ios" or "iou") and ``tile_threshold`` (0.5); or a :class:`TileOptions` as ``tile``.
         """
         tile = _tile(kw)

@@ -22,7 +22,7 @@ from yolov9.models import build_model
 
 
 def test_tiles_cover_the_image_and_end_at_its_edges() -> None:
-    assert tile_starts(1000, 256, 0.2) == [0, 204, 408, 612, 744]
+    assert tile_starts(1000, 256, 0.2) == [0, 205, 410, 615, 744]  # step 256 - 51
     assert tile_starts(200, 256, 0.2) == [0]  # shorter than a tile: one window
     assert tile_starts(512, 256, 0.0) == [0, 256]
     windows = tile_windows((700, 1000), 256, 0.25)
@@ -38,7 +38,7 @@ def test_tiles_cover_the_image_and_end_at_its_edges() -> None:
 
 def _white_box_detector(monkeypatch: pytest.MonkeyPatch, seen: list[tuple[int, ...]]) -> Detector:
     """A detector whose network 'finds' the white pixels of each input: one box around them,
-    class 1, scoring 0.5 + 0.4 * min(1, area / 1600) (a cut object scores lower). Records
+    class 1, scoring 0.5 + 0.4 * area / (area + 1600) (a cut object scores lower). Records
     every input batch's shape."""
     det = Detector(build_model("gelan-t", num_classes=2), ["a", "b"], imgsz=256, device="cpu")
 
@@ -52,7 +52,7 @@ def _white_box_detector(monkeypatch: pytest.MonkeyPatch, seen: list[tuple[int, .
                 box = torch.tensor([xs.min(), ys.min(), xs.max() + 1, ys.max() + 1])
                 boxes[i, 0] = box
                 area = float((box[2] - box[0]) * (box[3] - box[1]))
-                scores[i, 0, 1] = 0.5 + 0.4 * min(1.0, area / 1600)
+                scores[i, 0, 1] = 0.5 + 0.4 * area / (area + 1600)
         return Decoded(boxes, scores)
 
     monkeypatch.setattr(det.backend, "infer", fake_infer)
@@ -85,7 +85,7 @@ def test_an_object_cut_by_tile_borders_is_merged_whole(monkeypatch: pytest.Monke
     for merge in ("nmm", "nms"):  # IoS 1 with the whole object: the halves join it
         r = det.predict(image, tile=256, tile_overlap=0.25, tile_merge=merge)[0]
         np.testing.assert_allclose(r.boxes, [[236, 100, 276, 140]])
-        assert r.scores.tolist() == pytest.approx([0.9])
+        assert r.scores.tolist() == pytest.approx([0.7])  # the whole object's
     iou = det.predict(image, tile=256, tile_overlap=0.25, tile_match="iou")[0]
     assert len(iou) == 3  # IoU of a half with the whole is 0.5, not above the threshold
     # without overlap the halves only touch: nothing to merge
@@ -193,3 +193,17 @@ def test_tiled_validation_scores_every_image(tmp_path: Path) -> None:
     assert report.report["images"] == 3
     assert report.report["tile"]["size"] == 96
     assert 0.0 <= report.metrics.AP <= 1.0
+
+
+def test_nmm_merges_only_what_still_matches_the_merged_box() -> None:
+    """SAHI's rule: group members join by descending score, each only if it still matches the
+    box merged so far (the others are dropped)."""
+    from yolov9.inference.tiles import _still_matching
+
+    boxes = np.array([[0, 0, 10, 10], [0, 0, 10, 14], [0, -6, 10, 10]], np.float32)
+    scores = np.array([0.9, 0.8, 0.7], np.float32)
+    groups = merge_groups(boxes, scores, np.zeros(3), metric="iou")
+    assert groups == [[0, 1, 2]]  # IoU with the first: 0.71 and 0.63
+    # after [0, 1] merge to (0, 0, 10, 14), box 2's IoU with it is 0.5: not above
+    assert _still_matching(groups[0], boxes, "iou", 0.5) == [0, 1]
+    assert _still_matching(groups[0], boxes, "iou", 0.4) == [0, 1, 2]

@@ -90,7 +90,7 @@ def add_tile_args(p: argparse.ArgumentParser) -> None:
         "--tile-merge",
         choices=("nmm", "nms"),
         default=None,
-        help="nmm: greedy merging of boxes that match (as SAHI; default), nms: keep the best",
+        help="nms: keep the best of boxes that match (default), nmm: merge them (as SAHI)",
     )
     g.add_argument(
         "--tile-match",

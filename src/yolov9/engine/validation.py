@@ -46,7 +46,7 @@ class ValOptions:
     tile: int | None = None
     tile_overlap: float = 0.2
     tile_whole: bool = False
-    tile_merge: str = "nmm"
+    tile_merge: str = "nms"
     tile_match: str = "ios"
     tile_threshold: float = 0.5
 

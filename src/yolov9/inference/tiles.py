@@ -5,9 +5,10 @@ mapped back into the image and merged.
 Rules
 -----
 * Tiles are ``size`` x ``size`` windows of the original image. Along each axis they start at
-  0, then every ``step = floor(size * (1 - overlap))`` pixels; the last window is moved back
-  so that it ends at the image's edge (no tile hangs over it, as SAHI does). An image shorter
-  than ``size`` along an axis gets one window there, the image's full extent.
+  0, then every ``step = size - floor(size * overlap)`` pixels; the last window is moved back
+  so that it ends at the image's edge (no tile hangs over it). This is SAHI's grid: on our
+  benchmark a grid one pixel finer moved AP by 0.02 at low confidence, so comparisons keep it.
+  An image shorter than ``size`` along an axis gets one window there, its full extent.
 * Each window runs at its own pixels: the crop is placed at the top-left of a network input
   of ``size`` rounded up to the stride (an exported model's fixed input shape, if it has one),
   the rest padded with the letterbox grey. A box found at ``(x1, y1, x2, y2)`` in tile
@@ -18,10 +19,13 @@ Rules
 * Merging (:func:`merge_groups`): by descending score, each remaining detection takes every
   lower-scoring remaining one of the same class (any class when agnostic) whose match with it
   exceeds ``threshold``; the match is IoU, or IoS (intersection over the smaller box's area,
-  which also joins a box cut by a tile's border with the whole object). With ``merge="nms"``
-  the taken detections are dropped; with ``merge="nmm"`` (greedy non-maximum merging, as SAHI
-  does) the group becomes one detection: the union of the boxes (and masks), the highest
-  score and its class.
+  which also catches a box cut by a tile's border inside the whole object). With
+  ``merge="nms"`` (the default) the taken detections are dropped; with ``merge="nmm"``
+  (greedy non-maximum merging, as SAHI does) they are merged in, by descending score, each
+  only if it still matches the box merged so far (SAHI's rule; the others are dropped): the
+  union of the boxes (and masks), with the highest score and its class. On our small-object
+  benchmark NMS scores 0.67 AP against NMM's 0.55: at evaluation's low confidence, merging
+  grows good boxes with weak neighbours (docs/benchmarks.md).
 """
 
 from __future__ import annotations
@@ -52,7 +56,7 @@ class TileOptions:
     size: int
     overlap: float = 0.2
     whole: bool = False
-    merge: str = "nmm"
+    merge: str = "nms"
     metric: str = "ios"
     threshold: float = 0.5
     batch: int = 8  # tiles per forward pass
@@ -80,7 +84,7 @@ def tile_options(
     *,
     tile_overlap: float = 0.2,
     tile_whole: bool = False,
-    tile_merge: str = "nmm",
+    tile_merge: str = "nms",
     tile_match: str = "ios",
     tile_threshold: float = 0.5,
 ) -> TileOptions | None:
@@ -101,7 +105,7 @@ def tile_starts(length: int, size: int, overlap: float) -> list[int]:
     """Window starts along one axis of ``length`` pixels (see the module's rules)."""
     if length <= size:
         return [0]
-    step = max(1, math.floor(size * (1.0 - overlap)))
+    step = max(1, size - math.floor(size * overlap))
     starts = list(range(0, length - size + 1, step))
     if starts[-1] != length - size:
         starts.append(length - size)
@@ -267,6 +271,11 @@ class TiledDetector:
         )[: int(nms.get("max_det", 300))]
         if self.options.merge == "nms":
             groups = [g[:1] for g in groups]
+        else:
+            groups = [
+                _still_matching(g, all_boxes, self.options.metric, self.options.threshold)
+                for g in groups
+            ]
         first = np.array([g[0] for g in groups], np.int64)
         out_boxes = np.array(
             [np.concatenate((all_boxes[g, :2].min(0), all_boxes[g, 2:].max(0))) for g in groups],
@@ -314,6 +323,23 @@ class TiledDetector:
             crops.append(crop)
             offsets.append(offset)
         return InstanceMasks.from_crops(shape, crops, offsets)
+
+
+def _still_matching(
+    group: list[int], boxes: np.ndarray, metric: str, threshold: float
+) -> list[int]:
+    """The members that still match the box merged so far, taken by descending score (the
+    group's order), the first always."""
+    kept = group[:1]
+    merged = boxes[group[0]].astype(np.float32)
+    for k in group[1:]:
+        pair = torch.from_numpy(np.stack([merged, boxes[k]]).astype(np.float32))
+        if float(match_matrix(pair[:1], pair[1:], metric)[0, 0]) > threshold:
+            kept.append(k)
+            merged = np.concatenate(
+                (np.minimum(merged[:2], boxes[k, :2]), np.maximum(merged[2:], boxes[k, 2:]))
+            )
+    return kept
 
 
 def _union(
