@@ -12,7 +12,8 @@ scenes) by the same COCO evaluator (faster-coco-eval, AP and AP_small) in these 
     as a SAHI DetectionModel (our pre- and post-processing per tile), in its own environment
     (SAHI needs opencv-python, never our dependency).
 Time per image is the median over the images (decode excluded for both). Same confidence
-(--conf) for every run.
+(--conf) for every run. Then (``--speed-rounds``) ours and SAHI are timed alternately on
+each image in one process, SAHI at batch 8 and at its default batch 1.
 """
 
 from __future__ import annotations
@@ -28,19 +29,13 @@ from pathlib import Path
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
 
-SAHI_JOB = textwrap.dedent("""
-    import json, sys, time
-    from pathlib import Path
-    import numpy as np
+# our model as a SAHI DetectionModel: our pre- and post-processing per tile (the globals
+# ``tile`` and ``imgsz`` are the job's)
+SAHI_MODEL = textwrap.dedent("""
     from sahi.models.base import DetectionModel
-    from sahi.predict import get_sliced_prediction
     from sahi.prediction import ObjectPrediction
     from sahi.utils.compatibility import fix_full_shape_list, fix_shift_amount_list
     from yolov9.api import Detector
-    from yolov9.data.images import read_image
-
-    weights, images, tile, conf, whole, imgsz, merge, out = sys.argv[1:9]
-    tile, conf, whole, imgsz = int(tile), float(conf), whole == "1", int(imgsz)
 
     class Ours(DetectionModel):
         def load_model(self):  # tiles at their own size; the whole image at imgsz
@@ -75,7 +70,16 @@ SAHI_JOB = textwrap.dedent("""
                                      shift_amount=shift, full_shape=full)
                     for b, s, c in zip(r.boxes, r.scores, r.labels)])
             self._object_prediction_list_per_image = per_image
+""")
 
+SAHI_JOB = SAHI_MODEL + textwrap.dedent("""
+    import json, sys, time
+    from pathlib import Path
+    from sahi.predict import get_sliced_prediction
+    from yolov9.data.images import read_image
+
+    weights, images, tile, conf, whole, imgsz, merge, out = sys.argv[1:9]
+    tile, conf, whole, imgsz = int(tile), float(conf), whole == "1", int(imgsz)
     model = Ours(model_path=weights, confidence_threshold=conf, device="cpu")
     preds, times = [], []
     for path in json.loads(images):
@@ -92,6 +96,44 @@ SAHI_JOB = textwrap.dedent("""
             preds.append({"file": Path(path).name, "cls": p.category.id, "score": p.score.value,
                           "box": [b.minx, b.miny, b.maxx, b.maxy]})
     json.dump({"preds": preds, "times": times}, open(out, "w"))
+""")
+
+SPEED_JOB = SAHI_MODEL + textwrap.dedent("""
+    # ours and SAHI in one process (SAHI's environment, our package installed there too),
+    # alternating on each image, so that both see the same machine state
+    import json, sys, time
+    from sahi.predict import get_sliced_prediction
+    from yolov9.data.images import read_image
+    from yolov9.inference import load_backend
+    from yolov9.inference.tiles import TiledDetector, TileOptions
+
+    weights, images, tile, conf, imgsz, rounds, out = sys.argv[1:8]
+    tile, conf, imgsz, rounds = int(tile), float(conf), int(imgsz), int(rounds)
+    nms = dict(conf=conf, iou=0.7, max_det=300, multi_label=True)
+    backend = load_backend(weights, imgsz=imgsz, device="cpu")
+    model = Ours(model_path=weights, confidence_threshold=conf, device="cpu")
+    runs = {}
+    for merge, sahi_merge, batch in (("nms", "NMS", 8), ("nmm", "GREEDYNMM", 8),
+                                     ("nmm", "GREEDYNMM", 1)):
+        tiler = TiledDetector(backend, TileOptions(tile, overlap=0.2, merge=merge), imgsz=imgsz)
+        ours, theirs = [], []
+        for path in json.loads(images):
+            image = read_image(path)
+            tiler(image, nms)  # warm
+            for _ in range(rounds):
+                t0 = time.perf_counter()
+                tiler(image, nms)
+                ours.append(time.perf_counter() - t0)
+                t0 = time.perf_counter()
+                get_sliced_prediction(
+                    image, model, slice_height=tile, slice_width=tile, overlap_height_ratio=0.2,
+                    overlap_width_ratio=0.2, perform_standard_pred=False,
+                    postprocess_type=sahi_merge, postprocess_match_metric="IOS",
+                    postprocess_match_threshold=0.5, verbose=0, batch_size=batch,
+                    force_postprocess_type=True)
+                theirs.append(time.perf_counter() - t0)
+        runs[f"{merge}, SAHI batch {batch}"] = {"ours": ours, "sahi": theirs}
+    json.dump(runs, open(out, "w"))
 """)
 
 
@@ -194,6 +236,25 @@ def sahi(args: argparse.Namespace, data: Path, whole: bool, merge: str) -> dict:
     return {"AP": metrics.AP, "AP50": metrics.AP50, "APs": metrics.APs, "times": got["times"]}
 
 
+def speed(args: argparse.Namespace, data: Path) -> None:
+    """Ours against SAHI on the same tiles, alternating per image in one process."""
+    from yolov9.data.dataset import load_dataset
+
+    ds = load_dataset(str(data), "val")
+    out = Path(args.out) / "speed.json"
+    images = json.dumps([str(r.path) for r in ds.records])
+    job = [args.sahi_python, "-c", SPEED_JOB, args.weights, images, str(args.tile)]
+    job += [str(args.conf), str(args.imgsz), str(args.speed_rounds), str(out)]
+    subprocess.run(job, check=True)
+    runs = json.loads(out.read_text())
+    print(f"\nalternating, one process, {args.speed_rounds} runs per image, medians:")
+    print("| merge | ours ms/image (tile batch auto) | SAHI ms/image | SAHI / ours |")
+    print("|---|---:|---:|---:|")
+    for merge, r in runs.items():
+        a, b = 1000 * statistics.median(r["ours"]), 1000 * statistics.median(r["sahi"])
+        print(f"| {merge} | {a:.0f} | {b:.0f} | {b / a:.2f}x |")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     ap.add_argument("--weights", required=True)
@@ -203,6 +264,12 @@ def main() -> None:
     ap.add_argument("--imgsz", type=int, default=640, help="whole-image size (and --tile-whole's)")
     ap.add_argument("--conf", type=float, default=0.01)
     ap.add_argument("--seed", type=int, default=8)
+    ap.add_argument(
+        "--speed-rounds",
+        type=int,
+        default=3,
+        help="then time ours and SAHI alternately in one process, N times per image (0: skip)",
+    )
     args = ap.parse_args()
     Path(args.out).mkdir(parents=True, exist_ok=True)
     data = dataset(Path(args.out), args.seed)
@@ -224,6 +291,8 @@ def main() -> None:
         ms = 1000 * statistics.median(r["times"])
         print(f"| {name} | {r['AP']:.4f} | {r['AP50']:.4f} | {r['APs']:.4f} | {ms:.0f} |")
     Path(args.out, "results.json").write_text(json.dumps(rows, indent=1))
+    if args.sahi_python and args.speed_rounds:
+        speed(args, data)
     print(f"\ncommand: python benchmarks/bench_sliced.py {' '.join(sys.argv[1:])}")
 
 

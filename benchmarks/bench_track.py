@@ -1,7 +1,7 @@
 """Multi-object tracking: ByteTrack and BoT-SORT on a generated video with ground-truth ids.
 
     python benchmarks/bench_track.py --weights W [--ultralytics-python /tmp/ulvenv/bin/python]
-        [--supervision-python /tmp/trackbench/bin/python] [--trackeval-python PY]
+        [--roboflow-python /tmp/trackbench/bin/python] --trackeval-python PY
 
 The video (960x540, 30 fps, 600 frames, a still COCO photo as the background): shapes of the
 four classes (20-44 px) enter at the borders and leave, at constant or changing speeds, cross
@@ -14,8 +14,9 @@ Steps, each timed alone:
   1. ``yolov9 track`` end to end (decode, detect, track, no drawing) for both trackers: fps;
   2. the detections of every frame (conf 0.1) cached once; then on exactly these detections our
      two trackers and the library implementations run in their own environments (never our
-     dependencies): ultralytics' BYTETracker and BOTSORT, supervision's ByteTrack, each set to
-     the published defaults;
+     dependencies): ultralytics' BYTETracker and BOTSORT, and Roboflow's ``trackers``
+     (Apache-2.0, but it needs opencv-python and supervision) ByteTrackTracker and
+     BoTSORTTracker, each set to the published defaults;
   3. HOTA, MOTA, IDF1 (TrackEval's own metric classes) of every run against the ground truth.
 Needs ../shared/data for the background photo and TrackEval in ``--trackeval-python``.
 """
@@ -225,28 +226,40 @@ ULTRALYTICS_JOB = textwrap.dedent("""
     json.dump({"tracks": result, "ms": 1000 * spent / len(frames)}, open(out, "w"))
 """)
 
-SUPERVISION_JOB = textwrap.dedent("""
+ROBOFLOW_JOB = textwrap.dedent("""
     import json, sys, time
-    import numpy as np
+    import cv2, numpy as np
     import supervision as sv
-    detections, out = sys.argv[1:3]
+    from trackers import BoTSORTTracker, ByteTrackTracker
+    detections, video, name, out = sys.argv[1:5]
     frames = json.load(open(detections))
-    # ByteTrack's published defaults in supervision's terms
-    tracker = sv.ByteTrack(track_activation_threshold=0.5, lost_track_buffer=30,
-                           minimum_matching_threshold=0.8, frame_rate=30)
+    if name == "bytetrack":  # ByteTrack's published defaults in this library's terms
+        tracker = ByteTrackTracker(lost_track_buffer=30, frame_rate=30,
+                                   high_conf_det_threshold=0.5, track_activation_threshold=0.6,
+                                   minimum_iou_threshold=0.2, minimum_consecutive_frames=2)
+    else:  # BoT-SORT's
+        tracker = BoTSORTTracker(lost_track_buffer=30, frame_rate=30,
+                                 high_conf_det_threshold=0.6, track_activation_threshold=0.7,
+                                 minimum_iou_threshold_first_assoc=0.2,
+                                 minimum_iou_threshold_second_assoc=0.5,
+                                 minimum_iou_threshold_unconfirmed_assoc=0.3,
+                                 cmc_method="sparseOptFlow")
+    cap = cv2.VideoCapture(video)
     result, spent = [], 0.0
     for det in frames:
+        ok, bgr = cap.read()
         b = np.array(det["boxes"], np.float32).reshape(-1, 4)
         d = sv.Detections(xyxy=b, confidence=np.array(det["scores"], np.float32),
                           class_id=np.array(det["labels"], int))
         d.data["index"] = np.arange(len(b))
         t0 = time.perf_counter()
-        t = tracker.update_with_detections(d)
+        t = tracker.update(d, bgr) if name == "botsort" else tracker.update(d)
         spent += time.perf_counter() - t0
         result.append([[int(i), *b[int(k)].tolist()]
-                       for i, k in zip(t.tracker_id, t.data["index"])])
+                       for i, k in zip(t.tracker_id, t.data["index"]) if int(i) >= 0])
     json.dump({"tracks": result, "ms": 1000 * spent / len(frames)}, open(out, "w"))
 """)
+
 
 SCORE_JOB = textwrap.dedent("""
     import json, sys
@@ -286,7 +299,7 @@ SCORE_JOB = textwrap.dedent("""
                      "AssA": float(np.mean(h["AssA"])), "MOTA": float(c["MOTA"]),
                      "IDF1": float(i["IDF1"]), "IDSW": int(c["IDSW"]), "ids": len(tmap),
                      "gt_ids": len(gmap)}
-    json.dump(out, sys.stdout)
+    json.dump(out, open(sys.argv[4], "w"))  # TrackEval prints to stdout
 """)
 
 
@@ -298,7 +311,8 @@ def main() -> None:
     ap.add_argument("--imgsz", type=int, default=960)
     ap.add_argument("--seed", type=int, default=15)
     ap.add_argument("--ultralytics-python", help="python of an environment with ultralytics")
-    ap.add_argument("--supervision-python", help="python of an environment with supervision")
+    ap.add_argument("--roboflow-python", help="python of an environment with trackers")
+    ap.add_argument("--no-e2e", action="store_true", help="skip the end-to-end timing")
     ap.add_argument("--trackeval-python", required=True, help="python with TrackEval")
     args = ap.parse_args()
     out = Path(args.out).resolve()
@@ -313,15 +327,17 @@ def main() -> None:
     from yolov9.api import Detector
 
     detector = Detector.from_pretrained(args.weights, imgsz=args.imgsz, device="cpu")
-    e2e = {}
-    for name in ("bytetrack", "botsort"):
+    e2e: dict[str, float] = {}
+    for name in () if args.no_e2e else ("bytetrack", "botsort"):
         start = time.perf_counter()
         n = sum(1 for _ in detector.track_stream(video, tracker=name))
         e2e[name] = n / (time.perf_counter() - start)
         print(f"end to end {name}: {e2e[name]:.2f} fps ({n} frames)")
 
     # 2. every tracker on the same cached detections
-    detections = cache_detections(args.weights, video, out, args.imgsz)
+    detections = out / "detections.json"
+    if not detections.is_file():
+        detections = cache_detections(args.weights, video, out, args.imgsz)
     runs, ms = {}, {}
     for name in ("bytetrack", "botsort"):
         runs[f"ours {name}"], ms[f"ours {name}"] = run_ours(detections, video, name)
@@ -334,13 +350,14 @@ def main() -> None:
             )
             for n in ("bytetrack", "botsort")
         ]
-    if args.supervision_python:
-        jobs.append(
+    if args.roboflow_python:
+        jobs += [
             (
-                "supervision bytetrack",
-                [args.supervision_python, "-c", SUPERVISION_JOB, str(detections)],
+                f"roboflow trackers {n}",
+                [args.roboflow_python, "-c", ROBOFLOW_JOB, str(detections), str(video), n],
             )
-        )
+            for n in ("bytetrack", "botsort")
+        ]
     for label, cmd in jobs:
         result = out / (label.replace(" ", "_") + ".json")
         subprocess.run([*cmd, str(result)], check=True)
@@ -349,13 +366,10 @@ def main() -> None:
     (out / "runs.json").write_text(json.dumps(runs))
 
     # 3. scores
-    scored = subprocess.run(
-        [args.trackeval_python, "-c", SCORE_JOB, str(gt), str(out / "runs.json"), str(MIN_VISIBLE)],
-        check=True,
-        capture_output=True,
-        text=True,
-    )
-    scores = json.loads(scored.stdout)
+    scored = out / "trackeval.json"
+    command = [args.trackeval_python, "-c", SCORE_JOB, str(gt), str(out / "runs.json")]
+    subprocess.run([*command, str(MIN_VISIBLE), str(scored)], check=True, capture_output=True)
+    scores = json.loads(scored.read_text())
     print(
         f"\n| tracker | HOTA | DetA | AssA | MOTA | IDF1 | ID switches | ids (truth "
         f"{next(iter(scores.values()))['gt_ids']}) | tracker ms/frame |"

@@ -59,7 +59,7 @@ class TileOptions:
     merge: str = "nms"
     metric: str = "ios"
     threshold: float = 0.5
-    batch: int = 8  # tiles per forward pass
+    batch: int | None = None  # tiles per forward pass (None: see tile_batch)
 
     def __post_init__(self) -> None:
         if self.size < STRIDE:
@@ -75,8 +75,17 @@ class TileOptions:
             raise ConfigError(f"tile match metric must be one of {METRICS}, got {self.metric!r}")
         if not 0.0 < self.threshold <= 1.0:
             raise ConfigError(f"tile match threshold must be in (0, 1], got {self.threshold}")
-        if self.batch < 1:
+        if self.batch is not None and self.batch < 1:
             raise ConfigError(f"tile batch must be at least 1, got {self.batch}")
+
+    @property
+    def tile_batch(self) -> int:
+        """Tiles per forward pass: as many as hold the pixels of eight 640 px tiles, at most
+        32 (batch 32 of 256 px tiles ran 8 % faster than 8 on 2 CPU cores, batch 1 2.3x
+        slower)."""
+        if self.batch is not None:
+            return self.batch
+        return max(1, min(32, (8 * 640 * 640) // (self.size * self.size)))
 
 
 def tile_options(
@@ -214,7 +223,7 @@ class TiledDetector:
         h, w = image.shape[:2]
         windows = tile_windows((h, w), self.options.size, self.options.overlap)
         parts: list[_Part] = []
-        batch = self.options.batch
+        batch = self.options.tile_batch
         for start in range(0, len(windows), batch):
             chunk = windows[start : start + batch]
             inputs = np.full((len(chunk), *self.input_shape, 3), PAD_VALUE, np.uint8)
