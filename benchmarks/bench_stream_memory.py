@@ -44,6 +44,11 @@ def make_video(path: Path, frames: int, size: tuple[int, int] = (240, 320)) -> P
     return path
 
 
+class _QuietHandler(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+
 def rss_kib(pid: int) -> tuple[int, int]:
     status = Path(f"/proc/{pid}/status").read_text().splitlines()
     values = {line.split(":")[0]: int(line.split()[1]) for line in status if line[:2] == "Vm"}
@@ -68,8 +73,7 @@ def main() -> None:
     source = str(video)
     server = None
     if args.http:
-        handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(out))
-        handler.log_message = lambda *a, **k: None  # type: ignore[attr-defined]
+        handler = functools.partial(_QuietHandler, directory=str(out))
         server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
         threading.Thread(target=server.serve_forever, daemon=True).start()
         source = f"http://127.0.0.1:{server.server_address[1]}/{video.name}"
