@@ -49,7 +49,7 @@ class SparseFlowGMC:
         self.prev, self.prev_points = gray, points
         if prev is None or prev_points is None or prev.shape != gray.shape:
             return warp
-        moved, status, _ = cv2.calcOpticalFlowPyrLK(prev, gray, prev_points, None)
+        moved, status, _ = cv2.calcOpticalFlowPyrLK(prev, gray, prev_points, None)  # type: ignore[call-overload]
         good = status.reshape(-1) == 1
         if int(good.sum()) <= 4:
             return warp
