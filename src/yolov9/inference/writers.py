@@ -71,8 +71,9 @@ class _Media:
     def write(self, result: Result, index: int) -> None:
         image = result.plot()
         if result.track_ids is not None:
-            trails = self.trails.setdefault(sequence_key(result), _Trails())
-            draw_trails(image, trails.add(result))
+            trails = self.trails.setdefault(sequence_key(result), _Trails()).add(result)
+            shown = {int(t) for t in result.track_ids}  # trails of the tracks in this frame
+            draw_trails(image, {k: v for k, v in trails.items() if k in shown})
         if result.frame is None:
             name = Path(result.path).name if result.path else f"image{index}.jpg"
             path = self.unique(name)
