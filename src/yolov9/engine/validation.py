@@ -12,7 +12,7 @@ from typing import Any
 
 from yolov9.data.dataset import DetectionDataset, load_dataset
 from yolov9.engine.evaluator import EvalResult, Evaluator, save_plots, score_predictions
-from yolov9.errors import DataError
+from yolov9.errors import ConfigError, DataError
 from yolov9.inference.backends import InferenceBackend
 from yolov9.inference.loader import load_backend
 from yolov9.inference.tiles import tile_options
@@ -140,6 +140,14 @@ def _run_model(
             backend.nms_settings.get("conf"),
         )
     imgsz = opts.imgsz or backend.imgsz
+    defaults = ValOptions()
+    changed = [
+        name
+        for name in ("tile_overlap", "tile_whole", "tile_merge", "tile_match", "tile_threshold")
+        if getattr(opts, name) != getattr(defaults, name)
+    ]
+    if opts.tile is None and changed:
+        raise ConfigError(f"{changed} need tile=SIZE")
     evaluator = Evaluator(
         dataset,
         imgsz=imgsz,
