@@ -10,6 +10,7 @@ would be most of the points and pass their motion off as the camera's."""
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 import cv2
 import numpy as np
@@ -49,7 +50,9 @@ class SparseFlowGMC:
         self.prev, self.prev_points = gray, points
         if prev is None or prev_points is None or prev.shape != gray.shape:
             return warp
-        moved, status, _ = cv2.calcOpticalFlowPyrLK(prev, gray, prev_points, None)  # type: ignore[call-overload]
+        # OpenCV's stubs differ between releases on the optional output argument
+        flow: Any = cv2.calcOpticalFlowPyrLK
+        moved, status, _ = flow(prev, gray, prev_points, None)
         good = status.reshape(-1) == 1
         if int(good.sum()) <= 4:
             return warp
