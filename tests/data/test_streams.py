@@ -152,3 +152,11 @@ def test_video_over_http(tmp_path: Path, http_server: str) -> None:
 def test_vid_stride_on_files(tmp_path: Path) -> None:
     path = _video(tmp_path / "clip.avi", 10)
     assert [f.frame for f in iter_video(path, vid_stride=3)] == [0, 3, 6, 9]
+
+
+def test_implausible_frame_rates_fall_back_to_30() -> None:
+    from yolov9.data.sources import frame_rate
+
+    assert frame_rate(25.0) == 25.0
+    for reported in (0.0, 90000.0, float("inf"), float("nan"), -1.0):
+        assert frame_rate(reported) == 30.0

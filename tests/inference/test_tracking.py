@@ -136,3 +136,31 @@ def test_cli_track_errors(tmp_path: Path, capsys: pytest.CaptureFixture[str]) ->
     assert "--tracker-set speed=3: expected KEY=VALUE" in capsys.readouterr().err
     assert main([*base, "--tracker-set", "high=2"]) == 2
     assert "high must be in [0, 1]" in capsys.readouterr().err
+
+
+def test_json_is_kept_when_a_stream_is_stopped_with_ctrl_c(tmp_path: Path) -> None:
+    from yolov9.errors import DataError
+    from yolov9.inference.result import Result
+    from yolov9.inference.writers import OutputWriter
+
+    def frames():  # a live source stopped by the user after two frames
+        for k in range(2):
+            yield Result(
+                boxes=np.array([[1, 2, 3, 4]], np.float32),
+                scores=np.array([0.9], np.float32),
+                labels=np.array([0]),
+                names=["a"],
+                orig_shape=(10, 10),
+                path="rtsp://cam",
+                frame=k,
+                track_ids=np.array([7]),
+            )
+        raise KeyboardInterrupt
+
+    path = tmp_path / "t.json"
+    with pytest.raises(KeyboardInterrupt):
+        OutputWriter(None, json_path=path, mot_dir=tmp_path / "mot").consume(frames())
+    assert [r["frame"] for r in json.loads(path.read_text())] == [0, 1]
+    assert (tmp_path / "mot" / "cam.txt").read_text().count("\n") == 2
+    with pytest.raises(DataError, match="is a folder"):
+        OutputWriter(None, json_path=tmp_path)

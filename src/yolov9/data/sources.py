@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import glob
 import logging
+import math
 import threading
 from collections import deque
 from collections.abc import Callable, Iterator
@@ -62,12 +63,19 @@ def list_media(source: str | Path) -> list[Path]:
     raise DataError(f"source not found: {text} (expected an image, video, folder or glob pattern)")
 
 
+def frame_rate(reported: float) -> float:
+    """A source's reported frame rate, or 30 where it is missing or implausible (network
+    streams often report their time base, 90000, or inf/nan)."""
+    fps = float(reported)
+    return fps if math.isfinite(fps) and 0.0 < fps <= 1000.0 else 30.0
+
+
 def iter_video(path: Path, vid_stride: int = 1) -> Iterator[Frame]:
     """Every ``vid_stride``-th frame of a video file (all of them: a file never drops)."""
     cap = cv2.VideoCapture(str(path))
     if not cap.isOpened():
         raise DataError(f"{path}: cannot open video")
-    fps = cap.get(cv2.CAP_PROP_FPS) or 30.0
+    fps = frame_rate(cap.get(cv2.CAP_PROP_FPS))
     index = 0
     read = 0
     try:
@@ -188,7 +196,7 @@ def iter_stream(
     frame the source sent, so gaps show what was skipped or dropped. ``stats`` receives
     ``dropped`` and ``most_buffered`` when the stream ends."""
     cap = opener(source)
-    fps = float(cap.get(cv2.CAP_PROP_FPS) or 0.0) or 30.0
+    fps = frame_rate(cap.get(cv2.CAP_PROP_FPS))
     queue = FrameQueue(buffer, drop)
     stop = threading.Event()
     name = str(source)
@@ -199,6 +207,8 @@ def iter_stream(
             while not stop.is_set():
                 ok, bgr = cap.read()
                 if not ok:
+                    if not stop.is_set():
+                        log.warning("%s: the stream ended or stopped sending frames", name)
                     return
                 queue.put(Frame(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB), name, index, fps))
                 index += 1
@@ -207,9 +217,10 @@ def iter_stream(
                         return
                     index += 1
         except BaseException as e:  # handed to the consumer
-            queue.close(e)
+            queue.close(DataError(f"{name}: reading the stream failed ({e})"))
         finally:
             queue.close(queue.error)
+            cap.release()  # here, never while this thread may still be inside cap.read()
 
     thread = threading.Thread(target=read, name="yolov9-stream", daemon=True)
     thread.start()
@@ -218,8 +229,7 @@ def iter_stream(
     finally:
         stop.set()
         queue.close()  # wakes a reader waiting for room
-        thread.join(timeout=5)
-        cap.release()
+        thread.join(timeout=5)  # a stalled read ends at the capture's read timeout
         if queue.dropped:
             log.info("%s: %d frame(s) dropped while the model was busy", name, queue.dropped)
         if stats is not None:

@@ -158,15 +158,29 @@ def merge_groups(
     n = len(scores)
     if n == 0:
         return []
+    scores = np.asarray(scores)
+    if not agnostic:  # class by class: N x N matrices only within a class
+        labels = np.asarray(labels)
+        groups: list[list[int]] = []
+        for label in np.unique(labels):
+            idx = np.flatnonzero(labels == label)
+            groups += [
+                [int(idx[k]) for k in g]
+                for g in merge_groups(
+                    boxes[idx],
+                    scores[idx],
+                    labels[idx],
+                    metric=metric,
+                    threshold=threshold,
+                    agnostic=True,
+                )
+            ]
+        return sorted(groups, key=lambda g: (-float(scores[g[0]]), g[0]))
     order = np.argsort(-scores, kind="stable")
     t = torch.from_numpy(np.asarray(boxes, np.float32)[order])
-    over = match_matrix(t, t, metric) > threshold
-    if not agnostic:
-        lab = torch.from_numpy(np.asarray(labels)[order])
-        over &= lab[:, None] == lab[None, :]
-    over = over.numpy()
+    over = (match_matrix(t, t, metric) > threshold).numpy()
     alive = np.ones(n, bool)
-    groups: list[list[int]] = []
+    groups = []
     for i in range(n):
         if not alive[i]:
             continue

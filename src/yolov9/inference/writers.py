@@ -18,6 +18,7 @@ from typing import IO, Any
 import cv2
 import numpy as np
 
+from yolov9.errors import DataError
 from yolov9.inference.result import Result
 from yolov9.utils.draw import draw_trails
 
@@ -78,7 +79,7 @@ class _Media:
             name = Path(result.path).name if result.path else f"image{index}.jpg"
             path = self.unique(name)
             if not cv2.imwrite(str(path), cv2.cvtColor(image, cv2.COLOR_RGB2BGR)):
-                raise OSError(f"could not write {path}")
+                raise DataError(f"{path}: could not write the annotated image")
             return
         key = str(result.path)
         if key not in self.videos:
@@ -105,10 +106,15 @@ class _JsonList:
     complete."""
 
     def __init__(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
+        if path.is_dir():
+            raise DataError(f"{path}: is a folder; give a file name for the JSON records")
         self.path = path
         self.tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-        self.file: IO[str] = self.tmp.open("w")
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            self.file: IO[str] = self.tmp.open("w")
+        except OSError as e:
+            raise DataError(f"{path}: cannot write ({e.strerror or e})") from None
         self.file.write("[")
         self.count = 0
 
@@ -120,9 +126,12 @@ class _JsonList:
     def close(self, complete: bool) -> None:
         self.file.write("\n]\n")
         self.file.close()
-        if complete:
-            os.replace(self.tmp, self.path)
-        else:
+        try:
+            if complete:
+                os.replace(self.tmp, self.path)
+        except OSError as e:
+            raise DataError(f"{self.path}: cannot write ({e.strerror or e})") from None
+        finally:
             self.tmp.unlink(missing_ok=True)
 
 
@@ -221,12 +230,16 @@ class OutputWriter:
             self.json.close(complete)
 
     def consume(self, results: Iterable[Result]) -> OutputWriter:
-        """Add every result, then close (the JSON file is dropped if this fails)."""
+        """Add every result, then close. The JSON file is dropped if this fails, but kept
+        (complete up to the last frame) on Ctrl+C: the way a live stream is stopped."""
         ok = False
         try:
             for result in results:
                 self.add(result)
             ok = True
+        except KeyboardInterrupt:
+            ok = True
+            raise
         finally:
             self.close(ok)
         return self

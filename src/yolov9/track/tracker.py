@@ -22,6 +22,7 @@ A track reports the box, score and class of the detection it matched this frame;
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, fields, replace
 from typing import Any
 
@@ -108,6 +109,8 @@ class Tracker:
         self.config = config
         self.kf = KalmanFilter(config.motion)
         self.gmc = SparseFlowGMC() if config.gmc == "sparse" else None
+        if not (math.isfinite(frame_rate) and frame_rate > 0):
+            frame_rate = 30.0
         self.max_lost = max(1, int(frame_rate / 30.0 * config.buffer))
         self.reset()
 
