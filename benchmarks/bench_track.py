@@ -104,25 +104,21 @@ def generate(out: Path, frames: int, seed: int) -> tuple[Path, Path]:
         if rng.uniform() < 1 / 20:
             objects.append(spawn(inside=False))
         image = background.copy()
-        drawn: list[tuple[dict, np.ndarray]] = []
+        drawn: list[tuple[dict, np.ndarray, np.ndarray, int]] = []  # obj, poly, visible, pixels
         for obj in sorted(objects, key=lambda o: o["z"]):  # far to near
             poly = _shape_polygon(SHAPES[obj["label"]], obj["x"], obj["y"], obj["r"], obj["angle"])
             mask = np.zeros((h, w), np.uint8)
             cv2.fillPoly(mask, [np.round(poly).astype(np.int32)], 1)
             cv2.fillPoly(image, [np.round(poly).astype(np.int32)], obj["colour"], cv2.LINE_AA)
-            for _, earlier in drawn:  # this nearer shape hides what it covers
+            for _, _, earlier, _ in drawn:  # this nearer shape hides what it covers
                 earlier &= ~mask.astype(bool)
-            drawn.append((obj, mask.astype(bool)))
+            drawn.append((obj, poly, mask.astype(bool), int(mask.sum())))
         for x1, x2 in POSTS:
             image[:, x1:x2] = post_colour
-            for _, m in drawn:
+            for _, _, m, _ in drawn:
                 m[:, x1:x2] = False
         rows = []
-        for obj, visible in drawn:
-            poly = _shape_polygon(SHAPES[obj["label"]], obj["x"], obj["y"], obj["r"], obj["angle"])
-            full = np.zeros((h, w), np.uint8)
-            cv2.fillPoly(full, [np.round(poly).astype(np.int32)], 1)
-            total = int(full.sum())
+        for obj, poly, visible, total in drawn:
             if total == 0:
                 continue
             lo, hi = poly.min(0), poly.max(0)

@@ -34,7 +34,7 @@ from yolov9.inference.backends import InferenceBackend, TorchBackend
 from yolov9.inference.loader import load_backend
 from yolov9.inference.predictor import Predictor
 from yolov9.inference.result import Result
-from yolov9.inference.tiles import TileOptions, tile_options
+from yolov9.inference.tiles import TILE_KEYS, TileOptions, tile_options
 from yolov9.inference.tracking import track_results, tracker_config
 from yolov9.models import YOLOv9
 from yolov9.track import TrackerConfig
@@ -121,16 +121,9 @@ def _frames(
             yield from iter_frames(list_media(str(item)), skipped=skipped, vid_stride=vid_stride)
 
 
-_TILE_KEYS = ("tile_overlap", "tile_whole", "tile_merge", "tile_match", "tile_threshold")
-
-
 def _tile(kw: dict[str, Any]) -> TileOptions | None:
     """Pop the tile keywords out of ``kw``; the tile settings, or None."""
-    tile = kw.pop("tile", None)
-    values = {k: kw.pop(k) for k in _TILE_KEYS if k in kw}
-    if tile is None and values:
-        raise ConfigError(f"{sorted(values)} need tile=SIZE")
-    return tile_options(tile, **values)
+    return tile_options(kw.pop("tile", None), **{k: kw.pop(k) for k in TILE_KEYS if k in kw})
 
 
 class Detector:

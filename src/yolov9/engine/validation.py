@@ -12,10 +12,10 @@ from typing import Any
 
 from yolov9.data.dataset import DetectionDataset, load_dataset
 from yolov9.engine.evaluator import EvalResult, Evaluator, save_plots, score_predictions
-from yolov9.errors import ConfigError, DataError
+from yolov9.errors import DataError
 from yolov9.inference.backends import InferenceBackend
 from yolov9.inference.loader import load_backend
-from yolov9.inference.tiles import tile_options
+from yolov9.inference.tiles import TILE_KEYS, tile_options
 from yolov9.metrics.coco import CocoMetrics
 from yolov9.utils.paths import new_run_dir
 from yolov9.utils.perf import tune_cpu_allocator
@@ -141,13 +141,10 @@ def _run_model(
         )
     imgsz = opts.imgsz or backend.imgsz
     defaults = ValOptions()
-    changed = [
-        name
-        for name in ("tile_overlap", "tile_whole", "tile_merge", "tile_match", "tile_threshold")
-        if getattr(opts, name) != getattr(defaults, name)
-    ]
-    if opts.tile is None and changed:
-        raise ConfigError(f"{changed} need tile=SIZE")
+    tile = tile_options(  # the tile settings changed from their defaults
+        opts.tile,
+        **{k: getattr(opts, k) for k in TILE_KEYS if getattr(opts, k) != getattr(defaults, k)},
+    )
     evaluator = Evaluator(
         dataset,
         imgsz=imgsz,
@@ -160,14 +157,7 @@ def _run_model(
         workers=opts.workers,
         device=opts.device,
         precision=opts.precision,
-        tile=tile_options(
-            opts.tile,
-            tile_overlap=opts.tile_overlap,
-            tile_whole=opts.tile_whole,
-            tile_merge=opts.tile_merge,
-            tile_match=opts.tile_match,
-            tile_threshold=opts.tile_threshold,
-        ),
+        tile=tile,
     )
     result = evaluator.run(backend, out_dir=out if opts.plots else None)
     summary = {

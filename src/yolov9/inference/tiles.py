@@ -88,26 +88,33 @@ class TileOptions:
         return max(1, min(32, (8 * 640 * 640) // (self.size * self.size)))
 
 
-def tile_options(
-    tile: int | TileOptions | None,
-    *,
-    tile_overlap: float = 0.2,
-    tile_whole: bool = False,
-    tile_merge: str = "nms",
-    tile_match: str = "ios",
-    tile_threshold: float = 0.5,
-) -> TileOptions | None:
-    """Tile settings from flat values (CLI flags, API keywords); None without ``tile``."""
-    if tile is None or isinstance(tile, TileOptions):
+# flat names of the tile settings (API keywords, ValOptions fields) -> TileOptions fields
+TILE_KEYS = {
+    "tile_overlap": "overlap",
+    "tile_whole": "whole",
+    "tile_merge": "merge",
+    "tile_match": "metric",
+    "tile_threshold": "threshold",
+}
+
+
+def tile_options(tile: int | TileOptions | None, **values: Any) -> TileOptions | None:
+    """Tile settings from flat values (API keywords, ``ValOptions``): ``tile`` (a size or a
+    :class:`TileOptions`) and any of :data:`TILE_KEYS`; None without ``tile``.
+
+    Raises:
+        ConfigError: an unknown setting, or settings given without ``tile``.
+    """
+    unknown = sorted(set(values) - set(TILE_KEYS))
+    if unknown:
+        raise ConfigError(f"unknown tile setting(s) {unknown}; known: {sorted(TILE_KEYS)}")
+    if tile is None:
+        if values:
+            raise ConfigError(f"{sorted(values)} need tile=SIZE")
+        return None
+    if isinstance(tile, TileOptions):
         return tile
-    return TileOptions(
-        int(tile),
-        overlap=tile_overlap,
-        whole=tile_whole,
-        merge=tile_merge,
-        metric=tile_match,
-        threshold=tile_threshold,
-    )
+    return TileOptions(int(tile), **{TILE_KEYS[k]: v for k, v in values.items()})
 
 
 def tile_starts(length: int, size: int, overlap: float) -> list[int]:

@@ -162,27 +162,19 @@ class Tracker:
 
         activated: list[Track] = []
         # 1. confident detections against tracked and lost tracks
-        cost = self._cost(pool, strong, fuse=cfg.fuse_score)
-        pairs, left_tracks, left_strong = linear_assignment(cost, cfg.match)
-        for ti, di in pairs:
-            pool[ti].take(strong[di], frame, kf)
-            activated.append(pool[ti])
+        left_tracks, left_strong = self._match(
+            pool, strong, cfg.match, cfg.fuse_score, frame, activated
+        )
         # 2. weak detections against the tracked ones left
         remaining = [pool[i] for i in left_tracks if pool[i].state == TRACKED]
-        cost = self._cost(remaining, weak, fuse=False)
-        pairs, still, _ = linear_assignment(cost, cfg.second_match)
-        for ti, di in pairs:
-            remaining[ti].take(weak[di], frame, kf)
-            activated.append(remaining[ti])
+        still, _ = self._match(remaining, weak, cfg.second_match, False, frame, activated)
         for i in still:
             remaining[i].state = LOST
         # 3. last frame's new tracks against the confident detections left
         strong = [strong[i] for i in left_strong]
-        cost = self._cost(unconfirmed, strong, fuse=cfg.fuse_score)
-        pairs, dropped, left_strong = linear_assignment(cost, cfg.unconfirmed_match)
-        for ti, di in pairs:
-            unconfirmed[ti].take(strong[di], frame, kf)
-            activated.append(unconfirmed[ti])
+        dropped, left_strong = self._match(
+            unconfirmed, strong, cfg.unconfirmed_match, cfg.fuse_score, frame, activated
+        )
         for i in dropped:
             unconfirmed[i].state = REMOVED
         # 4. new tracks
@@ -211,6 +203,24 @@ class Tracker:
             np.array([t.index for t in out], np.int64),
             np.array([t.track_id for t in out], np.int64),
         )
+
+    def _match(
+        self,
+        tracks: list[Track],
+        dets: list[Track],
+        limit: float,
+        fuse: bool,
+        frame: int,
+        activated: list[Track],
+    ) -> tuple[list[int], list[int]]:
+        """One association: matched tracks take their detection and join ``activated``;
+        returns the unmatched tracks' and detections' indices."""
+        cost = self._cost(tracks, dets, fuse=fuse)
+        pairs, left_tracks, left_dets = linear_assignment(cost, limit)
+        for ti, di in pairs:
+            tracks[ti].take(dets[di], frame, self.kf)
+            activated.append(tracks[ti])
+        return left_tracks, left_dets
 
     def _cost(self, tracks: list[Track], dets: list[Track], *, fuse: bool) -> np.ndarray:
         if not tracks or not dets:
