@@ -75,6 +75,21 @@ def test_a_box_found_in_a_tile_maps_to_its_place_in_the_image(
     assert seen == [(4, 3, 256, 256)] * 3
 
 
+def test_a_tile_larger_than_the_image_is_the_image(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A tile larger than the image must not pad the image up to the tile (a 4096 px tile on
+    a 200 x 300 image once ran a 4096 x 4096 input, 56x slower than untiled)."""
+    seen: list[tuple[int, ...]] = []
+    det = _white_box_detector(monkeypatch, seen)
+    image = np.full((200, 300, 3), 60, np.uint8)
+    image[50:70, 100:130] = 255
+    result = det.predict(image, tile=4096)[0]
+    np.testing.assert_allclose(result.boxes[0], [100, 50, 130, 70])
+    assert seen == [(1, 3, 224, 320)]  # the image, padded to the stride only
+    seen.clear()
+    det.predict(np.full((200, 900, 3), 60, np.uint8), tile=512, tile_overlap=0.0)
+    assert seen == [(2, 3, 224, 512)]  # two windows 512 wide, as tall as the image
+
+
 def test_an_object_cut_by_tile_borders_is_merged_whole(monkeypatch: pytest.MonkeyPatch) -> None:
     det = _white_box_detector(monkeypatch, [])
     image = np.full((256, 512, 3), 60, np.uint8)

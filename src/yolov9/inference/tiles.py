@@ -8,10 +8,12 @@ Rules
   0, then every ``step = size - floor(size * overlap)`` pixels; the last window is moved back
   so that it ends at the image's edge (no tile hangs over it). This is SAHI's grid: on our
   benchmark a grid one pixel finer moved AP by 0.02 at low confidence, so comparisons keep it.
-  An image shorter than ``size`` along an axis gets one window there, its full extent.
+  An image shorter than ``size`` along an axis gets one window there, its full extent (a tile
+  larger than the image is the image).
 * Each window runs at its own pixels: the crop is placed at the top-left of a network input
-  of ``size`` rounded up to the stride (an exported model's fixed input shape, if it has one),
-  the rest padded with the letterbox grey. A box found at ``(x1, y1, x2, y2)`` in tile
+  of the window's size rounded up to the stride (an exported model's fixed input shape, if it
+  has one), the rest padded with the letterbox grey. Every window of an image has the same
+  size: ``size``, or the image's side where that is shorter. A box found at ``(x1, y1, x2, y2)`` in tile
   ``(x0, y0)`` is ``(x1 + x0, y1 + y0, x2 + x0, y2 + y0)`` in the image, clipped to the
   window.
 * ``whole=True`` adds the whole image, letterboxed to the model's size as in plain prediction
@@ -230,30 +232,39 @@ class TiledDetector:
         full_res_masks: bool = False,
     ) -> None:
         fixed = backend.fixed_shape
-        side = math.ceil(options.size / STRIDE) * STRIDE
         if fixed is not None and (options.size > fixed[0] or options.size > fixed[1]):
             raise ConfigError(
                 f"this export takes {fixed[0]}x{fixed[1]} inputs: use --tile {min(fixed)} or "
                 "less, or export with --dynamic"
             )
-        self.input_shape = fixed or (side, side)
         self.backend, self.options, self.imgsz = backend, options, imgsz
         self.full_res_masks = full_res_masks
+
+    def input_shape(self, shape: tuple[int, int]) -> tuple[int, int]:
+        """The network input (h, w) for the windows of an image of ``shape``: the window
+        (the tile, or the image's side where it is shorter) rounded up to the stride, or an
+        export's fixed input shape."""
+        fixed = self.backend.fixed_shape
+        if fixed is not None:
+            return fixed
+        h, w = (min(side, self.options.size) for side in shape)
+        return math.ceil(h / STRIDE) * STRIDE, math.ceil(w / STRIDE) * STRIDE
 
     def __call__(self, image: np.ndarray, nms: dict[str, Any]) -> TiledDetections:
         h, w = image.shape[:2]
         windows = tile_windows((h, w), self.options.size, self.options.overlap)
+        input_shape = self.input_shape((h, w))
         parts: list[_Part] = []
         batch = self.options.tile_batch
         for start in range(0, len(windows), batch):
             chunk = windows[start : start + batch]
-            inputs = np.full((len(chunk), *self.input_shape, 3), PAD_VALUE, np.uint8)
+            inputs = np.full((len(chunk), *input_shape, 3), PAD_VALUE, np.uint8)
             for k, (x0, y0, x1, y1) in enumerate(chunk):
                 inputs[k, : y1 - y0, : x1 - x0] = image[y0:y1, x0:x1]
             dets = self._detect(inputs, nms)
             for (x0, y0, x1, y1), det in zip(chunk, dets, strict=False):
                 info = LetterboxInfo(1.0, (0.0, 0.0), (int(y1 - y0), int(x1 - x0)))
-                parts.append(_Part(det, info, (int(x0), int(y0)), self.input_shape))
+                parts.append(_Part(det, info, (int(x0), int(y0)), input_shape))
         if self.options.whole:
             parts.append(self._whole(image, nms))
         return self._merge(parts, (h, w), nms)
