@@ -28,17 +28,11 @@ from typing import Any
 import torch
 from torch import nn
 
+from yolov9.deploy.graph import ExportGraph, ExportOptions
 from yolov9.errors import ConfigError
 from yolov9.models import YOLOv9
 
 log = logging.getLogger(__name__)
-
-
-def _require() -> None:
-    import importlib.util
-
-    if importlib.util.find_spec("coremltools") is None:
-        raise ConfigError("--format coreml needs coremltools: pip install 'yolov9[coreml]'")
 
 
 class _VisionGraph(nn.Module):
@@ -146,11 +140,8 @@ def _nms_pipeline(network: Any, opts: Any, names: list[str]) -> Any:
     return ct.models.MLModel(pipeline.spec, weights_dir=network.weights_dir)
 
 
-def export_coreml(model: YOLOv9, path: Path, opts: Any, meta: dict[str, Any]) -> Path:
+def export_coreml(model: YOLOv9, path: Path, opts: ExportOptions, meta: dict[str, Any]) -> Path:
     """Write ``path`` (``.mlpackage``)."""
-    from yolov9.deploy.export import ExportGraph
-
-    _require()
     graph = ExportGraph(model)
     if opts.nms:
         if model.task != "detect":

@@ -19,80 +19,27 @@ import json
 import logging
 import sys
 import warnings
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
-from torch import nn
 
 from yolov9.checkpoints import LoadedWeights, load_weights
 from yolov9.deploy.formats import DYNAMIC_FORMATS, FORMATS, INT8_FORMATS, NMS_FORMATS
+from yolov9.deploy.graph import ExportGraph, ExportOptions, ExportReport
 from yolov9.errors import ConfigError
-from yolov9.inference.exported import OUTPUTS, SEG_OUTPUTS
 from yolov9.inference.graph import inference_graph
 from yolov9.models import YOLOv9
+from yolov9.utils.optional import require
+
+__all__ = ["ExportGraph", "ExportOptions", "ExportReport", "check_options", "export"]
 
 log = logging.getLogger(__name__)
 
 
-class ExportGraph(nn.Module):
-    """images (B, 3, H, W) in [0, 1] -> boxes (B, A, 4) xyxy pixels, scores (B, A, C), and
-    for segmentation models coefficients (B, A, M) and prototypes (B, M, H/4, W/4)."""
-
-    def __init__(self, model: YOLOv9) -> None:
-        super().__init__()
-        self.model = model
-        self.output_names = OUTPUTS + (SEG_OUTPUTS if model.task == "segment" else ())
-
-    def forward(self, images: torch.Tensor) -> tuple[torch.Tensor, ...]:
-        main = self.model(images).main
-        boxes, scores = self.model.head.decode(main)
-        if main.coeffs is None or main.protos is None:
-            return boxes, scores
-        return boxes, scores, main.coeffs, main.protos
-
-
 # an INT8 export that loses more AP than this (absolute) gets a note saying what to try
 INT8_DROP_WARN = 0.01
-
-
-@dataclass
-class ExportOptions:
-    format: str = "onnx"
-    imgsz: int = 640
-    dynamic: bool = False  # dynamic batch (and image size) instead of 1 x imgsz x imgsz
-    half: bool = False  # fp16 weights
-    nms: bool = False  # NMS inside the graph (ONNX NonMaxSuppression)
-    max_det: int = 100
-    conf: float = 0.25
-    iou: float = 0.45
-    multi_label: bool = False
-    simplify: bool = True
-    opset: int = 18
-    int8: bool = False  # OpenVINO post-training quantisation (needs ``data``)
-    data: str | None = None
-    calibration_images: int = 300
-    # NNCF preset (docs/benchmarks.md, gelan-t at 640 on 2 AVX-512 cores; AP on our small-data
-    # model): performance, symmetric activations: 2.1x faster than fp32, -0.7 AP; mixed,
-    # asymmetric activations: 1.3x, -0.2 AP.
-    int8_preset: str = "performance"
-    # with a value: NNCF accuracy control keeps the most sensitive layers in float until the
-    # AP (0-1 scale, as printed) on the validation split is within this of fp32
-    int8_max_drop: float | None = None
-    # score fp32 and INT8 on ``data``'s validation split (which must have the model's
-    # classes); off: calibrate only (e.g. on generated images, for timing)
-    int8_check: bool = True
-
-
-@dataclass
-class ExportReport:
-    path: Path
-    format: str
-    max_diff: dict[str, float]  # vs PyTorch on a test image
-    notes: list[str]
-    metrics: dict[str, Any] | None = None  # INT8: AP before and after
 
 
 def metadata(loaded: LoadedWeights, model: YOLOv9, opts: ExportOptions) -> dict[str, Any]:
@@ -345,8 +292,29 @@ def check_options(opts: ExportOptions, task: str | None = None) -> None:
         )
 
 
+# what each format needs beyond the base install, to convert and to verify: (extra, modules)
+NEEDS: dict[str, tuple[str, tuple[str, ...]]] = {
+    "onnx": ("export", ("onnx", "onnxscript", "onnxslim", "onnxruntime")),
+    "openvino": ("export", ("onnx", "onnxscript", "onnxslim", "openvino")),
+    "torchscript": ("", ()),
+    "ncnn": ("ncnn", ("pnnx", "ncnn")),
+    "tflite": ("litert", ("litert_torch", "ai_edge_litert", "ai_edge_quantizer")),
+    "coreml": ("coreml", ("coremltools",)),
+}
+
+
+def require_format(opts: ExportOptions) -> None:
+    """Stop with one line, before any work, when the format's extra is not installed."""
+    extra, modules = NEEDS[opts.format]
+    if opts.int8 and opts.format == "openvino":
+        modules = (*modules, "nncf")
+    if modules:
+        require(f"--format {opts.format}", extra, *modules)
+
+
 def export(weights: str | Path, out: str | Path | None, opts: ExportOptions) -> ExportReport:
     check_options(opts)
+    require_format(opts)
     loaded = load_weights(weights)
     check_options(opts, loaded.model.task)
     if opts.int8 and opts.int8_check:  # before any work: the data can score this model

@@ -24,6 +24,7 @@ import numpy as np
 import torch
 
 from yolov9.deploy.capture import output_to
+from yolov9.deploy.graph import ExportGraph, ExportOptions
 from yolov9.errors import ConfigError
 from yolov9.inference.edge import LITERT_METADATA as METADATA_NAME
 from yolov9.models import YOLOv9
@@ -40,20 +41,6 @@ INT8_FLOAT_SCOPES = (
     r"Sequential_\d+/torch\.nn\.modules\.conv\.Conv2d_2|Head_head;|DFL_dfl|ExportGraph;"
     r"|^serving_default_output"
 )
-
-
-def _require() -> None:
-    import importlib.util
-
-    missing = [
-        m
-        for m in ("litert_torch", "ai_edge_litert", "ai_edge_quantizer")
-        if importlib.util.find_spec(m) is None
-    ]
-    if missing:
-        raise ConfigError(
-            f"--format tflite needs {', '.join(missing)}: pip install 'yolov9[litert]'"
-        )
 
 
 def convert(graph: torch.nn.Module, imgsz: int) -> bytes:
@@ -186,15 +173,12 @@ def _write(path: Path, flat: bytes) -> Path:
 
 
 def export_tflite(
-    model: YOLOv9, stem: Path, opts: Any, meta: dict[str, Any], loaded: Any = None
+    model: YOLOv9, stem: Path, opts: ExportOptions, meta: dict[str, Any], loaded: Any = None
 ) -> tuple[Path, dict[str, Any] | None]:
     """Write ``<stem>.tflite`` (fp32), ``<stem>_fp16.tflite`` (``opts.half``: fp16 weights)
     or ``<stem>_int8.tflite`` calibrated on ``opts.data`` (``opts.int8``; the fp32 model is
     written next to it and, with ``opts.int8_check``, both are scored on the data's validation
     split). Returns the file and, for INT8, what the exporter reports (as for OpenVINO)."""
-    from yolov9.deploy.export import ExportGraph
-
-    _require()
     fp32_path = stem.with_name(stem.name + ".tflite")
     flat = convert(ExportGraph(model), opts.imgsz)
     # metadata first: the quantizer keeps it, and the files it writes keep their weights after

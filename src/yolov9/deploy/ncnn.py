@@ -18,28 +18,17 @@ from typing import Any
 import torch
 
 from yolov9.deploy.capture import output_to
+from yolov9.deploy.graph import ExportGraph, ExportOptions
 from yolov9.errors import ConfigError
 from yolov9.models import YOLOv9
 
 
-def _require() -> None:
-    import importlib.util
-
-    if importlib.util.find_spec("pnnx") is None:
-        raise ConfigError(
-            "--format ncnn needs pnnx (and ncnn to run it): pip install 'yolov9[ncnn]'"
-        )
-
-
-def export_ncnn(model: YOLOv9, folder: Path, opts: Any, meta: dict[str, Any]) -> Path:
+def export_ncnn(model: YOLOv9, folder: Path, opts: ExportOptions, meta: dict[str, Any]) -> Path:
     """Write ``folder/<folder name>.param``/``.bin``/``.json``; return the ``.param`` path.
     ``opts.half`` stores the weights as fp16 (NCNN computes in fp32 on x86, in fp16 where the
     CPU has it)."""
     import warnings
 
-    from yolov9.deploy.export import ExportGraph
-
-    _require()
     import pnnx
 
     graph = ExportGraph(model).eval()

@@ -25,11 +25,14 @@ batch size: the per-image top-k is done with sorting and scatter, not a loop.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
-import onnx
-from onnx import TensorProto, helper, numpy_helper
 
 from yolov9.inference.exported import NMS_OUTPUTS, OUTPUTS, SEG_NMS_OUTPUTS, SEG_OUTPUTS
+
+if TYPE_CHECKING:
+    import onnx
 
 
 def append_nms(
@@ -40,6 +43,9 @@ def append_nms(
     conf: float = 0.25,
     multi_label: bool = False,
 ) -> onnx.ModelProto:
+    import onnx  # the export extra: this module is imported by ONNX exports only
+    from onnx import TensorProto, helper, numpy_helper
+
     g = model.graph
     names = {o.name for o in g.output}
     if not set(OUTPUTS) <= names:

@@ -19,6 +19,7 @@ from yolov9.checkpoints import LoadedWeights
 from yolov9.data.dataset import DetectionDataset, load_dataset
 from yolov9.data.images import letterbox
 from yolov9.data.loader import load_resized
+from yolov9.deploy.graph import ExportOptions
 from yolov9.engine.evaluator import EvalResult, Evaluator, require_masks
 from yolov9.errors import ConfigError, DataError
 from yolov9.inference.backends import InferenceBackend
@@ -138,7 +139,9 @@ def ap_change(
     return metrics
 
 
-def quantize_openvino(xml: Path, loaded: LoadedWeights, opts: Any) -> tuple[Path, dict[str, Any]]:
+def quantize_openvino(
+    xml: Path, loaded: LoadedWeights, opts: ExportOptions
+) -> tuple[Path, dict[str, Any]]:
     """Quantise the fp32 OpenVINO model ``xml`` to INT8 (NNCF, ``opts.int8_preset``, with
     accuracy control when ``opts.int8_max_drop`` is set) calibrated on ``opts.data``; return
     the INT8 model, the AP of both on the data's validation split and the convolutions left
@@ -262,7 +265,7 @@ def _with_accuracy_control(
     images: list[np.ndarray],
     val: DetectionDataset,
     xml: Path,
-    opts: Any,
+    opts: ExportOptions,
     settings: dict[str, Any],
 ) -> Any:
     """NNCF's accuracy-controlled quantisation: quantise, then return the most sensitive
