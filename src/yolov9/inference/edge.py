@@ -20,14 +20,11 @@ import torch
 
 from yolov9.errors import CheckpointError, ConfigError
 from yolov9.inference.exported import OUTPUTS, SEG_OUTPUTS, _GraphBackend, _load_meta
+from yolov9.utils.optional import require
 
 EDGE_SUFFIXES = (".param", ".bin", ".tflite", ".mlpackage")
 # the name of the metadata buffer holding the yolov9 metadata (JSON) in a .tflite file
 LITERT_METADATA = "yolov9"
-
-
-def _missing(package: str, extra: str, path: Path) -> ConfigError:
-    return ConfigError(f"{path}: running it needs {package}: pip install 'yolov9[{extra}]'")
 
 
 def _per_image(images: torch.Tensor, run: Any, names: list[str]) -> dict[str, np.ndarray]:
@@ -77,10 +74,9 @@ class NcnnBackend(_GraphBackend):
     kind = "ncnn"
 
     def __init__(self, path: Path, *, threads: int | None = None) -> None:
-        try:
-            import ncnn
-        except ImportError:
-            raise _missing("ncnn", "ncnn", path) from None
+        require(f"{path}: running it", "ncnn", "ncnn")
+        import ncnn
+
         param, weights, meta_path = ncnn_files(path)
         meta = json.loads(meta_path.read_text())
         _load_meta(self, meta, param)
@@ -130,10 +126,7 @@ class LiteRtBackend(_GraphBackend):
     kind = "litert"
 
     def __init__(self, path: Path, *, threads: int | None = None) -> None:
-        try:
-            from ai_edge_litert.interpreter import Interpreter  # noqa: F401
-        except ImportError:
-            raise _missing("ai-edge-litert", "litert", path) from None
+        require(f"{path}: running it", "litert", "ai_edge_litert")
         if not path.is_file():
             raise CheckpointError(f"exported model not found: {path}")
         self.path, self.content = path, path.read_bytes()
@@ -210,10 +203,9 @@ class CoreMlBackend(_GraphBackend):
     kind = "coreml"
 
     def __init__(self, path: Path) -> None:
-        try:
-            import coremltools as ct
-        except ImportError:
-            raise _missing("coremltools", "coreml", path) from None
+        require(f"{path}: running it", "coreml", "coremltools")
+        import coremltools as ct
+
         if sys.platform != "darwin":
             raise ConfigError(
                 f"{path}: CoreML models run on macOS only (convert here, run them on a Mac)"

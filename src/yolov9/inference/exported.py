@@ -19,6 +19,7 @@ import torch
 
 from yolov9.errors import CheckpointError
 from yolov9.inference.backends import Decoded, InferenceBackend
+from yolov9.utils.optional import require
 from yolov9.utils.threads import ThreadGovernor
 
 EXPORT_SUFFIXES = (".onnx", ".xml", ".torchscript")
@@ -110,6 +111,7 @@ class OnnxBackend(_GraphBackend):
         """``threads``: fixed (None: one per core, fewer while other processes take cores);
         ``spinning``: idle worker threads spin between operators (onnxruntime's default;
         fastest on a quiet machine, and on a busy one the governor drops to one thread)."""
+        require(f"{path}: running it", "export", "onnxruntime")
         import onnxruntime as ort
 
         self.path, self.spinning = path, spinning
@@ -163,6 +165,7 @@ class OpenVinoBackend(_GraphBackend):
     def __init__(self, path: Path, *, threads: int | None = None, precision: str = "fp32") -> None:
         """``precision``: the CPU plugin's inference precision for non-quantised layers. We
         pin fp32 (the plugin would pick bf16 on CPUs with AMX); ``bf16`` is faster there."""
+        require(f"{path}: running it", "export", "openvino")
         import openvino as ov
 
         core = ov.Core()

@@ -13,9 +13,9 @@ Rules
 * Each window runs at its own pixels: the crop is placed at the top-left of a network input
   of the window's size rounded up to the stride (an exported model's fixed input shape, if it
   has one), the rest padded with the letterbox grey. Every window of an image has the same
-  size: ``size``, or the image's side where that is shorter. A box found at ``(x1, y1, x2, y2)`` in tile
-  ``(x0, y0)`` is ``(x1 + x0, y1 + y0, x2 + x0, y2 + y0)`` in the image, clipped to the
-  window.
+  size: ``size``, or the image's side where that is shorter. A box found at
+  ``(x1, y1, x2, y2)`` in tile ``(x0, y0)`` is ``(x1 + x0, y1 + y0, x2 + x0, y2 + y0)`` in
+  the image, clipped to the window.
 * ``whole=True`` adds the whole image, letterboxed to the model's size as in plain prediction
   (large objects that no tile holds entirely).
 * Merging (:func:`merge_groups`): by descending score, each remaining detection takes every

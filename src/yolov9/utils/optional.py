@@ -1,0 +1,42 @@
+"""Packages that belong to an optional extra (``pip install 'yolov9[export]'`` ...).
+
+The base install imports none of them at module level: code that needs one calls
+:func:`require` where the work starts, which stops with one line naming what is missing and
+the extra that brings it. ``make test`` checks that the base install imports every module
+and runs the demo without any extra (``tools/check_base_install.py``).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+
+from yolov9.errors import ConfigError
+
+# import name -> the package to install (as its extra in pyproject.toml names it)
+DISTRIBUTIONS = {
+    "onnx": "onnx",
+    "onnxruntime": "onnxruntime",
+    "onnxscript": "onnxscript",
+    "onnxslim": "onnxslim",
+    "openvino": "openvino",
+    "nncf": "nncf",
+    "pnnx": "pnnx",
+    "ncnn": "ncnn",
+    "litert_torch": "litert-torch",
+    "ai_edge_litert": "ai-edge-litert",
+    "ai_edge_quantizer": "ai-edge-quantizer",
+    "coremltools": "coremltools",
+}
+
+
+def missing(*modules: str) -> list[str]:
+    """The packages (by their install names) of ``modules`` that cannot be imported."""
+    return [DISTRIBUTIONS.get(m, m) for m in modules if importlib.util.find_spec(m) is None]
+
+
+def require(what: str, extra: str, *modules: str) -> None:
+    """Raise a one-line :class:`ConfigError` when any of ``modules`` is not installed:
+    ``"<what> needs onnx, onnxruntime: pip install 'yolov9[export]'"``."""
+    absent = missing(*modules)
+    if absent:
+        raise ConfigError(f"{what} needs {', '.join(absent)}: pip install 'yolov9[{extra}]'")
