@@ -27,8 +27,8 @@ def add_parsers(sub: Any) -> None:
     p = sub.add_parser("demo", help="train, convert, evaluate and predict on generated data")
     p.add_argument("--out", default="runs/demo")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--epochs", type=positive_int, default=30)
-    p.add_argument("--imgsz", type=imgsz, default=224)
+    p.add_argument("--epochs", type=positive_int, help="default: the task's (yolov9.demo)")
+    p.add_argument("--imgsz", type=imgsz, help="default: the task's (yolov9.demo)")
     p.add_argument(
         "--task",
         choices=("detect", "segment"),

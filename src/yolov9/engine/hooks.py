@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import csv
 import logging
+import math
+import time
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -84,20 +86,28 @@ class TensorBoardHook:
 
 
 class PlotHook:
-    """``results.png`` (loss and mAP curves) after every epoch."""
+    """``results.png`` (loss and mAP curves) after every validated epoch, after any epoch
+    that ends ``every`` seconds or more after the last plot, and at the end. (A plot takes
+    about 0.25 s: after every 3 s epoch of the demo it cost 8 % of the run.)"""
 
-    def __init__(self, run_dir: Path) -> None:
-        self.run_dir = run_dir
+    def __init__(self, run_dir: Path, every: float = 60.0) -> None:
+        self.run_dir, self.every = run_dir, every
+        self.last = -math.inf
 
     def on_train_start(self, info: dict[str, Any]) -> None:
         pass
 
     def on_epoch_end(self, record: dict[str, float]) -> None:
+        if "AP" in record or time.monotonic() - self.last >= self.every:
+            self._plot()
+
+    def on_train_end(self, summary: dict[str, Any]) -> None:
+        self._plot()
+
+    def _plot(self) -> None:
         from yolov9.utils.plots import plot_results
 
         csv_path = self.run_dir / "results.csv"
         if csv_path.is_file():
             plot_results(csv_path, self.run_dir / "results.png")
-
-    def on_train_end(self, summary: dict[str, Any]) -> None:
-        pass
+        self.last = time.monotonic()
