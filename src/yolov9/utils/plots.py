@@ -128,6 +128,14 @@ def _series(rows: Sequence[dict[str, str]], key: str) -> tuple[list[float], list
     return xs, ys
 
 
+def _spiky(values: Sequence[float]) -> bool:
+    """Loss values whose peak is over 20x their median (e.g. an early validation loss of an
+    untrained head, 430 against 3): a linear axis would flatten the rest, so plot on a log
+    axis (losses are positive)."""
+    positive = [v for v in values if v > 0]
+    return len(positive) == len(values) > 2 and max(values) > 20 * float(np.median(values))
+
+
 def results_figure(rows: Sequence[dict[str, str]]) -> Figure:
     """Per-head losses (train and validation on the same, unweighted scale: the criterion's
     ``main/*`` and ``aux/*`` terms) and AP, by epoch (1-based), from ``results.csv`` rows.
@@ -137,6 +145,7 @@ def results_figure(rows: Sequence[dict[str, str]]) -> Figure:
     fig, axes = plt.subplots(1, len(panels) + 1, figsize=(4.2 * (len(panels) + 1), 3.6), dpi=110)
     for ax, term in zip(axes[:-1], panels, strict=True):
         colors = iter(("tab:blue", "tab:orange", "tab:blue", "tab:orange"))
+        values: list[float] = []
         for pattern, label, style in _SERIES:
             xs, ys = _series(rows, pattern.format(term))
             color = next(colors)
@@ -144,7 +153,10 @@ def results_figure(rows: Sequence[dict[str, str]]) -> Figure:
                 ax.plot(
                     xs, ys, style, color=color, marker="." if len(xs) < 30 else None, label=label
                 )
+                values += ys
         ax.set(title=f"{term} loss (per head, unweighted)", xlabel="epoch")
+        if _spiky(values):
+            ax.set_yscale("log")
     for prefix, style in (("", "-"), ("mask/", "--")):
         for key in ("AP", "AP50", "AP75"):
             xs, ys = _series(rows, prefix + key)
