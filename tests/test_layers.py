@@ -35,7 +35,8 @@ def _component(module: str) -> str:
 
 def _imports(path: Path, module: str) -> list[tuple[str, bool]]:
     """(imported yolov9 module, at module level?) for every import in ``path`` (the module
-    ``module``); relative imports are resolved against its package."""
+    ``module``); relative imports are resolved against its package. ``from pkg import name``
+    gives ``pkg`` and ``pkg.name`` (the latter is a module when ``name`` is one)."""
     package = module if path.name == "__init__.py" else module.rpartition(".")[0]
     tree = ast.parse(path.read_text())
     top = set(map(id, tree.body))
@@ -49,6 +50,7 @@ def _imports(path: Path, module: str) -> list[tuple[str, bool]]:
                 target = f"{base}.{target}" if target else base
             if target.startswith("yolov9"):
                 found.append((target, id(node) in top))
+                found += [(f"{target}.{a.name}", id(node) in top) for a in node.names]
         elif isinstance(node, ast.Import):
             found += [(a.name, id(node) in top) for a in node.names if a.name.startswith("yolov9")]
     return found
@@ -88,19 +90,8 @@ def test_no_module_imports_a_higher_layer() -> None:
 
 
 def _imported_modules(path: Path, module: str, modules: dict[str, Path]) -> set[str]:
-    """The package modules ``module`` imports, lazily or not; ``from pkg import name`` counts
-    as importing ``pkg.name`` when that is a module."""
-    package = module if path.name == "__init__.py" else module.rpartition(".")[0]
-    found = {imp for imp, _ in _imports(path, module)}
-    for node in ast.walk(ast.parse(path.read_text())):
-        if isinstance(node, ast.ImportFrom):
-            target = node.module or ""
-            if node.level:
-                parts = package.split(".")
-                base = ".".join(parts[: len(parts) - node.level + 1])
-                target = f"{base}.{target}" if target else base
-            found |= {f"{target}.{a.name}" for a in node.names}
-    return {m for m in found if m in modules and m != module}
+    """The package modules ``module`` imports, lazily or not."""
+    return {m for m, _ in _imports(path, module) if m in modules and m != module}
 
 
 def test_no_import_cycles() -> None:
