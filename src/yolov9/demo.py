@@ -27,9 +27,11 @@ from typing import Any
 
 import cv2
 import numpy as np
+import torch
 
 from yolov9.api import Detector, train
 from yolov9.data.synthetic import SHAPES, make_photo, make_scene, make_segment_scene, write_dataset
+from yolov9.ops.boxes import box_iou
 
 log = logging.getLogger(__name__)
 
@@ -59,28 +61,25 @@ SETTINGS = {
 }
 
 
-def _iou(a: np.ndarray, b: np.ndarray) -> float:
-    ix = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
-    iy = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
-    inter = ix * iy
-    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
-    return float(inter / union) if union > 0 else 0.0
-
-
 def scene_report(
     boxes: np.ndarray, labels: np.ndarray, pred_boxes: Any, pred_labels: Any, pred_scores: Any
 ) -> dict[str, Any]:
     """What a picture shows against its truth: each true shape is *found* when a detection of
     its class covers it (IoU > 0.5), *misnamed* when only a detection of another class does,
     else *missed*; detections that cover no shape are *false*."""
-    pred_boxes, pred_labels = np.asarray(pred_boxes), np.asarray(pred_labels)
-    pred_scores = np.asarray(pred_scores)
+    pred_labels, pred_scores = np.asarray(pred_labels), np.asarray(pred_scores)
+    covers = (
+        box_iou(
+            torch.as_tensor(np.asarray(boxes, np.float32).reshape(-1, 4)),
+            torch.as_tensor(np.asarray(pred_boxes, np.float32).reshape(-1, 4)),
+        ).numpy()
+        > 0.5
+    )  # (shapes, detections)
     used: set[int] = set()
     found, misnamed, missed = [], [], []
-    for box, label in zip(boxes, labels, strict=True):
-        overlaps = [(j, _iou(box, pb)) for j, pb in enumerate(pred_boxes)]
-        same = [j for j, v in overlaps if v > 0.5 and pred_labels[j] == label and j not in used]
-        other = [j for j, v in overlaps if v > 0.5 and pred_labels[j] != label]
+    for row, label in zip(covers, labels, strict=True):
+        same = [j for j in np.flatnonzero(row) if pred_labels[j] == label and j not in used]
+        other = [j for j in np.flatnonzero(row) if pred_labels[j] != label]
         name = SHAPES[int(label)]
         if same:
             j = max(same, key=lambda k: pred_scores[k])
@@ -93,8 +92,8 @@ def scene_report(
             missed.append(name)
     false = [
         f"{SHAPES[int(pred_labels[j])]} {pred_scores[j]:.2f}"
-        for j in range(len(pred_boxes))
-        if j not in used and all(_iou(pred_boxes[j], b) <= 0.5 for b in boxes)
+        for j in np.flatnonzero(~covers.any(0))
+        if j not in used
     ]
     return {
         "shapes": len(boxes),
@@ -178,8 +177,7 @@ def run_demo(
         image, boxes, labels = make_scene(rng, size, max_radius=imgsz / 5)
     scene = out / "new_scene.jpg"
     cv2.imwrite(str(scene), cv2.cvtColor(image, cv2.COLOR_RGB2BGR))
-    native = -(-max(size) // 32) * 32
-    at_size = Detector.from_pretrained(result.best_converted, device="cpu", imgsz=native)
+    at_size = Detector(detector.backend, imgsz=-(-max(size) // 32) * 32)  # the same network
     prediction = at_size.predict(scene, conf=SCENE_CONF)[0]
     annotated = prediction.save(out / "new_scene_pred.jpg")
     seen = scene_report(boxes, labels, prediction.boxes, prediction.labels, prediction.scores)

@@ -12,20 +12,11 @@ import importlib.util
 
 from yolov9.errors import ConfigError
 
-# import name -> the package to install (as its extra in pyproject.toml names it)
+# import name -> the package to install, where they differ (pyproject.toml's extras)
 DISTRIBUTIONS = {
-    "onnx": "onnx",
-    "onnxruntime": "onnxruntime",
-    "onnxscript": "onnxscript",
-    "onnxslim": "onnxslim",
-    "openvino": "openvino",
-    "nncf": "nncf",
-    "pnnx": "pnnx",
-    "ncnn": "ncnn",
     "litert_torch": "litert-torch",
     "ai_edge_litert": "ai-edge-litert",
     "ai_edge_quantizer": "ai-edge-quantizer",
-    "coremltools": "coremltools",
 }
 
 
