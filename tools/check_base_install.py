@@ -22,27 +22,27 @@ from __future__ import annotations
 import argparse
 import importlib
 import pkgutil
+import re
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-# import names of every optional extra's packages (pyproject.toml [project.optional-dependencies])
-EXTRA_MODULES = (
-    "onnx",
-    "onnxruntime",
-    "onnxscript",
-    "onnxslim",
-    "openvino",
-    "nncf",
-    "pnnx",
-    "ncnn",
-    "litert_torch",
-    "ai_edge_litert",
-    "coremltools",
-    "pytest",
-)
+
+def extra_modules() -> list[str]:
+    """The import names of every optional extra's packages, read from the installed package's
+    metadata (pyproject.toml's extras); a package's import name is its name with '_' for '-'
+    (true of all of them)."""
+    from importlib import metadata
+
+    names = set()
+    for requirement in metadata.requires("yolov9") or []:
+        spec, _, marker = requirement.partition(";")
+        name = re.match(r"[A-Za-z0-9_.-]+", spec.strip())
+        if "extra" in marker and name and name.group().lower() != "yolov9":
+            names.add(name.group().lower().replace("-", "_"))
+    return sorted(names)
 
 
 def _fail(message: str) -> None:
@@ -63,10 +63,13 @@ def _console_script() -> str:
 
 
 def check_no_extras() -> None:
-    present = [m for m in EXTRA_MODULES if importlib.util.find_spec(m) is not None]
+    modules = extra_modules()
+    if not modules:  # no extras in the metadata: this check would prove nothing
+        _fail("the installed yolov9 declares no optional extras")
+    present = [m for m in modules if importlib.util.find_spec(m) is not None]
     if present:
         _fail(f"not a base install: {present} are importable; use a fresh virtual environment")
-    print(f"ok: none of the extras' {len(EXTRA_MODULES)} packages is installed", flush=True)
+    print(f"ok: none of the extras' {len(modules)} packages is installed", flush=True)
 
 
 def check_imports() -> int:
