@@ -18,6 +18,7 @@ LAYERS: list[set[str]] = [
     {"models", "data"},
     {"loss", "metrics", "checkpoints"},
     {"config"},
+    {"tasks"},
     {"inference"},
     {"engine"},
     {"deploy"},

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import logging
 import time
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -30,35 +29,18 @@ import numpy as np
 import torch
 
 from yolov9.api import Detector, train
-from yolov9.data.synthetic import SHAPES, make_photo, make_scene, make_segment_scene, write_dataset
+from yolov9.data.synthetic import SHAPES, write_dataset
 from yolov9.ops.boxes import box_iou
+from yolov9.tasks.base import DemoSpec
+from yolov9.tasks.registry import TASKS, get_task
 
 log = logging.getLogger(__name__)
 
 SCENE_CONF = 0.5  # the new scene is drawn at a confidence a user would trust
 
 
-@dataclass(frozen=True)
-class DemoSettings:
-    imgsz: int
-    epochs: int
-    train_images: int
-    val_images: int
-    batch: int
-    lr0: float
-    val_every: int
-
-
-SETTINGS = {
-    "detect": DemoSettings(
-        imgsz=224, epochs=36, train_images=160, val_images=40, batch=8, lr0=0.003, val_every=6
-    ),
-    # validation every 6th epoch instead of every other: each scores every mask of up to 300
-    # detections per image, and 15 of them took about half of the former 7.9 minutes
-    "segment": DemoSettings(
-        imgsz=224, epochs=30, train_images=160, val_images=40, batch=16, lr0=0.003, val_every=6
-    ),
-}
+# what each task's demo runs (``Task.demo``: network, schedule, generated data, new scene)
+SETTINGS: dict[str, DemoSpec] = {name: task.demo for name, task in TASKS.items()}
 
 
 def scene_report(
@@ -116,8 +98,8 @@ def run_demo(
     :data:`SETTINGS`. Returns the converted model's AP (and mask AP) and the scene report."""
     start = time.perf_counter()
     out.mkdir(parents=True, exist_ok=True)
-    segment = task == "segment"
-    settings = SETTINGS[task]
+    spec = get_task(task)
+    settings = spec.demo
     imgsz = imgsz or settings.imgsz
     epochs = epochs or settings.epochs
     data = write_dataset(
@@ -125,9 +107,9 @@ def run_demo(
         splits={"train": settings.train_images, "val": settings.val_images},
         size=(imgsz, imgsz),
         seed=seed,
-        masks=segment,
+        masks=settings.masks,
     )["yolo"]
-    kind = "shapes with polygon masks" if segment else "shapes"
+    kind = "shapes with polygon masks" if settings.masks else "shapes"
     log.info(
         "1. dataset: %d training and %d validation images of %s (%d px) in %s",
         settings.train_images,
@@ -137,8 +119,8 @@ def run_demo(
         data.parent,
     )
 
-    model = "yolov9-t-seg" if segment else "yolov9-t"
-    key = "mask/AP" if segment else "AP"
+    model = settings.model
+    key = spec.fitness
     log.info("2. training %s with PGI for %d epochs (watch %s rise)", model, epochs, key)
     result = train(
         model=model,
@@ -170,11 +152,7 @@ def run_demo(
     # a new scene, larger than the training images, predicted at its own resolution
     rng = np.random.default_rng(seed + 12345)
     size = (imgsz + 96, imgsz + 160)
-    if segment:
-        photo = make_photo(rng, (2 * size[0], 2 * size[1]))
-        image, boxes, labels, _ = make_segment_scene(rng, size, photo=photo, max_radius=imgsz / 5)
-    else:
-        image, boxes, labels = make_scene(rng, size, max_radius=imgsz / 5)
+    image, boxes, labels = settings.scene(rng, size, imgsz / 5)
     scene = out / "new_scene.jpg"
     cv2.imwrite(str(scene), cv2.cvtColor(image, cv2.COLOR_RGB2BGR))
     at_size = Detector(detector.backend, imgsz=-(-max(size) // 32) * 32)  # the same network

@@ -21,8 +21,8 @@ from yolov9.checkpoints import save_checkpoint
 from yolov9.cli import main
 from yolov9.data.images import boxes_to_original
 from yolov9.errors import ConfigError
+from yolov9.inference import InstanceMasks
 from yolov9.inference.backends import Decoded, TorchBackend, nms_with_masks
-from yolov9.inference.masks import InstanceMasks
 from yolov9.inference.result import Result
 from yolov9.models import build_model
 from yolov9.ops.masks import crop_masks, process_masks

@@ -172,7 +172,7 @@ def official_key_map(model: nn.Module, spec: ModelSpec, with_aux: bool) -> dict[
 
 def mit_key_map(model: nn.Module, spec: ModelSpec, with_aux: bool) -> dict[str, str]:
     """Our state-dict key -> the MIT rewrite's key (its DFL is stored once per level)."""
-    if getattr(model, "task", "detect") != "detect":
+    if getattr(model, "head_kind", DETECT) != DETECT:
         raise CheckpointError("the MIT rewrite publishes no segmentation weights in this layout")
     layers = mit_layers(spec, with_aux)
     table = _prefix_table([p if p not in (HEAD, "<aux-head>") else None for p in layers])

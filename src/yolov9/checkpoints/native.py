@@ -123,14 +123,22 @@ def model_from_state(
         raise CheckpointError(f"{source}: invalid metadata ({e})") from None
     with_aux = any(k.startswith("aux.") for k in state)
     aux_mode = str(meta.get("aux", "pgi")) if with_aux else "none"
-    model = YOLOv9(
-        spec,
-        num_classes,
-        with_aux=with_aux,
-        reg_max=int(meta.get("reg_max", 16)),
-        aux_mode=aux_mode,
-        head=head,
-    )
+    try:
+        model = YOLOv9(
+            spec,
+            num_classes,
+            with_aux=with_aux,
+            reg_max=int(meta.get("reg_max", 16)),
+            aux_mode=aux_mode,
+            head=head,
+        )
+    except ConfigError as e:  # e.g. a head kind this version does not know
+        raise CheckpointError(f"{source}: {e}") from None
+    if str(meta.get("task", model.task)) != model.task:
+        raise CheckpointError(
+            f"{source}: the file says task {meta['task']!r}, but its {model.name} network "
+            f"does {model.task} (update yolov9, or save the checkpoint again)"
+        )
     expected = model.state_dict()
     problems = [f"missing {k}" for k in expected if k not in state]
     problems += [f"unexpected {k}" for k in state if k not in expected]

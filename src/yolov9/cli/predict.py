@@ -138,6 +138,7 @@ def _settings(pairs: list[str]) -> dict[str, Any]:
 def _run(args: argparse.Namespace, *, tracking: bool) -> int:
     from yolov9.api import Detector
     from yolov9.inference.writers import OutputWriter
+    from yolov9.tasks.registry import get_task
     from yolov9.utils.paths import new_run_dir
     from yolov9.utils.perf import tune_cpu_allocator
 
@@ -152,9 +153,11 @@ def _run(args: argparse.Namespace, *, tracking: bool) -> int:
         full_res_masks=args.full_res_masks,
         threads=args.threads,
     )
-    if args.mask_format is not None and detector.task != "segment":
+    task = get_task(detector.task)
+    if args.mask_format is not None and not task.gives("masks"):
         raise YOLOv9Error(
-            f"--mask-format needs a segmentation model; {args.weights} is a detection model"
+            f"--mask-format needs a segmentation model; {args.weights} is a "
+            f"{task.description} model"
         )
     wants_folder = not args.no_save or (tracking and args.save_mot)
     out = new_run_dir(args.out or args.out_default, args.exist_ok) if wants_folder else None

@@ -28,6 +28,7 @@ from yolov9.deploy.export import ExportOptions, export
 from yolov9.deploy.formats import BENCHMARK_BACKENDS
 from yolov9.inference.backends import InferenceBackend, TorchBackend
 from yolov9.inference.exported import OnnxBackend, OpenVinoBackend
+from yolov9.tasks.registry import get_task
 
 log = logging.getLogger(__name__)
 
@@ -84,7 +85,6 @@ def _plain_onnx(weights: str | Path, path: Path, imgsz: int) -> Path:
                 return (torch.cat(parts, -1).transpose(1, 2),)
             return torch.cat([*parts, main.coeffs], -1).transpose(1, 2), main.protos
 
-    segment = model.task == "segment"
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         torch.onnx.export(
@@ -93,7 +93,7 @@ def _plain_onnx(weights: str | Path, path: Path, imgsz: int) -> Path:
             str(path),
             dynamo=True,
             input_names=["images"],
-            output_names=["output0", "output1"] if segment else ["output0"],
+            output_names=list(get_task(model.task).reference_outputs),
         )
     return path
 

@@ -29,8 +29,8 @@ import torch
 from torch import nn
 
 from yolov9.deploy.graph import ExportGraph, ExportOptions
-from yolov9.errors import ConfigError
 from yolov9.models import YOLOv9
+from yolov9.tasks.registry import get_task
 
 log = logging.getLogger(__name__)
 
@@ -144,11 +144,7 @@ def export_coreml(model: YOLOv9, path: Path, opts: ExportOptions, meta: dict[str
     """Write ``path`` (``.mlpackage``)."""
     graph = ExportGraph(model)
     if opts.nms:
-        if model.task != "detect":
-            raise ConfigError(
-                "CoreML's NMS cannot carry mask coefficients: export a segmentation model "
-                "to CoreML without --nms (masks are computed after the runtime)"
-            )
+        get_task(model.task).refuse_vision_nms()
         network = _convert(
             _VisionGraph(graph, opts.imgsz), opts.imgsz, ["scores", "xywh"], opts.half, image=True
         )

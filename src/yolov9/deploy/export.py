@@ -8,7 +8,7 @@ compared with PyTorch; the largest difference is reported.
 Segmentation models export the same way, with two more outputs: each anchor's mask
 ``coefficients`` and the image's ``prototypes`` (with NMS inside: each kept detection's
 ``det_coefficients`` and the ``prototypes``). Masks are computed from them after the runtime,
-by the code that computes them for the PyTorch model (:mod:`yolov9.inference.masks`).
+by the code that computes them for the PyTorch model (:mod:`yolov9.tasks.segment.masks`).
 """
 
 from __future__ import annotations
@@ -31,6 +31,8 @@ from yolov9.deploy.graph import ExportGraph, ExportOptions, ExportReport
 from yolov9.errors import ConfigError
 from yolov9.inference.graph import inference_graph
 from yolov9.models import YOLOv9
+from yolov9.tasks.base import Task
+from yolov9.tasks.registry import get_task
 from yolov9.utils.optional import require
 
 __all__ = ["ExportGraph", "ExportOptions", "ExportReport", "check_options", "export"]
@@ -45,12 +47,11 @@ INT8_DROP_WARN = 0.01
 def metadata(loaded: LoadedWeights, model: YOLOv9, opts: ExportOptions) -> dict[str, Any]:
     from yolov9.version import __version__
 
-    segment = model.task == "segment"
     return {
         "model": model.name,
         "task": model.task,
-        # mask coefficients per detection (segmentation), 0 for detection
-        "num_masks": int(getattr(model.head, "num_masks", 0)) if segment else 0,
+        # mask coefficients per detection (segmentation heads), 0 for the others
+        "num_masks": int(getattr(model.head, "num_masks", 0)),
         "names": loaded.names,
         "imgsz": opts.imgsz,
         "stride": 32,
@@ -172,15 +173,9 @@ def _verify(path: Path, model: YOLOv9, opts: ExportOptions) -> dict[str, float]:
     if backend.task != model.task:
         raise ConfigError(f"{path}: exported as a {backend.task} model, not {model.task}")
     if not backend.has_nms:
-        got_raw = backend.infer(batch)
-        diff = {
-            "boxes": _max_diff(got_raw.boxes, want_raw.boxes),
-            "scores": _max_diff(got_raw.scores, want_raw.scores),
-        }
-        if segment:
-            diff["coefficients"] = _max_diff(got_raw.coeffs, want_raw.coeffs)
-            diff["prototypes"] = _max_diff(got_raw.protos, want_raw.protos)
-        return diff
+        got_raw = backend.infer(batch)  # the task's outputs, in Decoded's order
+        outputs = get_task(model.task).outputs
+        return {k: _max_diff(g, w) for k, g, w in zip(outputs, got_raw, want_raw, strict=False)}
     want = nms_with_masks(
         want_raw,
         conf_threshold=opts.conf,
@@ -253,7 +248,7 @@ def int8_notes(metrics: dict[str, Any], opts: ExportOptions) -> list[str]:
     return notes
 
 
-def check_options(opts: ExportOptions, task: str | None = None) -> None:
+def check_options(opts: ExportOptions, task: Task | None = None) -> None:
     """Refuse an option the format cannot honour, before any work (``task``: the model's)."""
     fmt = opts.format
     if fmt not in FORMATS:
@@ -285,11 +280,8 @@ def check_options(opts: ExportOptions, task: str | None = None) -> None:
             "CoreML's NMS keeps one class per box: export without --multi-label (or without "
             "--nms, and run NMS with --multi-label after the runtime)"
         )
-    if fmt == "coreml" and opts.nms and task == "segment":
-        raise ConfigError(
-            "CoreML's NMS cannot carry mask coefficients: export a segmentation model to "
-            "CoreML without --nms (masks are computed after the runtime)"
-        )
+    if fmt == "coreml" and opts.nms and task is not None:
+        task.refuse_vision_nms()
 
 
 # what each format needs beyond the base install, to convert and to verify: (extra, modules)
@@ -316,7 +308,7 @@ def export(weights: str | Path, out: str | Path | None, opts: ExportOptions) -> 
     check_options(opts)
     require_format(opts)
     loaded = load_weights(weights)
-    check_options(opts, loaded.model.task)
+    check_options(opts, get_task(loaded.model.task))
     if opts.int8 and opts.int8_check:  # before any work: the data can score this model
         from yolov9.deploy.quantize import validation_split
 

@@ -12,8 +12,8 @@ from typing import Any
 import torch
 from torch import nn
 
-from yolov9.inference.exported import OUTPUTS, SEG_OUTPUTS
 from yolov9.models import YOLOv9
+from yolov9.tasks.registry import get_task
 
 
 class ExportGraph(nn.Module):
@@ -23,7 +23,7 @@ class ExportGraph(nn.Module):
     def __init__(self, model: YOLOv9) -> None:
         super().__init__()
         self.model = model
-        self.output_names = OUTPUTS + (SEG_OUTPUTS if model.task == "segment" else ())
+        self.output_names = get_task(model.task).outputs
 
     def forward(self, images: torch.Tensor) -> tuple[torch.Tensor, ...]:
         main = self.model(images).main

@@ -16,7 +16,7 @@ as well) also gets
 
 so a detection's mask is ``sigmoid(det_coefficients[b, i] @ prototypes[b])`` over the
 prototypes' grid (stride 4), cropped to its box, exactly as for the PyTorch model
-(:func:`yolov9.inference.masks.masks_for_image`).
+(:func:`yolov9.tasks.segment.masks.masks_for_image`).
 
 NMS is per class (class-aware), like ``yolov9 predict``. With ``multi_label=False`` only each
 anchor's best class is a candidate. Runs in ONNX Runtime and OpenVINO (and TensorRT) with any
@@ -29,7 +29,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from yolov9.inference.exported import NMS_OUTPUTS, OUTPUTS, SEG_NMS_OUTPUTS, SEG_OUTPUTS
+from yolov9.tasks.base import BOX_NMS_OUTPUTS, BOX_OUTPUTS
+from yolov9.tasks.segment import MASK_NMS_OUTPUTS, MASK_OUTPUTS
 
 if TYPE_CHECKING:
     import onnx
@@ -48,9 +49,9 @@ def append_nms(
 
     g = model.graph
     names = {o.name for o in g.output}
-    if not set(OUTPUTS) <= names:
+    if not set(BOX_OUTPUTS) <= names:
         raise ValueError("the graph needs outputs 'boxes' and 'scores'")
-    coefficients, prototypes = SEG_OUTPUTS
+    coefficients, prototypes = MASK_OUTPUTS
     segment = coefficients in names
     if segment and prototypes not in names:
         raise ValueError("a graph with mask coefficients needs the output 'prototypes'")
@@ -198,8 +199,8 @@ def append_nms(
         "empty_boxes",
         value=numpy_helper.from_array(np.array([0.0], np.float32)),
     )
-    num_out, boxes_out, scores_out, classes_out = NMS_OUTPUTS
-    coeffs_out = SEG_NMS_OUTPUTS[0]
+    num_out, boxes_out, scores_out, classes_out = BOX_NMS_OUTPUTS
+    coeffs_out = MASK_NMS_OUTPUTS[0]
     scattered: list[tuple[str, str, str, str, int | None]] = [
         (empty_scores, s_sorted, "ks", scores_out, None),
         (empty_classes, c_sorted, "kc", classes_out, None),

@@ -24,6 +24,7 @@ from yolov9.engine.evaluator import EvalResult, Evaluator, require_masks
 from yolov9.errors import ConfigError, DataError
 from yolov9.inference.backends import InferenceBackend
 from yolov9.inference.exported import OpenVinoBackend
+from yolov9.tasks.registry import get_task
 
 log = logging.getLogger(__name__)
 
@@ -110,7 +111,7 @@ def validation_split(data: str, loaded: LoadedWeights) -> DetectionDataset:
             f"the model has {len(loaded.names)} classes, {data} has {len(val.names)}: INT8 AP "
             "cannot be checked on it (calibrate on data with the model's classes)"
         )
-    if loaded.model.task == "segment":
+    if get_task(loaded.model.task).scores("segm"):
         require_masks(val)
     return val
 

@@ -27,8 +27,10 @@ from yolov9.engine.optim import accumulation_steps, build_optimizer, lr_factor
 from yolov9.engine.recompute import apply_recompute
 from yolov9.engine.training_data import TrainingData
 from yolov9.errors import ConfigError
-from yolov9.loss import Criterion, SegmentationLoss, YOLOv9Loss
+from yolov9.loss import Criterion
 from yolov9.models import YOLOv9, build_model, parse_model_name
+from yolov9.tasks.base import Task
+from yolov9.tasks.registry import get_task
 from yolov9.utils.device import cpu_has_native_bf16, default_workers
 from yolov9.utils.dist import DistInfo
 
@@ -43,6 +45,7 @@ class TrainingParts:
 
     cfg: TrainConfig
     names: list[str]
+    task: Task  # the model's: its loss terms and the metric that picks the best epoch
     model: YOLOv9  # on the device, channels-last, in train mode
     net: nn.Module  # what the loop calls: the model, or its DDP wrapper
     criterion: Criterion
@@ -93,13 +96,14 @@ def build_training(
     autocast = autocast_dtype(cfg.precision, device)
     use_scaler = autocast == torch.float16
     d = cfg.data
-    masks = model.task == "segment"
+    task = get_task(model.task)
     train_set = training_set(
-        data.train, d.imgsz, cfg.augment, seed=cfg.seed, cache=d.cache, masks=masks
+        data.train, d.imgsz, cfg.augment, seed=cfg.seed, cache=d.cache, masks=task.needs("masks")
     )
     return TrainingParts(
         cfg=cfg,
         names=data.names,
+        task=task,
         model=model,
         net=distributed(model, dist, device, sync_bn=cfg.sync_bn),
         criterion=criterion(cfg.loss, model).to(device),
@@ -131,23 +135,10 @@ def build_training(
     )
 
 
-def criterion(loss: LossConfig, model: YOLOv9) -> YOLOv9Loss | SegmentationLoss:
-    """The PGI dual criterion (main + ``aux_weight`` x auxiliary head) of ``model``'s task:
-    detection, or detection plus the mask term for segmentation models."""
-    common = {
-        "reg_max": model.reg_max,
-        "box_gain": loss.box,
-        "cls_gain": loss.cls,
-        "dfl_gain": loss.dfl,
-        "aux_weight": loss.aux_weight,
-        "topk": loss.topk,
-        "alpha": loss.alpha,
-        "beta": loss.beta,
-        "resolve_among_candidates": loss.resolve_among_candidates,
-    }
-    if model.task == "segment":
-        return SegmentationLoss(model.num_classes, seg_gain=loss.seg, **common)
-    return YOLOv9Loss(model.num_classes, **common)
+def criterion(loss: LossConfig, model: YOLOv9) -> nn.Module:
+    """The PGI dual criterion (main + ``aux_weight`` x auxiliary head) of ``model``'s task
+    (``Task.criterion``: detection, or detection plus the mask term for segmentation)."""
+    return get_task(model.task).criterion(model, loss)
 
 
 def autocast_dtype(precision: str, device: torch.device) -> torch.dtype | None:

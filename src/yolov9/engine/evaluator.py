@@ -21,12 +21,11 @@ import torch
 from tqdm import tqdm
 
 from yolov9.data.dataset import DetectionDataset
-from yolov9.data.images import LetterboxInfo, boxes_to_original, read_image
+from yolov9.data.images import boxes_to_original, read_image
 from yolov9.data.labels import ImageLabels
 from yolov9.data.loader import EvalBatch, EvalDataset, eval_loader
 from yolov9.errors import ConfigError, DataError
 from yolov9.inference.backends import InferenceBackend, TorchBackend, nms_with_masks
-from yolov9.inference.masks import masks_for_image
 from yolov9.inference.tiles import TiledDetector, TileOptions
 from yolov9.loss import Criterion, Targets
 from yolov9.metrics.coco import (
@@ -38,8 +37,9 @@ from yolov9.metrics.coco import (
 )
 from yolov9.metrics.confusion import ConfusionMatrix
 from yolov9.models import YOLOv9
-from yolov9.ops.masks import RLE, decode_rle, polygons_to_mask
+from yolov9.ops.masks import decode_rle, polygons_to_mask
 from yolov9.ops.nms import Detections
+from yolov9.tasks.registry import get_task
 from yolov9.utils.device import default_workers, select_device
 from yolov9.utils.threads import ThreadGovernor
 
@@ -142,7 +142,7 @@ class Evaluator:
             precision=self.precision,
             prepare=not as_is,
         )
-        return backend, self._data(None, masks=masks and backend.task == "segment")
+        return backend, self._data(None, masks=masks and get_task(backend.task).needs("masks"))
 
     @torch.inference_mode()
     def run(
@@ -163,8 +163,8 @@ class Evaluator:
         backend, data = self._backend(
             model, as_is=prepared or criterion is not None, masks=criterion is not None
         )
-        segment = backend.task == "segment"
-        if segment:
+        task = get_task(backend.task)
+        if task.scores("segm"):
             require_masks(self.dataset)
         parts: list[CocoResults] = []  # per image: arrays, not dicts (1.5 M detections on COCO)
         failed: list[str] = []
@@ -185,7 +185,7 @@ class Evaluator:
         metrics = evaluate_coco(self.gt, detections, image_ids=ok_ids)
         mask_metrics = (
             evaluate_coco(self.gt, detections, image_ids=ok_ids, iou_type="segm")
-            if segment
+            if task.scores("segm")
             else None
         )
         n = len(self.dataset.records) if self.tile is not None else len(data)
@@ -214,7 +214,7 @@ class Evaluator:
         clock: _Clock,
     ) -> None:
         """The reference's protocol: rect batches through the backend."""
-        segment = backend.task == "segment"
+        task = get_task(backend.task)
         loader = eval_loader(data, self.workers)
         bar = tqdm(
             loader, desc="val", unit="batch", disable=None if self.progress else True, leave=False
@@ -235,7 +235,8 @@ class Evaluator:
                 b = boxes_to_original(det.boxes.cpu().numpy(), sample.info)
                 s = det.scores.cpu().numpy()
                 c = det.labels.cpu().numpy()
-                rles = _mask_rles(det, sample.info, batch_shape) if segment else None
+                masks = task.postprocess(det, batch_shape, sample.info, False).get("masks")
+                rles = masks.rles() if masks is not None else None
                 parts.append(
                     to_coco_arrays(record.image_id, b, s, c, self.dataset.category_ids, masks=rles)
                 )
@@ -471,12 +472,6 @@ def require_masks(dataset: DetectionDataset) -> None:
             f"{total - done} of {total} objects, so masks cannot be scored on it; use polygon "
             "labels (YOLO segmentation txt, COCO JSON segmentation, or VOC SegmentationObject)"
         )
-
-
-def _mask_rles(det: Detections, info: LetterboxInfo, input_shape: tuple[int, int]) -> list[RLE]:
-    assert det.protos is not None
-    assert det.coeffs is not None
-    return masks_for_image(det.protos, det.coeffs, det.boxes, input_shape, info).rles()
 
 
 def _segm_mask(segmentation: Any, size: tuple[int, int]) -> np.ndarray:

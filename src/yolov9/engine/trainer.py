@@ -8,7 +8,8 @@
             every ``accumulate`` batches: unscale, clip, step, update scaler and EMA
         validate the EMA model (metrics and both heads' losses), save last/best atomically
         stop early after ``patience`` epochs without a better AP (decided when validating)
-        (the AP that decides: box AP50-95 for detection, mask AP50-95 for segmentation)
+        (the AP that decides is the task's ``fitness``: box AP50-95 for detection, mask
+        AP50-95 for segmentation)
     write the best checkpoint again without the auxiliary branch
 
 The parts come built (:func:`yolov9.engine.build.build_training`); the trainer owns the
@@ -43,9 +44,6 @@ from yolov9.utils.threads import ThreadGovernor
 
 log = logging.getLogger(__name__)
 
-LOSS_TERMS = ("box", "cls", "dfl")
-SEG_LOSS_TERMS = ("box", "seg", "cls", "dfl")
-
 
 class TrainingError(YOLOv9Error):
     """Training cannot continue (e.g. the loss diverged)."""
@@ -64,9 +62,8 @@ class TrainResult:
 class Trainer:
     def __init__(self, parts: TrainingParts) -> None:
         self.p = parts
-        segment = parts.model.task == "segment"
-        self.terms = SEG_LOSS_TERMS if segment else LOSS_TERMS
-        self.fitness_key = "mask/AP" if segment else "AP"  # what "best" means
+        self.terms = parts.task.loss_terms
+        self.fitness_key = parts.task.fitness  # what "best" means
         self.epoch = -1  # last completed epoch
         self.best_fitness = -1.0  # best validation AP so far
         self.best_epoch = -1

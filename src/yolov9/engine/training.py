@@ -38,6 +38,7 @@ from yolov9.engine.training_data import (
 )
 from yolov9.errors import ConfigError
 from yolov9.models import parse_model_name
+from yolov9.tasks.registry import get_task
 from yolov9.utils.device import select_device
 from yolov9.utils.dist import (
     ENV_TIMEOUT,
@@ -137,7 +138,7 @@ def _run(
             cfg, state, run_dir = _after_restart(cfg, state, run_dir, dist)
         _seed(cfg, dist)
         data = load_training_data(cfg.data.data)
-        if parse_model_name(cfg.model.name).task == "segment":
+        if get_task(parse_model_name(cfg.model.name).task).needs("masks"):
             check_training_masks(data)
         if state is not None and data.names != state["names"]:
             raise ConfigError(

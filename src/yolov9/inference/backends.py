@@ -20,6 +20,7 @@ import torch
 from yolov9.inference.graph import inference_graph
 from yolov9.models import ModelOutput, YOLOv9
 from yolov9.ops.nms import Detections, non_max_suppression
+from yolov9.tasks.registry import get_task
 from yolov9.utils.device import select_device
 
 log = logging.getLogger(__name__)
@@ -158,7 +159,7 @@ class TorchBackend(InferenceBackend):
         self.model = inference_graph(model, self.device, precision) if prepare else model
         self.names, self.imgsz = list(names), imgsz
         self.nms_settings = {}
-        self.task = model.task
+        self.task = get_task(model.task).name  # a task this version knows, or one line
 
     @torch.inference_mode()
     def forward(self, images: torch.Tensor) -> ModelOutput:

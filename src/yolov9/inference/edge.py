@@ -19,7 +19,8 @@ import numpy as np
 import torch
 
 from yolov9.errors import CheckpointError, ConfigError
-from yolov9.inference.exported import OUTPUTS, SEG_OUTPUTS, _GraphBackend, _load_meta
+from yolov9.inference.exported import _GraphBackend, _load_meta
+from yolov9.tasks.registry import get_task
 from yolov9.utils.optional import require
 
 EDGE_SUFFIXES = (".param", ".bin", ".tflite", ".mlpackage")
@@ -81,7 +82,7 @@ class NcnnBackend(_GraphBackend):
         meta = json.loads(meta_path.read_text())
         _load_meta(self, meta, param)
         self.path = param
-        self.output_names = [str(n) for n in meta.get("outputs", OUTPUTS)]
+        self.output_names = [str(n) for n in meta.get("outputs", get_task(self.task).outputs)]
         self._check_outputs(set(self.output_names), param)
         self.fixed_batch, self.fixed_shape = 1, (self.imgsz, self.imgsz)
         net = ncnn.Net()
@@ -140,8 +141,8 @@ class LiteRtBackend(_GraphBackend):
         # one thread per core unless fixed (LiteRT's own default would be one thread)
         interpreter = self._make(threads or torch.get_num_threads())
         signature = interpreter.get_signature_list()["serving_default"]
-        # litert-torch numbers the outputs in the order of the graph's (OUTPUTS [+ SEG_OUTPUTS])
-        order = list(OUTPUTS + (SEG_OUTPUTS if self.task == "segment" else ()))
+        # litert-torch numbers the outputs in the order of the graph's (the task's outputs)
+        order = list(get_task(self.task).outputs)
         self.output_names = [str(n) for n in meta.get("outputs", order)]
         if len(signature["outputs"]) != len(self.output_names):
             raise CheckpointError(

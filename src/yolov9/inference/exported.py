@@ -2,8 +2,8 @@
 
 Each reads the metadata written by ``yolov9 export`` (class names, input size, task, NMS
 settings) and the input shape the graph accepts, and implements :class:`InferenceBackend`.
-Outputs are read by name (:data:`OUTPUTS`, :data:`NMS_OUTPUTS` and, for segmentation models,
-:data:`SEG_OUTPUTS` / :data:`SEG_NMS_OUTPUTS`), so a segmentation export gives the same
+Outputs are read by name, the names the model's task declares (``Task.outputs``, or
+``Task.nms_outputs`` with NMS inside), so a segmentation export gives the same
 :class:`Decoded` (or, with NMS inside, the same :class:`Detections`) as its checkpoint.
 """
 
@@ -19,19 +19,14 @@ import torch
 
 from yolov9.errors import CheckpointError
 from yolov9.inference.backends import Decoded, InferenceBackend
+from yolov9.tasks.base import BOX_NMS_OUTPUTS
+from yolov9.tasks.registry import TASKS, get_task
 from yolov9.utils.optional import require
 from yolov9.utils.threads import ThreadGovernor
 
 EXPORT_SUFFIXES = (".onnx", ".xml", ".torchscript")
-# the outputs of an export without NMS (deploy/export.py names them) ...
-OUTPUTS = ("boxes", "scores")
-# ... with NMS inside (deploy/onnx_nms.py builds them) ...
-NMS_OUTPUTS = ("num_dets", "det_boxes", "det_scores", "det_classes")
-# ... and what segmentation models add to each: per-anchor mask coefficients and the
-# prototypes; with NMS, the kept detections' coefficients and the same prototypes
-SEG_OUTPUTS = ("coefficients", "prototypes")
-SEG_NMS_OUTPUTS = ("det_coefficients", "prototypes")
-_KNOWN = frozenset(OUTPUTS + NMS_OUTPUTS + SEG_OUTPUTS + SEG_NMS_OUTPUTS)
+# every output name an export of a registered task has
+_KNOWN = frozenset(n for t in TASKS.values() for n in t.outputs + t.nms_outputs)
 
 
 def _shape_of(dims: list[Any]) -> tuple[int | None, tuple[int, int] | None]:
@@ -75,10 +70,9 @@ class _GraphBackend(InferenceBackend):
 
     def _check_outputs(self, names: set[str], path: Path) -> None:
         """NMS inside or not, from the outputs; every output the task needs is there."""
-        self.has_nms = NMS_OUTPUTS[0] in names
-        wanted: tuple[str, ...] = NMS_OUTPUTS if self.has_nms else OUTPUTS
-        if self.task == "segment":
-            wanted += SEG_NMS_OUTPUTS if self.has_nms else SEG_OUTPUTS
+        self.has_nms = BOX_NMS_OUTPUTS[0] in names
+        task = get_task(self.task)
+        wanted = task.nms_outputs if self.has_nms else task.outputs
         missing = [n for n in wanted if n not in names]
         if missing:
             raise CheckpointError(
@@ -88,13 +82,12 @@ class _GraphBackend(InferenceBackend):
 
     def infer(self, images: torch.Tensor) -> Decoded:
         out = self._named(images)
-        names = OUTPUTS + (SEG_OUTPUTS if self.task == "segment" else ())
+        names = get_task(self.task).outputs
         return Decoded(*(torch.from_numpy(out[n]).float() for n in names))
 
     def _raw_detect(self, images: torch.Tensor) -> list[np.ndarray]:
         out = self._named(images)
-        names = NMS_OUTPUTS + (SEG_NMS_OUTPUTS if self.task == "segment" else ())
-        return [out[n] for n in names]
+        return [out[n] for n in get_task(self.task).nms_outputs]
 
 
 class OnnxBackend(_GraphBackend):
@@ -223,7 +216,7 @@ class TorchScriptBackend(InferenceBackend):
     def infer(self, images: torch.Tensor) -> Decoded:
         # boxes, scores (and, for segmentation models, coefficients and prototypes)
         out = self.module(images.float())
-        expected = len(OUTPUTS) + (len(SEG_OUTPUTS) if self.task == "segment" else 0)
+        expected = len(get_task(self.task).outputs)
         if len(out) != expected:
             raise CheckpointError(
                 f"this {self.task} TorchScript export returned {len(out)} outputs, not "
@@ -239,7 +232,8 @@ def _load_meta(backend: InferenceBackend, meta: dict[str, Any], path: Path) -> N
         )
     backend.names = [str(n) for n in meta["names"]]
     backend.imgsz = int(meta.get("imgsz", 640))
-    backend.task = str(meta.get("task", "detect"))  # exports made before seg export: detect
+    # exports made before segmentation could be exported say no task: detection
+    backend.task = get_task(str(meta.get("task", "detect")), path).name
     backend.nms_settings = {
         k: meta[k] for k in ("conf", "iou", "max_det", "multi_label") if k in meta
     }

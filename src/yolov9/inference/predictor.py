@@ -12,19 +12,20 @@ from yolov9.data.images import PAD_VALUE, LetterboxInfo, boxes_to_original, lett
 from yolov9.data.sources import Frame
 from yolov9.errors import ConfigError
 from yolov9.inference.backends import InferenceBackend
-from yolov9.inference.masks import masks_for_image
 from yolov9.inference.result import Result
 from yolov9.inference.tiles import TiledDetector, TileOptions
+from yolov9.tasks.registry import get_task
 from yolov9.utils.threads import ThreadGovernor
 
 
 class Predictor:
     """Letterbox -> backend (PyTorch model or exported file) -> NMS -> original pixels.
 
-    Segmentation models also give each detection its mask in original pixels: the
-    reference's masks (prototype resolution, cropped to the box, upsampled to the network
-    input, > 0.5) mapped back through the letterbox, or with ``full_res_masks`` computed
-    from the prototypes straight at the image's resolution (see :mod:`yolov9.inference.masks`).
+    The task adds its fields to each result (``Task.postprocess``): segmentation models give
+    each detection its mask in original pixels, the reference's masks (prototype resolution,
+    cropped to the box, upsampled to the network input, > 0.5) mapped back through the
+    letterbox, or with ``full_res_masks`` computed from the prototypes straight at the
+    image's resolution (see :mod:`yolov9.tasks.segment.masks`).
 
     A call with ``tile`` runs each image as overlapping tiles at its own resolution, merged
     afterwards (small objects; see :mod:`yolov9.inference.tiles`).
@@ -40,7 +41,8 @@ class Predictor:
         imgsz = imgsz or backend.imgsz
         if imgsz % 32:
             raise ConfigError(f"imgsz must be a multiple of 32, got {imgsz}")
-        if full_res_masks and backend.task != "segment":
+        self.task = get_task(backend.task)
+        if full_res_masks and not self.task.gives("masks"):
             raise ConfigError(
                 f"full-resolution masks need a segmentation model; {backend.describe()} "
                 "is a detection model"
@@ -122,16 +124,7 @@ class Predictor:
         dets = self.backend.detect(batch, **nms)
         input_shape = (int(batch.shape[2]), int(batch.shape[3]))
         for frame, det, info in zip(frames, dets, infos, strict=False):
-            masks = None
-            if det.coeffs is not None and det.protos is not None:
-                masks = masks_for_image(
-                    det.protos,
-                    det.coeffs,
-                    det.boxes,
-                    input_shape,
-                    info,
-                    full_resolution=self.full_res_masks,
-                )
+            fields = self.task.postprocess(det, input_shape, info, self.full_res_masks)
             yield Result(
                 boxes=boxes_to_original(det.boxes.cpu().numpy(), info),
                 scores=det.scores.cpu().numpy().astype(np.float32),
@@ -142,7 +135,7 @@ class Predictor:
                 frame=frame.frame,
                 fps=frame.fps,
                 image=frame.image,
-                masks=masks,
+                **fields,
             )
 
     def _run_tiled(self, tiler: TiledDetector, frame: Frame, nms: dict[str, Any]) -> Result:

@@ -10,7 +10,7 @@ from typing import Any
 import cv2
 import numpy as np
 
-from yolov9.inference.masks import InstanceMasks, mask_records
+from yolov9.tasks.segment.masks import InstanceMasks, mask_records
 from yolov9.utils.draw import draw_detections
 
 

@@ -42,8 +42,9 @@ import torch
 from yolov9.data.images import PAD_VALUE, LetterboxInfo, boxes_to_original, letterbox
 from yolov9.errors import ConfigError
 from yolov9.inference.backends import InferenceBackend
-from yolov9.inference.masks import InstanceMasks, masks_for_image
 from yolov9.ops.nms import Detections
+from yolov9.tasks.registry import get_task
+from yolov9.tasks.segment.masks import InstanceMasks, masks_for_image
 
 STRIDE = 32
 MERGES = ("nmm", "nms")
@@ -323,7 +324,7 @@ class TiledDetector:
             np.float32,
         ).reshape(-1, 4)
         masks = None
-        if self.backend.task == "segment":
+        if get_task(self.backend.task).gives("masks"):
             masks = self._masks(parts, owner, groups, shape)
         return TiledDetections(out_boxes, all_scores[first], all_labels[first], masks)
 

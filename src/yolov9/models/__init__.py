@@ -8,7 +8,6 @@ from typing import NamedTuple
 
 from yolov9.errors import ConfigError
 from yolov9.models.head import DetectHead, HeadOutput
-from yolov9.models.heads import TASKS
 from yolov9.models.variants import AUTHORS_GRAPHS, DETECT, SPECS, AuxKind, HeadKind, ModelSpec
 from yolov9.models.yolov9 import ModelOutput, YOLOv9
 
@@ -16,7 +15,6 @@ __all__ = [
     "AUTHORS_GRAPHS",
     "DETECT",
     "SPECS",
-    "TASKS",
     "AuxKind",
     "DetectHead",
     "HeadKind",

@@ -9,8 +9,6 @@ from yolov9.models.head import DetectHead
 from yolov9.models.segment import Proto, ProtoBranch, SegmentHead
 from yolov9.models.variants import HEAD_KINDS, ElanSpec, HeadKind
 
-TASKS = ("detect", "segment")  # what the heads of the model zoo predict
-
 
 def build_head(
     kind: HeadKind,

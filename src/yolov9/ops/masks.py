@@ -10,7 +10,7 @@ continuous coordinates, so its centre is at ``(col + 0.5, row + 0.5)``. A box ke
 pixels whose index satisfies ``x1 <= col < x2`` and ``y1 <= row < y2`` (the reference's rule).
 
 Nothing here knows about letterboxing: mapping masks to the original image is done by
-``yolov9.inference.masks`` with these building blocks.
+``yolov9.tasks.segment.masks`` with these building blocks.
 """
 
 from __future__ import annotations
@@ -198,7 +198,7 @@ def process_masks_native(
     (top, left, bottom, right in prototype pixels; default the whole map) resampled bilinearly
     to ``out_shape``; crop with ``boxes_xyxy`` given in output pixels; threshold ``> 0.5``.
 
-    This builds (N, h0, w0) dense masks; ``yolov9.inference.masks`` computes the same pixels
+    This builds (N, h0, w0) dense masks; ``yolov9.tasks.segment.masks`` computes the same pixels
     one box window at a time with :func:`resample_region`.
 
     Returns:

@@ -13,11 +13,6 @@ import torch
 import torch.nn.functional as F
 
 from yolov9.data.images import LetterboxInfo, boxes_to_original, letterbox
-from yolov9.inference.masks import (
-    InstanceMasks,
-    letterbox_region,
-    masks_for_image,
-)
 from yolov9.inference.result import Result
 from yolov9.inference.writers import save_results
 from yolov9.ops.masks import (
@@ -27,6 +22,11 @@ from yolov9.ops.masks import (
     process_masks,
     process_masks_native,
     resample_region,
+)
+from yolov9.tasks.segment.masks import (
+    InstanceMasks,
+    letterbox_region,
+    masks_for_image,
 )
 from yolov9.utils.draw import MASK_ALPHA, class_colour, draw_detections
 
