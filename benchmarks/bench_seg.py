@@ -24,7 +24,7 @@ import torch
 
 from yolov9 import Detector, build_model
 from yolov9.data.images import letterbox
-from yolov9.inference.masks import masks_for_image
+from yolov9.tasks.segment.masks import masks_for_image
 from yolov9.utils.perf import tune_cpu_allocator
 
 
