@@ -95,3 +95,8 @@ def test_postprocess_fills_the_declared_result_fields() -> None:
         assert tuple(fields) == task.result_fields
         for field in task.result_fields:
             assert len(fields[field]) == len(det.boxes)
+
+
+def test_a_head_kind_this_version_does_not_know_names_itself_as_its_task() -> None:
+    with pytest.raises(CheckpointError, match="unknown task 'panoptic'"):
+        get_task(HeadKind("panoptic").task)

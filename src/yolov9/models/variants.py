@@ -99,10 +99,14 @@ class HeadKind:
 
     @property
     def task(self) -> str:
-        return "detect" if self.name == "detect" else "segment"
+        """The task this head's models do (its object: ``yolov9.tasks.registry.get_task``); an
+        unknown kind names itself, which the registry refuses in one line."""
+        return HEAD_TASKS.get(self.name, self.name)
 
 
-HEAD_KINDS = ("detect", "segment", "dsegment")
+# each head kind -> the task its models do
+HEAD_TASKS = {"detect": "detect", "segment": "segment", "dsegment": "segment"}
+HEAD_KINDS = tuple(HEAD_TASKS)
 DETECT = HeadKind()
 
 
