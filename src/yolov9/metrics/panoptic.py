@@ -1,0 +1,226 @@
+"""Panoptic quality (PQ, SQ, RQ) by the COCO panoptic definition (Kirillov et al.; the COCO
+panoptic API's ``pq_compute``), written from the definition.
+
+Per image, a predicted and a ground-truth segment of the same category match when their IoU is
+above 0.5 (so each matches at most once); the union leaves out the predicted pixels that fall on
+void (unlabelled) ground truth, and a ground-truth segment's area is the one its record states.
+Crowd ground truth never matches and is not a miss; an unmatched predicted segment is not a false
+positive when more than half of it lies on void or on a crowd region of its category. Per
+category: SQ = (sum of matched IoUs) / TP, RQ = TP / (TP + FP/2 + FN/2), PQ = SQ x RQ; averages
+over the categories with any TP, FP or FN (All, Things, Stuff).
+
+Segment maps are the COCO panoptic PNGs: segment id = R + 256 G + 256^2 B, 0 for void.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+
+from yolov9.errors import DataError
+
+VOID = 0
+_OFFSET = 1 << 24  # more than any RGB-encoded segment id
+
+
+def rgb_to_id(rgb: np.ndarray) -> np.ndarray:
+    """(H, W, 3) uint8 RGB -> (H, W) int64 segment ids."""
+    c = rgb.astype(np.int64)
+    return c[..., 0] + 256 * c[..., 1] + 256 * 256 * c[..., 2]
+
+
+@dataclass
+class CategoryCounts:
+    tp: int = 0
+    fp: int = 0
+    fn: int = 0
+    iou_sum: float = 0.0
+
+    def add(self, other: CategoryCounts) -> None:
+        self.tp += other.tp
+        self.fp += other.fp
+        self.fn += other.fn
+        self.iou_sum += other.iou_sum
+
+
+@dataclass
+class PanopticMetrics:
+    """``groups``: ``All``, ``Things``, ``Stuff`` -> pq, sq, rq (0..1) and n (categories
+    averaged); ``per_class``: category id -> pq, sq, rq; ``counts``: category id -> counts."""
+
+    groups: dict[str, dict[str, float]]
+    per_class: dict[int, dict[str, float]]
+    counts: dict[int, CategoryCounts] = field(repr=False)
+
+    @property
+    def PQ(self) -> float:  # noqa: N802 (the metric's name)
+        return self.groups["All"]["pq"]
+
+    def table(self) -> str:
+        rows = [f"{'':8s} {'PQ':>6s} {'SQ':>6s} {'RQ':>6s} {'n':>4s}"]
+        for name, g in self.groups.items():
+            rows.append(
+                f"{name:8s} {100 * g['pq']:6.2f} {100 * g['sq']:6.2f} {100 * g['rq']:6.2f} "
+                f"{int(g['n']):4d}"
+            )
+        return "\n".join(rows)
+
+
+def image_counts(
+    gt_ids: np.ndarray,
+    gt_segments: Iterable[Mapping[str, Any]],
+    pred_ids: np.ndarray,
+    pred_segments: Iterable[Mapping[str, Any]],
+    where: str = "",
+) -> dict[int, CategoryCounts]:
+    """TP, FP, FN and matched IoU per category of one image (segment maps as ids)."""
+    if gt_ids.shape != pred_ids.shape:
+        raise DataError(
+            f"{where}: prediction {pred_ids.shape} and ground truth {gt_ids.shape} sizes differ"
+        )
+    gt = {int(s["id"]): dict(s) for s in gt_segments}
+    if any("area" not in s for s in gt.values()):  # the record's area, else the PNG's
+        ids, areas = np.unique(gt_ids, return_counts=True)
+        png_area = dict(zip(ids.tolist(), areas.tolist(), strict=True))
+        for i, s in gt.items():
+            s.setdefault("area", png_area.get(i, 0))
+    pred = {int(s["id"]): dict(s) for s in pred_segments}
+    ids, areas = np.unique(pred_ids, return_counts=True)
+    in_png = set()
+    for i, area in zip(ids.tolist(), areas.tolist(), strict=True):
+        if i == VOID:
+            continue
+        if i not in pred:
+            raise DataError(f"{where}: segment id {i} is in the PNG but not in the JSON")
+        pred[i]["area"] = area
+        in_png.add(i)
+    absent = [i for i in pred if i not in in_png]
+    if absent:
+        raise DataError(f"{where}: segment ids {absent[:5]} are in the JSON but not in the PNG")
+    pairs, overlap = np.unique(
+        gt_ids.astype(np.int64) * _OFFSET + pred_ids.astype(np.int64), return_counts=True
+    )
+    inter = {
+        (int(p // _OFFSET), int(p % _OFFSET)): int(n)
+        for p, n in zip(pairs.tolist(), overlap.tolist(), strict=True)
+    }
+    counts: dict[int, CategoryCounts] = {}
+
+    def of(category: int) -> CategoryCounts:
+        return counts.setdefault(category, CategoryCounts())
+
+    matched_gt, matched_pred = set(), set()
+    for (g, p), n in inter.items():
+        if g not in gt or p not in pred or gt[g].get("iscrowd", 0) == 1:
+            continue
+        category = int(gt[g]["category_id"])
+        if category != int(pred[p]["category_id"]):
+            continue
+        union = pred[p]["area"] + gt[g]["area"] - n - inter.get((VOID, p), 0)
+        iou = n / union
+        if iou > 0.5:
+            of(category).tp += 1
+            of(category).iou_sum += iou
+            matched_gt.add(g)
+            matched_pred.add(p)
+    crowd = {}
+    for g, s in gt.items():
+        if g in matched_gt:
+            continue
+        if s.get("iscrowd", 0) == 1:
+            crowd[int(s["category_id"])] = g
+            continue
+        of(int(s["category_id"])).fn += 1
+    for p, s in pred.items():
+        if p in matched_pred:
+            continue
+        category = int(s["category_id"])
+        ignored = inter.get((VOID, p), 0)
+        if category in crowd:
+            ignored += inter.get((crowd[category], p), 0)
+        if ignored / s["area"] > 0.5:
+            continue
+        of(category).fp += 1
+    return counts
+
+
+def summarize(
+    counts: Mapping[int, CategoryCounts], categories: Mapping[int, Mapping[str, Any]]
+) -> PanopticMetrics:
+    """PQ, SQ and RQ per category and averaged (All, Things, Stuff) from summed counts."""
+    per_class: dict[int, dict[str, float]] = {}
+    groups: dict[str, dict[str, float]] = {}
+    for name, want in (("All", None), ("Things", True), ("Stuff", False)):
+        sums = {"pq": 0.0, "sq": 0.0, "rq": 0.0, "n": 0.0}
+        for cid, info in categories.items():
+            if want is not None and bool(info.get("isthing", 0)) != want:
+                continue
+            c = counts.get(cid, CategoryCounts())
+            if c.tp + c.fp + c.fn == 0:
+                per_class[cid] = {"pq": 0.0, "sq": 0.0, "rq": 0.0}
+                continue
+            denominator = c.tp + 0.5 * c.fp + 0.5 * c.fn
+            result = {
+                "pq": c.iou_sum / denominator,
+                "sq": c.iou_sum / c.tp if c.tp else 0.0,
+                "rq": c.tp / denominator,
+            }
+            per_class[cid] = result
+            for k, v in result.items():
+                sums[k] += v
+            sums["n"] += 1
+        n = sums["n"]
+        groups[name] = {k: (v / n if n else 0.0) for k, v in sums.items() if k != "n"} | {"n": n}
+    return PanopticMetrics(groups, per_class, dict(counts))
+
+
+def read_segment_map(path: Path) -> np.ndarray:
+    image = cv2.imread(str(path), cv2.IMREAD_COLOR)
+    if image is None:
+        raise DataError(f"{path}: cannot read the panoptic PNG")
+    return rgb_to_id(cv2.cvtColor(image, cv2.COLOR_BGR2RGB))
+
+
+def evaluate_panoptic(
+    gt_json: str | Path,
+    pred_json: str | Path,
+    gt_dir: str | Path | None = None,
+    pred_dir: str | Path | None = None,
+) -> PanopticMetrics:
+    """PQ of a COCO panoptic results file against a COCO panoptic ground truth. The PNG
+    folders default to the JSON's path without ``.json`` (as COCO ships them). Every image of
+    the ground truth needs a prediction (one line naming the first that has none)."""
+    gt_json, pred_json = Path(gt_json), Path(pred_json)
+    gt_dir = Path(gt_dir) if gt_dir else gt_json.with_suffix("")
+    pred_dir = Path(pred_dir) if pred_dir else pred_json.with_suffix("")
+    gt = json.loads(gt_json.read_text())
+    pred = json.loads(pred_json.read_text())
+    categories = {int(c["id"]): c for c in gt["categories"]}
+    predicted = {a["image_id"]: a for a in pred["annotations"]}
+    total: dict[int, CategoryCounts] = {}
+    for ann in gt["annotations"]:
+        p = predicted.get(ann["image_id"])
+        if p is None:
+            raise DataError(f"{pred_json}: no prediction for image {ann['image_id']!r}")
+        for s in p["segments_info"]:
+            if int(s["category_id"]) not in categories:
+                raise DataError(
+                    f"{pred_json}: image {ann['image_id']!r}, segment {s['id']}: unknown "
+                    f"category {s['category_id']}"
+                )
+        counts = image_counts(
+            read_segment_map(gt_dir / ann["file_name"]),
+            ann["segments_info"],
+            read_segment_map(pred_dir / p["file_name"]),
+            p["segments_info"],
+            where=f"{pred_dir / p['file_name']}",
+        )
+        for cid, c in counts.items():
+            total.setdefault(cid, CategoryCounts()).add(c)
+    return summarize(total, categories)
