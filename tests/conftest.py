@@ -100,3 +100,13 @@ def seg_files(shared: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[st
             shutil.copyfileobj(src, dst)
         files[name] = out / f"{name}.pt"
     return files
+
+
+@pytest.fixture(scope="session")
+def pan_checkpoint(shared: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The authors' GELAN-C-PAN fixture, decompressed once per run."""
+    path = tmp_path_factory.mktemp("pan-parity") / "gelan-c-pan-nc80.pt"
+    src_path = shared / "parity" / "pan" / "gelan-c-pan-nc80.pt.xz"
+    with lzma.open(src_path) as src, open(path, "wb") as dst:
+        shutil.copyfileobj(src, dst)
+    return path

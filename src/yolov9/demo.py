@@ -30,6 +30,7 @@ import torch
 
 from yolov9.api import Detector, train
 from yolov9.data.synthetic import SHAPES, write_dataset
+from yolov9.errors import ConfigError
 from yolov9.ops.boxes import box_iou
 from yolov9.tasks.base import DemoSpec
 from yolov9.tasks.registry import TASKS, get_task
@@ -40,7 +41,7 @@ SCENE_CONF = 0.5  # the new scene is drawn at a confidence a user would trust
 
 
 # what each task's demo runs (``Task.demo``: network, schedule, generated data, new scene)
-SETTINGS: dict[str, DemoSpec] = {name: task.demo for name, task in TASKS.items()}
+SETTINGS: dict[str, DemoSpec] = {n: t.demo for n, t in TASKS.items() if t.demo is not None}
 
 
 def scene_report(
@@ -99,6 +100,8 @@ def run_demo(
     start = time.perf_counter()
     out.mkdir(parents=True, exist_ok=True)
     spec = get_task(task)
+    if spec.demo is None:
+        raise ConfigError(f"there is no embedded demo for {spec.description} yet")
     settings = spec.demo
     imgsz = imgsz or settings.imgsz
     epochs = epochs or settings.epochs

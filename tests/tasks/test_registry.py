@@ -24,7 +24,7 @@ from yolov9.tasks.registry import TASKS, get_task
 
 
 def test_every_head_kind_has_its_registered_task() -> None:
-    assert tuple(TASKS) == NAMES == ("detect", "segment")
+    assert tuple(TASKS) == NAMES == ("detect", "segment", "panoptic")
     for kind in HEAD_KINDS:
         task = get_task(HeadKind(kind).task)
         assert kind in task.head_kinds
@@ -33,11 +33,11 @@ def test_every_head_kind_has_its_registered_task() -> None:
 
 def test_unknown_task_is_one_line_naming_it_and_the_file() -> None:
     with pytest.raises(CheckpointError) as e:
-        get_task("panoptic", "m.onnx")
+        get_task("semantic", "m.onnx")
     message = str(e.value)
     assert "\n" not in message
-    assert message.startswith("m.onnx: unknown task 'panoptic'")
-    assert "detect, segment" in message
+    assert message.startswith("m.onnx: unknown task 'semantic'")
+    assert "detect, segment, panoptic" in message
 
 
 def test_an_export_with_an_unknown_task_is_refused(tmp_path: Path) -> None:
@@ -50,8 +50,8 @@ def test_an_export_with_an_unknown_task_is_refused(tmp_path: Path) -> None:
 
 def test_a_checkpoint_whose_task_is_not_its_network_s_is_refused(tmp_path: Path) -> None:
     model = build_model("gelan-t", num_classes=2)
-    path = save_checkpoint(tmp_path / "w.pt", model, ["a", "b"], meta={"task": "panoptic"})
-    with pytest.raises(CheckpointError, match=r"says task 'panoptic'.*does detect"):
+    path = save_checkpoint(tmp_path / "w.pt", model, ["a", "b"], meta={"task": "captions"})
+    with pytest.raises(CheckpointError, match=r"says task 'captions'.*does detect"):
         load_weights(path)
     good = save_checkpoint(tmp_path / "ok.pt", model, ["a", "b"])
     assert load_weights(good).model.task == "detect"
@@ -98,5 +98,5 @@ def test_postprocess_fills_the_declared_result_fields() -> None:
 
 
 def test_a_head_kind_this_version_does_not_know_names_itself_as_its_task() -> None:
-    with pytest.raises(CheckpointError, match="unknown task 'panoptic'"):
-        get_task(HeadKind("panoptic").task)
+    with pytest.raises(CheckpointError, match="unknown task 'captions'"):
+        get_task(HeadKind("captions").task)

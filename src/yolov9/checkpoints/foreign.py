@@ -33,15 +33,21 @@ def _infer_head(sd: dict[str, Tensor], cls_suffix: str, box_suffix: str) -> tupl
     return int(cls[0].shape[0]), int(box[0].shape[0]) // 4
 
 
-def _head_kinds(sd: dict[str, Tensor]) -> list[HeadKind]:
+def _head_kinds(sd: dict[str, Tensor], num_classes: int) -> list[HeadKind]:
     """The head kinds a file may hold: detection, or (with prototype weights) segmentation
-    with as many masks as the prototype convolution has outputs."""
+    with as many masks as the prototype convolution has outputs, or (with a semantic branch,
+    the authors' ``UConv``) panoptic with as many stuff entries as its channels beyond the
+    classes."""
     protos = [
         v for k, v in sd.items() if k.endswith((".proto.cv3.conv.weight", ".proto.conv.weight"))
     ]
     if not protos:
         return [DETECT]
     m = int(protos[0].shape[0])
+    semantic = [v for k, v in sd.items() if k.endswith(".uconv.cv2.weight")]
+    if semantic:
+        stuff = int(semantic[0].shape[0]) - num_classes
+        return [HeadKind("panoptic", num_masks=m, stuff_classes=stuff)]
     return [HeadKind("segment", num_masks=m)] + [
         HeadKind("dsegment", proto_depth=d, num_masks=m) for d in (2, 1)
     ]
@@ -54,10 +60,10 @@ def _identify(
     shapes = {k: tuple(v.shape) for k, v in sd.items()}
     candidates = [
         (spec, with_aux, head)
-        for head in _head_kinds(sd)
+        for head in _head_kinds(sd, num_classes)
         for spec in SPECS.values()
         for with_aux in (True, False)
-        if not (with_aux and head.name == "segment")
+        if not (with_aux and head.name in ("segment", "panoptic"))
     ]
     for spec, with_aux, head in candidates:
         with torch.device("meta"):

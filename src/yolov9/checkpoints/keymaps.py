@@ -139,6 +139,7 @@ _SINGLE = {"box": "cv2", "cls": "cv3", "dfl": "dfl", "coef": "cv4", "proto.out":
 _DUAL_AUX = {"box": "cv2", "cls": "cv3", "dfl": "dfl", "coef": "cv6", "proto.out": "proto"}
 _DUAL_MAIN = {"box": "cv4", "cls": "cv5", "dfl": "dfl2", "coef": "cv7", "proto.out": "proto2"}
 _PROTO = {"proto.conv1": "proto.cv1", "proto.conv2": "proto.cv2", "proto.out": "proto.cv3"}
+_SEMANTIC = {"semantic.conv": "uconv.cv1", "semantic.out": "uconv.cv2"}  # Panoptic's UConv
 
 
 def _official_head_key(key: str, with_aux: bool, kind: HeadKind) -> str:
@@ -146,8 +147,10 @@ def _official_head_key(key: str, with_aux: bool, kind: HeadKind) -> str:
     is_aux = key.startswith("aux.")
     rest = key.removeprefix("aux.").removeprefix("head.")
     names = (_DUAL_AUX if is_aux else _DUAL_MAIN) if with_aux else _SINGLE
-    if kind.name == "segment":
+    if kind.name in ("segment", "panoptic"):
         names = {**names, **_PROTO}
+    if kind.name == "panoptic":
+        names = {**names, **_SEMANTIC}
     for ours in sorted(names, key=len, reverse=True):
         if rest.startswith(ours + "."):
             return names[ours] + rest[len(ours) :]

@@ -54,6 +54,7 @@ def model_meta(model: YOLOv9, names: list[str], **extra: Any) -> dict[str, Any]:
         "head": model.head_kind.name,
         "proto_depth": model.head_kind.proto_depth,
         "num_masks": model.head_kind.num_masks,
+        "stuff_classes": model.head_kind.stuff_classes,
         "reg_max": model.reg_max,
         "aux": model.aux_mode,
         "yolov9_version": __version__,
@@ -118,6 +119,7 @@ def model_from_state(
                 str(meta["head"]),
                 int(meta.get("proto_depth", head.proto_depth)),
                 int(meta.get("num_masks", head.num_masks)),
+                int(meta.get("stuff_classes", head.stuff_classes)),
             )
     except (KeyError, ValueError, TypeError) as e:
         raise CheckpointError(f"{source}: invalid metadata ({e})") from None

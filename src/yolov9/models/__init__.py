@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
 from typing import NamedTuple
 
@@ -35,6 +36,8 @@ _SEG_SUFFIXES = {
     ("gelan", "dseg"): HeadKind("dsegment", proto_depth=1),
     ("yolov9", "seg"): HeadKind("dsegment", proto_depth=2),
     ("yolov9", "dseg"): HeadKind("dsegment", proto_depth=2),
+    # the authors' COCO layout: 93 stuff entries after the things (build_model can change it)
+    ("gelan", "pan"): HeadKind("panoptic", stuff_classes=93),
 }
 
 
@@ -44,7 +47,9 @@ def list_models(task: str | None = None) -> list[str]:
     detect = [f"{family}-{size}" for family in ("yolov9", "gelan") for size in SPECS]
     segment = [f"{n}-{suffix}" for n in detect for suffix in ("seg", "dseg")]
     segment = [n for n in segment if not n.endswith("dseg") or n.startswith("gelan")]
-    return {"detect": detect, "segment": segment}.get(task or "", detect + segment)
+    panoptic = [f"gelan-{size}-pan" for size in SPECS]
+    by_task = {"detect": detect, "segment": segment, "panoptic": panoptic}
+    return by_task.get(task or "", detect + segment + panoptic)
 
 
 class ModelName(NamedTuple):
@@ -79,13 +84,24 @@ def parse_model_name(name: str) -> ModelName:
     raise ConfigError(f"unknown model {name!r}.{hint} Known models: {', '.join(list_models())}")
 
 
-def build_model(name: str, num_classes: int = 80, *, reg_max: int = 16, aux: str = "pgi") -> YOLOv9:
+def build_model(
+    name: str,
+    num_classes: int = 80,
+    *,
+    reg_max: int = 16,
+    aux: str = "pgi",
+    stuff_classes: int | None = None,
+) -> YOLOv9:
     """Build a randomly initialised model by name, for any number of classes.
 
     ``aux`` chooses the auxiliary branch of a ``yolov9-*`` model: ``"pgi"`` (the paper's
     YOLOv9), ``"deep-supervision"`` (the ablation baseline) or ``"none"`` (same as gelan-*).
+    ``stuff_classes``: a panoptic model's semantic channels beyond its ``num_classes`` things
+    (default 93, the authors' COCO layout).
     """
     spec, with_aux, head = parse_model_name(name)
+    if stuff_classes is not None and head.name == "panoptic":
+        head = dataclasses.replace(head, stuff_classes=stuff_classes)
     if aux == "none":
         with_aux = False
     return YOLOv9(spec, num_classes, with_aux=with_aux, reg_max=reg_max, aux_mode=aux, head=head)

@@ -27,6 +27,8 @@ class HeadOutput(NamedTuple):
         stride_tensor: (A, 1) the stride of each anchor in input pixels.
         coeffs: (B, A, M) mask coefficients (segmentation heads; None for detection).
         protos: (B, M, H/4, W/4) prototype masks at stride 4 (segmentation heads).
+        semantic: (B, C + S, H/4, W/4) semantic logits over things then stuff at stride 4
+            (panoptic heads).
     """
 
     pred_dist: Tensor
@@ -35,6 +37,7 @@ class HeadOutput(NamedTuple):
     stride_tensor: Tensor
     coeffs: Tensor | None = None
     protos: Tensor | None = None
+    semantic: Tensor | None = None
 
 
 class DFL(nn.Module):

@@ -6,6 +6,7 @@ from collections.abc import Sequence
 
 from yolov9.errors import ConfigError
 from yolov9.models.head import DetectHead
+from yolov9.models.panoptic import PanopticHead
 from yolov9.models.segment import Proto, ProtoBranch, SegmentHead
 from yolov9.models.variants import HEAD_KINDS, ElanSpec, HeadKind
 
@@ -27,5 +28,10 @@ def build_head(
     if kind.name == "segment":
         proto = Proto(in_channels[0], proto_widths.out, m)
         return SegmentHead(num_classes, in_channels, reg_max, proto, grouped=False, num_masks=m)
+    if kind.name == "panoptic":
+        proto = Proto(in_channels[0], proto_widths.out, m)
+        return PanopticHead(
+            num_classes, in_channels, reg_max, proto, stuff_classes=kind.stuff_classes, num_masks=m
+        )
     branch = ProtoBranch(in_channels[0], proto_widths, kind.proto_depth, m)
     return SegmentHead(num_classes, in_channels, reg_max, branch, grouped=True, num_masks=m)

@@ -15,6 +15,7 @@ _HEADS = {
     "detect": "detection (DDetect)",
     "segment": "instance segmentation (Segment: Proto on P3)",
     "dsegment": "instance segmentation (DSegment: prototype branch on P3, depth {depth})",
+    "panoptic": "panoptic (Panoptic: Segment + semantic UConv on P3, things + stuff)",
 }
 
 

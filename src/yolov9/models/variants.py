@@ -84,6 +84,8 @@ class HeadKind:
     * ``detect``: boxes and classes (the reference's ``DDetect`` / ``DualDDetect``).
     * ``segment``: the authors' ``Segment``: the ungrouped ``Detect`` head, mask coefficients per
       anchor, and ``Proto`` (3x3 conv, nearest x2, 3x3 conv, 1x1 conv) on P3. No PGI form.
+    * ``panoptic``: the authors' ``Panoptic``: ``segment`` plus a semantic branch (``UConv``) on
+      P3 whose logits cover the thing classes then ``stuff_classes`` more, at stride 4.
     * ``dsegment``: the authors' ``DSegment`` / ``DualDSegment``: the grouped head, mask
       coefficients, and a prototype branch on P3 (RepNCSPELAN4 of depth ``proto_depth``,
       nearest x2, 3x3 conv, 1x1 conv). ``yolov9-x-seg`` is built with depth 2 and keeps it when
@@ -96,6 +98,7 @@ class HeadKind:
     name: str = "detect"
     proto_depth: int = 1
     num_masks: int = 32
+    stuff_classes: int = 0  # panoptic: semantic channels beyond the thing classes
 
     @property
     def task(self) -> str:
@@ -105,7 +108,12 @@ class HeadKind:
 
 
 # each head kind -> the task its models do
-HEAD_TASKS = {"detect": "detect", "segment": "segment", "dsegment": "segment"}
+HEAD_TASKS = {
+    "detect": "detect",
+    "segment": "segment",
+    "dsegment": "segment",
+    "panoptic": "panoptic",
+}
 HEAD_KINDS = tuple(HEAD_TASKS)
 DETECT = HeadKind()
 
@@ -290,5 +298,5 @@ SPECS: dict[str, ModelSpec] = {
 # segmentation name is our extension of their design to the other sizes.
 AUTHORS_GRAPHS = frozenset(
     [f"{f}-{s}" for f in ("yolov9", "gelan") for s in SPECS]
-    + ["gelan-c-seg", "gelan-c-dseg", "yolov9-c-seg"]
+    + ["gelan-c-seg", "gelan-c-dseg", "yolov9-c-seg", "gelan-c-pan"]
 )

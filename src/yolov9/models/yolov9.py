@@ -60,6 +60,8 @@ class YOLOv9(nn.Module):
         self.reg_max = reg_max
         if head.name == "segment" and with_aux:
             raise ConfigError("the authors' Segment head has no PGI form; use 'dsegment'")
+        if head.name == "panoptic" and with_aux:
+            raise ConfigError("panoptic models have no PGI training graph yet: use gelan-x-pan")
         self.head_kind = head
         self.backbone: nn.Module = (
             DualBackbone(spec.backbone) if spec.dual_backbone else GELANBackbone(spec.backbone)
@@ -73,7 +75,7 @@ class YOLOv9(nn.Module):
 
     @property
     def task(self) -> str:
-        """``"detect"`` or ``"segment"``."""
+        """The task its head does: ``"detect"``, ``"segment"`` or ``"panoptic"``."""
         return self.head_kind.task
 
     @property
@@ -81,7 +83,9 @@ class YOLOv9(nn.Module):
         """``yolov9-x`` with the auxiliary branch, ``gelan-x`` without it; ``-seg`` / ``-dseg``
         for segmentation (``yolov9-x-seg`` becomes ``gelan-x-dseg`` when converted)."""
         family = "yolov9" if self.aux is not None else "gelan"
-        suffix = {"detect": "", "segment": "-seg", "dsegment": "-dseg"}[self.head_kind.name]
+        suffix = {"detect": "", "segment": "-seg", "dsegment": "-dseg", "panoptic": "-pan"}[
+            self.head_kind.name
+        ]
         if self.aux is not None and suffix:
             suffix = "-seg"
         return f"{family}-{self.spec.size}{suffix}"

@@ -5,4 +5,4 @@ This module is import-light (no torch) so that the command line's parsers can li
 task names; the task objects live in ``base``, ``detect``, ``segment`` and ``registry``.
 """
 
-NAMES = ("detect", "segment")  # the registered tasks, in the registry's order
+NAMES = ("detect", "segment", "panoptic")  # the registered tasks, in the registry's order

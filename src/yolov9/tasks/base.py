@@ -76,7 +76,7 @@ class Task:
         postprocess: one image's detections -> those fields.
         beyond_vision_nms: what CoreML's Vision NMS pipeline (boxes and scores only) cannot
             carry of the task's outputs ("" when nothing).
-        demo: what the embedded demo runs.
+        demo: what the embedded demo runs (None: none yet).
     """
 
     name: str
@@ -93,7 +93,7 @@ class Task:
     result_fields: tuple[str, ...]
     postprocess: Postprocess
     beyond_vision_nms: str
-    demo: DemoSpec
+    demo: DemoSpec | None  # None: no embedded demo yet
 
     def needs(self, label: str) -> bool:
         """Whether every object must carry ``label`` (``"masks"``) to train or score."""
