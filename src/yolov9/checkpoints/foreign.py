@@ -18,7 +18,7 @@ from yolov9.checkpoints.keymaps import mit_key_map, official_key_map, remap_stat
 from yolov9.checkpoints.safe_pickle import ModuleStub, stub_state_dict
 from yolov9.errors import CheckpointError
 from yolov9.models import SPECS, YOLOv9
-from yolov9.models.variants import DETECT, HeadKind, ModelSpec
+from yolov9.models.variants import DETECT, NO_PGI_FORM, HeadKind, ModelSpec
 
 log = logging.getLogger(__name__)
 
@@ -63,7 +63,7 @@ def _identify(
         for head in _head_kinds(sd, num_classes)
         for spec in SPECS.values()
         for with_aux in (True, False)
-        if not (with_aux and head.name in ("segment", "panoptic"))
+        if not (with_aux and head.name in NO_PGI_FORM)
     ]
     for spec, with_aux, head in candidates:
         with torch.device("meta"):

@@ -20,9 +20,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import cv2
 import numpy as np
 
+from yolov9.data.images import read_image
 from yolov9.errors import DataError
 
 VOID = 0
@@ -153,38 +153,35 @@ def image_counts(
 def summarize(
     counts: Mapping[int, CategoryCounts], categories: Mapping[int, Mapping[str, Any]]
 ) -> PanopticMetrics:
-    """PQ, SQ and RQ per category and averaged (All, Things, Stuff) from summed counts."""
+    """PQ, SQ and RQ per category and averaged (All, Things, Stuff) from summed counts; a
+    category without any TP, FP or FN scores 0 and is left out of the averages."""
     per_class: dict[int, dict[str, float]] = {}
+    seen: list[int] = []  # the categories that count in the averages
+    for cid in categories:
+        c = counts.get(cid, CategoryCounts())
+        denominator = c.tp + 0.5 * c.fp + 0.5 * c.fn
+        if denominator == 0:
+            per_class[cid] = {"pq": 0.0, "sq": 0.0, "rq": 0.0}
+            continue
+        per_class[cid] = {
+            "pq": c.iou_sum / denominator,
+            "sq": c.iou_sum / c.tp if c.tp else 0.0,
+            "rq": c.tp / denominator,
+        }
+        seen.append(cid)
     groups: dict[str, dict[str, float]] = {}
     for name, want in (("All", None), ("Things", True), ("Stuff", False)):
-        sums = {"pq": 0.0, "sq": 0.0, "rq": 0.0, "n": 0.0}
-        for cid, info in categories.items():
-            if want is not None and bool(info.get("isthing", 0)) != want:
-                continue
-            c = counts.get(cid, CategoryCounts())
-            if c.tp + c.fp + c.fn == 0:
-                per_class[cid] = {"pq": 0.0, "sq": 0.0, "rq": 0.0}
-                continue
-            denominator = c.tp + 0.5 * c.fp + 0.5 * c.fn
-            result = {
-                "pq": c.iou_sum / denominator,
-                "sq": c.iou_sum / c.tp if c.tp else 0.0,
-                "rq": c.tp / denominator,
-            }
-            per_class[cid] = result
-            for k, v in result.items():
-                sums[k] += v
-            sums["n"] += 1
-        n = sums["n"]
-        groups[name] = {k: (v / n if n else 0.0) for k, v in sums.items() if k != "n"} | {"n": n}
+        ids = [i for i in seen if want is None or bool(categories[i].get("isthing", 0)) == want]
+        n = len(ids)
+        groups[name] = {
+            k: (sum(per_class[i][k] for i in ids) / n if n else 0.0) for k in ("pq", "sq", "rq")
+        } | {"n": float(n)}
     return PanopticMetrics(groups, per_class, dict(counts))
 
 
 def read_segment_map(path: Path) -> np.ndarray:
-    image = cv2.imread(str(path), cv2.IMREAD_COLOR)
-    if image is None:
-        raise DataError(f"{path}: cannot read the panoptic PNG")
-    return rgb_to_id(cv2.cvtColor(image, cv2.COLOR_BGR2RGB))
+    """A COCO panoptic PNG as segment ids (a missing or undecodable file is one line)."""
+    return rgb_to_id(read_image(path))
 
 
 def evaluate_panoptic(

@@ -107,6 +107,12 @@ class HeadKind:
         return HEAD_TASKS.get(self.name, self.name)
 
 
+# head kinds without a PGI training graph -> what to use instead
+NO_PGI_FORM = {
+    "segment": "the authors' Segment head has no PGI form; use 'dsegment'",
+    "panoptic": "panoptic models have no PGI training graph yet: use gelan-x-pan",
+}
+
 # each head kind -> the task its models do
 HEAD_TASKS = {
     "detect": "detect",

@@ -13,7 +13,7 @@ from yolov9.models.blocks import fuse_model
 from yolov9.models.head import STRIDES, HeadOutput
 from yolov9.models.heads import build_head
 from yolov9.models.neck import PANNeck
-from yolov9.models.variants import DETECT, HeadKind, ModelSpec
+from yolov9.models.variants import DETECT, NO_PGI_FORM, HeadKind, ModelSpec
 
 
 class ModelOutput(NamedTuple):
@@ -58,10 +58,8 @@ class YOLOv9(nn.Module):
         self.spec = spec
         self.num_classes = num_classes
         self.reg_max = reg_max
-        if head.name == "segment" and with_aux:
-            raise ConfigError("the authors' Segment head has no PGI form; use 'dsegment'")
-        if head.name == "panoptic" and with_aux:
-            raise ConfigError("panoptic models have no PGI training graph yet: use gelan-x-pan")
+        if with_aux and head.name in NO_PGI_FORM:
+            raise ConfigError(NO_PGI_FORM[head.name])
         self.head_kind = head
         self.backbone: nn.Module = (
             DualBackbone(spec.backbone) if spec.dual_backbone else GELANBackbone(spec.backbone)

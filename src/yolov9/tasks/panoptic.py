@@ -2,21 +2,23 @@
 instance masks and semantic logits over things and stuff in one forward pass.
 
 What works today: the networks (``gelan-x-pan``), reading the authors' checkpoints, and the
-instance part of prediction, evaluation and export (as segmentation). Not yet: the semantic
-map and panoptic fusion in results, exporting the semantic logits, PQ / mIoU in ``val``
-(``metrics.panoptic`` and ``metrics.semantic`` exist), panoptic datasets, and training (its
-criterion, issue 4/7), which stops in one line.
+instance part of prediction, evaluation and export (as segmentation: the task below is
+segmentation's with what differs replaced). Not yet: the semantic map and panoptic fusion in
+results, exporting the semantic logits, PQ / mIoU in ``val`` (``metrics.panoptic`` and
+``metrics.semantic`` exist), panoptic datasets, and training (its criterion, issue 4/7),
+which stops in one line.
 """
 
 from __future__ import annotations
+
+import dataclasses
 
 from torch import nn
 
 from yolov9.config import LossConfig
 from yolov9.errors import ConfigError
 from yolov9.models import YOLOv9
-from yolov9.tasks.base import BOX_NMS_OUTPUTS, BOX_OUTPUTS, Task
-from yolov9.tasks.segment import MASK_NMS_OUTPUTS, MASK_OUTPUTS, SEGMENT
+from yolov9.tasks.segment import SEGMENT
 
 
 def _criterion(model: YOLOv9, loss: LossConfig) -> nn.Module:
@@ -26,20 +28,12 @@ def _criterion(model: YOLOv9, loss: LossConfig) -> nn.Module:
     )
 
 
-PANOPTIC = Task(
+PANOPTIC = dataclasses.replace(
+    SEGMENT,
     name="panoptic",
     description="panoptic segmentation",
     head_kinds=("panoptic",),
-    labels=("boxes", "masks"),
     loss_terms=("box", "seg", "cls", "dfl", "focal", "dice"),
     build_criterion=_criterion,
-    outputs=BOX_OUTPUTS + MASK_OUTPUTS,
-    nms_outputs=BOX_NMS_OUTPUTS + MASK_NMS_OUTPUTS,
-    reference_outputs=("output0", "output1"),
-    metrics=("bbox", "segm"),
-    fitness="mask/AP",
-    result_fields=("masks",),
-    postprocess=SEGMENT.postprocess,
-    beyond_vision_nms="mask coefficients",
     demo=None,
 )
