@@ -17,6 +17,8 @@ from yolov9.config import LossConfig
 from yolov9.errors import ConfigError
 from yolov9.models import build_model, list_models
 from yolov9.ops import box_xyxy_to_xywh
+from yolov9.tasks.panoptic import PanopticLabels, semantic_map
+from yolov9.tasks.panoptic.labels import VOID
 from yolov9.tasks.registry import get_task
 
 # the fixtures' README: the seg tolerances and 2e-3 on semantic logits
@@ -66,13 +68,20 @@ def test_parity_gelan_c_pan(shared: Path, pan_checkpoint: Path, tmp_path: Path) 
         "semantic": np.abs(out.semantic.numpy() - ref["sem"]).max(),
     }
     assert all(diffs[k] <= TOL[k] for k in TOL), diffs
-    # the semantic argmax at image size (bilinear, align_corners=False, as the reference)
-    ours = F.interpolate(out.semantic, size=(640, 640), mode="bilinear").argmax(1)
+    # the semantic argmax at image size, by the code prediction runs (the reference: bilinear,
+    # align_corners=False, argmax)
+    ours = semantic_map(out.semantic[0], (640, 640))
     theirs = F.interpolate(torch.from_numpy(ref["sem"]), size=(640, 640), mode="bilinear")
-    agree = (ours == theirs.argmax(1)).float().mean().item()
+    agree = (ours == theirs.argmax(1)[0].numpy()).mean()
     assert agree >= 0.999
     channels = json.loads((root / "pan" / "semantic_channels.json").read_text())
     assert out.semantic.shape[1] == len(channels) == 173
+    # each channel gives the COCO panoptic category the reference's export gives it
+    labels = PanopticLabels.for_model(loaded.names, load_weights(pan_checkpoint).stuff_names)
+    ids = [0 if c == VOID else labels.category_ids[c] for c in labels.channel_category]
+    assert ids == [c["panoptic_category_id"] for c in channels]
+    names = [None if c == VOID else labels.names[c] for c in labels.channel_category]
+    assert names == [c["panoptic_name"] for c in channels]
     # our own format keeps the stuff count: a round trip gives the same network
     again = load_weights(save_checkpoint(tmp_path / "p.pt", model, loaded.names)).model.eval()
     with torch.no_grad():

@@ -19,7 +19,7 @@ from yolov9.loss import SegmentationLoss, Targets, YOLOv9Loss
 from yolov9.models import build_model
 from yolov9.models.variants import HEAD_KINDS, HeadKind
 from yolov9.tasks import NAMES
-from yolov9.tasks.base import BOX_NMS_OUTPUTS, BOX_OUTPUTS
+from yolov9.tasks.base import BOX_NMS_OUTPUTS, BOX_OUTPUTS, PostprocessOptions
 from yolov9.tasks.registry import TASKS, get_task
 
 
@@ -91,7 +91,7 @@ def test_postprocess_fills_the_declared_result_fields() -> None:
         backend = TorchBackend(build_model(name, num_classes=2).eval(), ["a", "b"], imgsz=64)
         task = get_task(backend.task)
         det = backend.detect(tensor, conf=0.0, max_det=5)[0]
-        fields = task.postprocess(det, (64, 64), info, False)
+        fields = task.postprocess(det, (64, 64), info, PostprocessOptions())
         assert tuple(fields) == task.result_fields
         for field in task.result_fields:
             assert len(fields[field]) == len(det.boxes)

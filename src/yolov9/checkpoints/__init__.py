@@ -15,6 +15,7 @@ from yolov9.checkpoints.native import (
     save_checkpoint,
 )
 from yolov9.checkpoints.safe_pickle import read_torch_file
+from yolov9.data.coco_panoptic import default_stuff_names
 from yolov9.errors import CheckpointError
 from yolov9.models import YOLOv9
 
@@ -42,6 +43,14 @@ class LoadedWeights:
     @property
     def imgsz(self) -> int:
         return int(self.meta.get("imgsz", 640))
+
+    @property
+    def stuff_names(self) -> list[str]:
+        """A panoptic model's stuff class names (its semantic channels after the things): as
+        recorded, else COCO-Stuff's for the authors' 93-channel layout, else ``stuff<i>``."""
+        count = self.model.head_kind.stuff_classes
+        recorded = [str(n) for n in self.meta.get("stuff_names", [])]
+        return recorded if len(recorded) == count else default_stuff_names(count)
 
 
 def load_weights(weights: str | Path, *, progress: bool = True) -> LoadedWeights:

@@ -39,6 +39,7 @@ from yolov9.metrics.confusion import ConfusionMatrix
 from yolov9.models import YOLOv9
 from yolov9.ops.masks import decode_rle, polygons_to_mask
 from yolov9.ops.nms import Detections
+from yolov9.tasks.base import PostprocessOptions
 from yolov9.tasks.registry import get_task
 from yolov9.utils.device import default_workers, select_device
 from yolov9.utils.threads import ThreadGovernor
@@ -215,6 +216,9 @@ class Evaluator:
     ) -> None:
         """The reference's protocol: rect batches through the backend."""
         task = get_task(backend.task)
+        post = PostprocessOptions(
+            names=tuple(backend.names), stuff_names=tuple(backend.stuff_names)
+        )
         loader = eval_loader(data, self.workers)
         bar = tqdm(
             loader, desc="val", unit="batch", disable=None if self.progress else True, leave=False
@@ -235,7 +239,7 @@ class Evaluator:
                 b = boxes_to_original(det.boxes.cpu().numpy(), sample.info)
                 s = det.scores.cpu().numpy()
                 c = det.labels.cpu().numpy()
-                masks = task.postprocess(det, batch_shape, sample.info, False).get("masks")
+                masks = task.postprocess(det, batch_shape, sample.info, post).get("masks")
                 rles = masks.rles() if masks is not None else None
                 parts.append(
                     to_coco_arrays(record.image_id, b, s, c, self.dataset.category_ids, masks=rles)

@@ -17,6 +17,7 @@ from typing import Any, NamedTuple
 import numpy as np
 import torch
 
+from yolov9.data.coco_panoptic import default_stuff_names
 from yolov9.inference.graph import inference_graph
 from yolov9.models import ModelOutput, YOLOv9
 from yolov9.ops.nms import Detections, non_max_suppression
@@ -27,23 +28,26 @@ log = logging.getLogger(__name__)
 
 
 class Decoded(NamedTuple):
-    """Decoded outputs of the main head for a batch (coefficients and protos: segmentation)."""
+    """Decoded outputs of the main head for a batch (coefficients and protos: segmentation;
+    semantic logits (B, K, H/4, W/4): panoptic)."""
 
     boxes: torch.Tensor
     scores: torch.Tensor
     coeffs: torch.Tensor | None = None
     protos: torch.Tensor | None = None
+    semantic: torch.Tensor | None = None
 
 
 def nms_with_masks(decoded: Decoded, **nms: Any) -> list[Detections]:
     """NMS of a batch; each image's detections carry their mask coefficients and the image's
-    prototypes when the model has them."""
+    prototypes (and semantic logits) when the model has them."""
     dets = non_max_suppression(decoded.boxes, decoded.scores, **nms)
     if decoded.coeffs is None or decoded.protos is None:
         return dets
+    semantic = decoded.semantic if decoded.semantic is not None else [None] * len(dets)
     return [
-        Detections(d.boxes, d.scores, d.labels, d.anchors, c[d.anchors], p)
-        for d, c, p in zip(dets, decoded.coeffs, decoded.protos, strict=True)
+        Detections(d.boxes, d.scores, d.labels, d.anchors, c[d.anchors], p, s)
+        for d, c, p, s in zip(dets, decoded.coeffs, decoded.protos, semantic, strict=True)
     ]
 
 
@@ -51,6 +55,7 @@ class InferenceBackend:
     """Base: subclasses implement :meth:`infer` (and ``_raw_detect`` when NMS is built in)."""
 
     names: list[str]
+    stuff_names: tuple[str, ...] = ()  # a panoptic model's stuff classes (after the things)
     imgsz: int = 640
     fixed_shape: tuple[int, int] | None = None  # (h, w) the graph accepts, if not dynamic
     fixed_batch: int | None = None
@@ -102,15 +107,18 @@ class InferenceBackend:
                 baked,
                 conf,
             )
-        # num_dets, det_boxes, det_scores, det_classes [, det_coefficients, prototypes]
+        # num_dets, det_boxes, det_scores, det_classes [, det_coefficients, prototypes
+        # [, semantic]]
         num, boxes, scores, labels, *seg = self._raw_detect(images)
         out = []
         for i, (n, b, s, c) in enumerate(zip(num[:, 0], boxes, scores, labels, strict=True)):
             keep = (s[:n] > conf) & (np.isin(c[:n], classes) if classes is not None else True)
-            coeffs = protos = None
+            coeffs = protos = semantic = None
             if seg:  # segmentation: the kept detections' coefficients, the image's prototypes
                 coeffs = torch.from_numpy(seg[0][i][:n][keep]).float()
                 protos = torch.from_numpy(seg[1][i]).float()
+            if len(seg) > 2:  # panoptic: the image's semantic logits
+                semantic = torch.from_numpy(seg[2][i]).float()
             out.append(
                 Detections(
                     torch.from_numpy(b[:n][keep]).float(),
@@ -119,6 +127,7 @@ class InferenceBackend:
                     None,
                     coeffs,
                     protos,
+                    semantic,
                 )
             )
         return out
@@ -151,6 +160,7 @@ class TorchBackend(InferenceBackend):
         device: str | torch.device | None = None,
         precision: str = "fp32",
         prepare: bool = True,
+        stuff_names: list[str] | None = None,
     ) -> None:
         self.device = select_device(device)
         self.precision = precision
@@ -159,7 +169,12 @@ class TorchBackend(InferenceBackend):
         self.model = inference_graph(model, self.device, precision) if prepare else model
         self.names, self.imgsz = list(names), imgsz
         self.nms_settings = {}
-        self.task = get_task(model.task).name  # a task this version knows, or one line
+        task = get_task(model.task)  # a task this version knows, or one line
+        self.task = task.name
+        if task.gives("semantic"):
+            count = model.head_kind.stuff_classes
+            given = tuple(stuff_names or ())
+            self.stuff_names = given if len(given) == count else tuple(default_stuff_names(count))
 
     @torch.inference_mode()
     def forward(self, images: torch.Tensor) -> ModelOutput:
@@ -178,7 +193,8 @@ class TorchBackend(InferenceBackend):
         boxes, scores = self.model.head.decode(main)
         coeffs = main.coeffs.float() if main.coeffs is not None else None
         protos = main.protos.float() if main.protos is not None else None
-        return Decoded(boxes.float(), scores.float(), coeffs, protos)
+        semantic = main.semantic.float() if main.semantic is not None else None
+        return Decoded(boxes.float(), scores.float(), coeffs, protos, semantic)
 
     @torch.inference_mode()
     def infer(self, images: torch.Tensor) -> Decoded:

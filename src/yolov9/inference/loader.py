@@ -53,7 +53,12 @@ def load_backend(
         return TorchScriptBackend(path)
     loaded = load_weights(weights)
     backend = TorchBackend(
-        loaded.model, loaded.names, imgsz=imgsz or loaded.imgsz, device=device, precision=precision
+        loaded.model,
+        loaded.names,
+        imgsz=imgsz or loaded.imgsz,
+        device=device,
+        precision=precision,
+        stuff_names=loaded.stuff_names,
     )
     backend.source_path = loaded.path
     return backend

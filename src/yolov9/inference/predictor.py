@@ -14,6 +14,7 @@ from yolov9.errors import ConfigError
 from yolov9.inference.backends import InferenceBackend
 from yolov9.inference.result import Result
 from yolov9.inference.tiles import TiledDetector, TileOptions
+from yolov9.tasks.base import FusionOptions, PostprocessOptions
 from yolov9.tasks.registry import get_task
 from yolov9.utils.threads import ThreadGovernor
 
@@ -37,6 +38,7 @@ class Predictor:
         *,
         imgsz: int | None = None,
         full_res_masks: bool = False,
+        fusion: FusionOptions | None = None,
     ) -> None:
         imgsz = imgsz or backend.imgsz
         if imgsz % 32:
@@ -50,6 +52,12 @@ class Predictor:
         self.full_res_masks = full_res_masks
         self.backend = backend
         self.names = list(backend.names)
+        self.post = PostprocessOptions(
+            full_res_masks=full_res_masks,
+            names=tuple(self.names),
+            stuff_names=tuple(backend.stuff_names),
+            fusion=fusion or FusionOptions(),
+        )
         self.imgsz = imgsz
         self.device = backend.device
         # fewer threads while other processes take cores; kept across calls, so that calls
@@ -124,7 +132,7 @@ class Predictor:
         dets = self.backend.detect(batch, **nms)
         input_shape = (int(batch.shape[2]), int(batch.shape[3]))
         for frame, det, info in zip(frames, dets, infos, strict=False):
-            fields = self.task.postprocess(det, input_shape, info, self.full_res_masks)
+            fields = self.task.postprocess(det, input_shape, info, self.post)
             yield Result(
                 boxes=boxes_to_original(det.boxes.cpu().numpy(), info),
                 scores=det.scores.cpu().numpy().astype(np.float32),

@@ -10,8 +10,9 @@ from typing import Any
 import cv2
 import numpy as np
 
+from yolov9.tasks.panoptic import PanopticSegmentation
 from yolov9.tasks.segment.masks import InstanceMasks, mask_records
-from yolov9.utils.draw import draw_detections
+from yolov9.utils.draw import draw_detections, draw_regions
 
 
 @dataclass
@@ -30,6 +31,10 @@ class Result:
             (None for detection).
         track_ids: (N,) int64 track ids when the result comes from tracking (None
             otherwise); a tracked result holds only the detections that belong to a track.
+        semantic: panoptic models: (H, W) semantic channel per pixel (things first, then
+            stuff; uint8 below 257 channels, else uint16).
+        panoptic: panoptic models: the segment id map and one record per segment, fused
+            from the instances and the semantic map (``yolov9.tasks.panoptic.fusion``).
     """
 
     boxes: np.ndarray
@@ -43,6 +48,8 @@ class Result:
     image: np.ndarray | None = field(default=None, repr=False)
     masks: InstanceMasks | None = field(default=None, repr=False)
     track_ids: np.ndarray | None = None
+    semantic: np.ndarray | None = field(default=None, repr=False)
+    panoptic: PanopticSegmentation | None = field(default=None, repr=False)
 
     def __len__(self) -> int:
         return int(self.scores.shape[0])
@@ -105,8 +112,11 @@ class Result:
         if self.image is None:
             raise ValueError("this result keeps no image to draw on")
         self._check_masks()
+        image = self.image
+        if self.panoptic is not None:  # stuff regions (with their names) under the instances
+            image = draw_regions(image, *self._stuff_regions())
         return draw_detections(
-            self.image,
+            image,
             self.boxes,
             self.scores,
             self.labels,
@@ -114,6 +124,17 @@ class Result:
             masks=self.masks.crop if self.masks is not None else None,
             track_ids=self.track_ids,
         )
+
+    def _stuff_regions(self) -> tuple[np.ndarray, list[str], list[int]]:
+        """The panoptic stuff segments as a region map (0: none, i: the i-th name)."""
+        assert self.panoptic is not None
+        pan = self.panoptic
+        stuff = [s for s in pan.segments if not s.isthing]
+        lut = np.zeros(int(pan.ids.max(initial=0)) + 1, np.int32)
+        for i, s in enumerate(stuff, start=1):
+            lut[s.id] = i
+        names = [pan.labels.names[s.category] for s in stuff]
+        return lut[pan.ids], names, [s.category for s in stuff]
 
     def save(self, path: str | Path) -> Path:
         """Write the annotated image (format from the suffix)."""

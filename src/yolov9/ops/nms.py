@@ -35,6 +35,7 @@ class Detections(NamedTuple):
             exported graph).
         coeffs: (N, M) mask coefficients of the detections (segmentation models).
         protos: (M, h, w) the image's prototype masks (segmentation models).
+        semantic: (K, h, w) the image's semantic logits (panoptic models).
     """
 
     boxes: Tensor
@@ -43,6 +44,7 @@ class Detections(NamedTuple):
     anchors: Tensor | None = None
     coeffs: Tensor | None = None
     protos: Tensor | None = None
+    semantic: Tensor | None = None
 
     def __len__(self) -> int:  # the number of detections (so ``_replace`` cannot be used)
         return int(self.scores.shape[0])
@@ -58,6 +60,7 @@ class Detections(NamedTuple):
             move(self.anchors),
             move(self.coeffs),
             move(self.protos),
+            move(self.semantic),
         )
 
 

@@ -28,9 +28,38 @@ from yolov9.ops.nms import Detections
 BOX_OUTPUTS = ("boxes", "scores")
 BOX_NMS_OUTPUTS = ("num_dets", "det_boxes", "det_scores", "det_classes")
 
-# (one image's detections, network input (h, w), its letterbox, masks at full resolution?)
-# -> the Result fields the task adds to boxes, scores and labels
-Postprocess = Callable[[Detections, tuple[int, int], LetterboxInfo, bool], dict[str, Any]]
+
+@dataclass(frozen=True)
+class FusionOptions:
+    """Panoptic fusion's thresholds (:mod:`yolov9.tasks.panoptic.fusion`); the defaults are
+    the authors' rule."""
+
+    score_threshold: float = 0.25  # instances below this score are not segments
+    min_stuff_area: int = 0  # stuff segments with fewer pixels become void (0: off)
+    min_kept_fraction: float = 0.0  # drop an instance keeping less of its mask (0: off)
+
+
+@dataclass(frozen=True)
+class PostprocessOptions:
+    """What turning one image's detections into a ``Result`` may need besides them.
+
+    Attributes:
+        full_res_masks: masks from the prototypes straight at the image's resolution.
+        names: the model's class (thing) names; ``stuff_names`` its stuff channels (panoptic).
+        fusion: panoptic fusion's thresholds.
+    """
+
+    full_res_masks: bool = False
+    names: tuple[str, ...] = ()
+    stuff_names: tuple[str, ...] = ()
+    fusion: FusionOptions = FusionOptions()
+
+
+# (one image's detections, network input (h, w), its letterbox, options) -> the Result
+# fields the task adds to boxes, scores and labels
+Postprocess = Callable[
+    [Detections, tuple[int, int], LetterboxInfo, PostprocessOptions], dict[str, Any]
+]
 # (rng, (h, w), largest shape radius) -> RGB image, boxes (N, 4) xyxy, class ids (N,)
 SceneMaker = Callable[
     [np.random.Generator, tuple[int, int], float], tuple[np.ndarray, np.ndarray, np.ndarray]

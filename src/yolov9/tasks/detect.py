@@ -17,6 +17,7 @@ from yolov9.tasks.base import (
     BOX_NMS_OUTPUTS,
     BOX_OUTPUTS,
     DemoSpec,
+    PostprocessOptions,
     Task,
     box_criterion_args,
 )
@@ -27,7 +28,7 @@ def _criterion(model: YOLOv9, loss: LossConfig) -> nn.Module:
 
 
 def _no_fields(
-    det: Detections, input_shape: tuple[int, int], info: LetterboxInfo, full_res: bool
+    det: Detections, input_shape: tuple[int, int], info: LetterboxInfo, options: PostprocessOptions
 ) -> dict[str, Any]:
     return {}  # boxes, scores and labels are every task's
 

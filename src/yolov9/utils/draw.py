@@ -128,6 +128,61 @@ def draw_detections(
     return out
 
 
+REGION_ALPHA = 0.4
+
+
+def draw_regions(
+    image_rgb: np.ndarray,
+    regions: np.ndarray,
+    names: Sequence[str],
+    colour_keys: Sequence[int],
+    alpha: float = REGION_ALPHA,
+) -> np.ndarray:
+    """Return a copy of ``image_rgb`` with translucent regions (stuff, semantic classes), each
+    named at its most interior pixel.
+
+    Args:
+        regions: (H, W) int map, 0 outside every region, ``i`` in region ``i`` (1-based).
+        names: the name of region ``i`` at ``names[i - 1]``.
+        colour_keys: the palette key of each region (its class), as ``class_colour`` takes.
+    """
+    out = np.ascontiguousarray(image_rgb.copy())
+    if regions.shape != out.shape[:2]:
+        raise ValueError(f"regions of shape {regions.shape} for a {out.shape[:2]} image")
+    if len(names) != len(colour_keys):
+        raise ValueError(f"{len(names)} names for {len(colour_keys)} regions")
+    palette = np.zeros((len(names) + 1, 3), np.float32)
+    for i, key in enumerate(colour_keys, start=1):
+        palette[i] = class_colour(int(key))
+    inside = regions > 0
+    blended = out[inside].astype(np.float32) * (1.0 - alpha) + palette[regions[inside]] * alpha
+    out[inside] = (blended + 0.5).astype(np.uint8)
+    h, w = out.shape[:2]
+    font_scale = max(0.4, max(1, round((h + w) / 600)) / 3)
+    for i, name in enumerate(names, start=1):
+        mask = (regions == i).astype(np.uint8)
+        if not mask.any():
+            continue
+        # the pixel farthest from the region's border: inside even for a ring or a U shape
+        dist = cv2.distanceTransform(np.pad(mask, 1), cv2.DIST_L2, 3)[1:-1, 1:-1]
+        y, x = np.unravel_index(int(dist.argmax()), dist.shape)
+        (tw, th), base = cv2.getTextSize(name, cv2.FONT_HERSHEY_SIMPLEX, font_scale, 1)
+        x0 = int(min(max(0, x - tw // 2), max(0, w - tw - 2)))
+        y0 = int(min(max(th + 2, y + th // 2), h - base - 1))
+        cv2.rectangle(out, (x0, y0 - th - 2), (x0 + tw + 2, y0 + base), (40, 40, 40), -1)
+        cv2.putText(
+            out,
+            name,
+            (x0 + 1, y0 - 1),
+            cv2.FONT_HERSHEY_SIMPLEX,
+            font_scale,
+            (255, 255, 255),
+            1,
+            cv2.LINE_AA,
+        )
+    return out
+
+
 def draw_trails(
     image_rgb: np.ndarray, trails: dict[int, Sequence[tuple[float, float]]]
 ) -> np.ndarray:

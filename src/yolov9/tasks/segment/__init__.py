@@ -19,6 +19,7 @@ from yolov9.tasks.base import (
     BOX_NMS_OUTPUTS,
     BOX_OUTPUTS,
     DemoSpec,
+    PostprocessOptions,
     Task,
     box_criterion_args,
 )
@@ -35,13 +36,13 @@ def _criterion(model: YOLOv9, loss: LossConfig) -> nn.Module:
 
 
 def _masks(
-    det: Detections, input_shape: tuple[int, int], info: LetterboxInfo, full_res: bool
+    det: Detections, input_shape: tuple[int, int], info: LetterboxInfo, options: PostprocessOptions
 ) -> dict[str, Any]:
     """Each detection's mask in the original image's pixels."""
     if det.coeffs is None or det.protos is None:
         return {}
     masks = masks_for_image(
-        det.protos, det.coeffs, det.boxes, input_shape, info, full_resolution=full_res
+        det.protos, det.coeffs, det.boxes, input_shape, info, full_resolution=options.full_res_masks
     )
     return {"masks": masks}
 

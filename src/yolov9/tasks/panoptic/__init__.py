@@ -1,0 +1,92 @@
+"""Panoptic segmentation: the authors' ``Panoptic`` head gives boxes, instance masks and
+semantic logits over things and stuff in one forward pass; each result carries the instance
+masks (as segmentation), the semantic map (:mod:`.semantic`) and the panoptic segmentation
+fused from both (:mod:`.fusion`, the authors' rule), in the categories of :mod:`.labels`.
+
+The task is segmentation's with what differs replaced. Training (its criterion, issue 4/7)
+stops in one line until then.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+from torch import nn
+
+from yolov9.config import LossConfig
+from yolov9.data.coco_panoptic import default_stuff_names
+from yolov9.data.images import LetterboxInfo
+from yolov9.errors import ConfigError
+from yolov9.models import YOLOv9
+from yolov9.ops.nms import Detections
+from yolov9.tasks.base import PostprocessOptions
+from yolov9.tasks.panoptic.fusion import PanopticSegmentation, Segment, fuse
+from yolov9.tasks.panoptic.labels import PanopticLabels
+from yolov9.tasks.panoptic.semantic import semantic_map
+from yolov9.tasks.segment import SEGMENT
+from yolov9.tasks.segment.masks import InstanceMasks
+
+__all__ = [
+    "PANOPTIC",
+    "PanopticLabels",
+    "PanopticSegmentation",
+    "Segment",
+    "default_stuff_names",
+    "fuse",
+    "semantic_map",
+]
+
+# what the semantic branch adds to an export (after the segmentation outputs): the semantic
+# logits (B, K, H/4, W/4), passed through unchanged when NMS is inside the graph
+SEMANTIC_OUTPUTS = ("semantic",)
+
+
+def _criterion(model: YOLOv9, loss: LossConfig) -> nn.Module:
+    raise ConfigError(
+        f"training {model.name} is not supported yet (the panoptic criterion is issue 4/7); "
+        "its instance part trains as a segmentation model: gelan-x-seg"
+    )
+
+
+def _panoptic(
+    det: Detections,
+    input_shape: tuple[int, int],
+    info: LetterboxInfo,
+    options: PostprocessOptions,
+) -> dict[str, Any]:
+    """Instance masks as segmentation, then the semantic map and the fused segmentation."""
+    fields = SEGMENT.postprocess(det, input_shape, info, options)
+    if det.semantic is None:
+        return fields
+    semantic = semantic_map(det.semantic, input_shape, info)
+    masks = fields.get("masks")
+    if masks is None:
+        masks = InstanceMasks.empty(info.original_shape)
+    labels = PanopticLabels.for_model(options.names, options.stuff_names)
+    fields["semantic"] = semantic
+    fields["panoptic"] = fuse(
+        masks,
+        det.scores.cpu().numpy(),
+        det.labels.cpu().numpy(),
+        semantic,
+        labels,
+        options.fusion,
+    )
+    return fields
+
+
+PANOPTIC = dataclasses.replace(
+    SEGMENT,
+    name="panoptic",
+    description="panoptic segmentation",
+    head_kinds=("panoptic",),
+    loss_terms=("box", "seg", "cls", "dfl", "focal", "dice"),
+    build_criterion=_criterion,
+    outputs=SEGMENT.outputs + SEMANTIC_OUTPUTS,
+    nms_outputs=SEGMENT.nms_outputs + SEMANTIC_OUTPUTS,
+    result_fields=("masks", "semantic", "panoptic"),
+    postprocess=_panoptic,
+    beyond_vision_nms="mask coefficients and semantic logits",
+    demo=None,
+)
