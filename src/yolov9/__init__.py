@@ -1,4 +1,4 @@
-"""YOLOv9 (GELAN + PGI) object detection and instance segmentation in plain PyTorch.
+"""YOLOv9 (GELAN + PGI) object detection, instance and panoptic segmentation in plain PyTorch.
 
 The public names are imported on first use, so ``import yolov9`` (and ``yolov9 --help``) does
 not load torch.
@@ -14,9 +14,11 @@ from yolov9.version import __version__
 if TYPE_CHECKING:
     from yolov9.api import Detector, export, train, val
     from yolov9.models import YOLOv9, build_model, list_models
+    from yolov9.tasks.base import FusionOptions
 
 _LAZY = {
     "Detector": "yolov9.api",
+    "FusionOptions": "yolov9.tasks.base",
     "train": "yolov9.api",
     "val": "yolov9.api",
     "export": "yolov9.api",
@@ -27,6 +29,7 @@ _LAZY = {
 
 __all__ = [
     "Detector",
+    "FusionOptions",
     "YOLOv9",
     "__version__",
     "build_model",

@@ -37,6 +37,7 @@ from yolov9.inference.result import Result
 from yolov9.inference.tiles import TILE_KEYS, TileOptions, tile_options
 from yolov9.inference.tracking import track_results, tracker_config
 from yolov9.models import YOLOv9
+from yolov9.tasks.base import FusionOptions
 from yolov9.track import TrackerConfig
 
 log = logging.getLogger(__name__)
@@ -140,6 +141,9 @@ class Detector:
         full_res_masks: segmentation models: compute masks from the prototypes straight at
             the image's resolution (sharper edges) instead of the reference's masks at the
             network input's size mapped back to the image.
+        stuff_names: panoptic models: the names of the stuff channels (default: as the
+            checkpoint records them; COCO-Stuff's for the authors' 93-channel layout).
+        fusion: panoptic models: the fusion thresholds (default: the authors' rule).
     """
 
     def __init__(
@@ -151,6 +155,8 @@ class Detector:
         device: str | torch.device | None = None,
         precision: str = "fp32",
         full_res_masks: bool = False,
+        stuff_names: Sequence[str] | None = None,
+        fusion: FusionOptions | None = None,
     ) -> None:
         if isinstance(model, InferenceBackend):
             backend = model
@@ -158,11 +164,18 @@ class Detector:
             if names is None:
                 raise ConfigError("give the class names of the model")
             backend = TorchBackend(
-                model, list(names), imgsz=imgsz or 640, device=device, precision=precision
+                model,
+                list(names),
+                imgsz=imgsz or 640,
+                device=device,
+                precision=precision,
+                stuff_names=list(stuff_names) if stuff_names is not None else None,
             )
         self.backend = backend
         self.names = list(backend.names)
-        self.predictor = Predictor(backend, imgsz=imgsz, full_res_masks=full_res_masks)
+        self.predictor = Predictor(
+            backend, imgsz=imgsz, full_res_masks=full_res_masks, fusion=fusion
+        )
         self.weights: Path | None = None  # the file this detector was read from, if any
         self._source = model if isinstance(model, YOLOv9) else None
 
@@ -176,6 +189,7 @@ class Detector:
         precision: str = "fp32",
         full_res_masks: bool = False,
         threads: int | None = None,
+        fusion: FusionOptions | None = None,
     ) -> Detector:
         """Load a checkpoint (any supported format, by path or release name) or an exported
         model (``.onnx``, OpenVINO ``.xml``, ``.torchscript``). ``threads``: CPU threads
@@ -183,7 +197,7 @@ class Detector:
         backend = load_backend(
             weights, device=device, precision=precision, imgsz=imgsz, threads=threads
         )
-        detector = cls(backend, imgsz=imgsz, full_res_masks=full_res_masks)
+        detector = cls(backend, imgsz=imgsz, full_res_masks=full_res_masks, fusion=fusion)
         if isinstance(backend, TorchBackend):
             detector.weights = backend.source_path  # the checkpoint file (downloaded by now)
         return detector

@@ -25,7 +25,8 @@ SOURCE_HELP = (
 
 def add_parser(sub: Any) -> None:
     p = sub.add_parser(
-        "predict", help="detect (or segment) objects in images, folders, videos or streams"
+        "predict",
+        help="detect (or segment) objects in images, folders, videos or streams",
     )
     _add_common(p, conf=0.25)
     p.add_argument("--batch", type=positive_int, default=1)
@@ -105,6 +106,32 @@ def _add_common(p: argparse.ArgumentParser, *, conf: float | None) -> None:
         action="store_true",
         help="masks from the prototypes straight at image resolution (sharper, slower)",
     )
+    pan = p.add_argument_group("panoptic models")
+    pan.add_argument(
+        "--save-panoptic",
+        metavar="DIR",
+        help="write COCO panoptic results: a PNG per image (RGB-encoded segment ids) in DIR "
+        "and DIR.json",
+    )
+    pan.add_argument(
+        "--save-semantic",
+        metavar="DIR",
+        help="write the semantic map of each image as a PNG of class indices (things, then "
+        "stuff) in DIR",
+    )
+    pan.add_argument(
+        "--pan-conf",
+        type=unit_float,
+        default=0.25,
+        help="instances scoring below this are left out of the panoptic segmentation "
+        "(default 0.25, the authors')",
+    )
+    pan.add_argument(
+        "--min-stuff-area",
+        type=int,
+        default=0,
+        help="stuff segments with fewer pixels become void (default 0: none, as the authors)",
+    )
 
 
 def run_predict(args: argparse.Namespace) -> int:
@@ -138,11 +165,14 @@ def _settings(pairs: list[str]) -> dict[str, Any]:
 def _run(args: argparse.Namespace, *, tracking: bool) -> int:
     from yolov9.api import Detector
     from yolov9.inference.writers import OutputWriter
+    from yolov9.tasks.base import FusionOptions
     from yolov9.tasks.registry import get_task
     from yolov9.utils.paths import new_run_dir
     from yolov9.utils.perf import tune_cpu_allocator
 
     tune_cpu_allocator()
+    if args.min_stuff_area < 0:
+        raise ConfigError(f"--min-stuff-area must be >= 0, got {args.min_stuff_area}")
     tiles = tile_values(args) if not tracking else {}
     settings = _settings(args.tracker_set) if tracking else {}
     detector = Detector.from_pretrained(
@@ -152,12 +182,23 @@ def _run(args: argparse.Namespace, *, tracking: bool) -> int:
         precision=args.precision,
         full_res_masks=args.full_res_masks,
         threads=args.threads,
+        fusion=FusionOptions(score_threshold=args.pan_conf, min_stuff_area=args.min_stuff_area),
     )
     task = get_task(detector.task)
     if args.mask_format is not None and not task.gives("masks"):
         raise YOLOv9Error(
             f"--mask-format needs a segmentation model; {args.weights} is a "
             f"{task.description} model"
+        )
+    for flag, field in (("--save-panoptic", "panoptic"), ("--save-semantic", "semantic")):
+        if getattr(args, flag[2:].replace("-", "_")) and not task.gives(field):
+            raise YOLOv9Error(
+                f"{flag} needs a panoptic model; {args.weights} is for {task.description}"
+            )
+    if tiles and task.gives("panoptic"):
+        raise YOLOv9Error(
+            "--tile does not apply to panoptic models yet (the semantic map of tiles is not "
+            "merged); predict without it"
         )
     wants_folder = not args.no_save or (tracking and args.save_mot)
     out = new_run_dir(args.out or args.out_default, args.exist_ok) if wants_folder else None
@@ -188,6 +229,8 @@ def _run(args: argparse.Namespace, *, tracking: bool) -> int:
         json_path=Path(args.save_json) if args.save_json else None,
         mask_format=(args.mask_format or "rle") if args.save_json else None,
         mot_dir=out if tracking and args.save_mot else None,
+        panoptic_dir=Path(args.save_panoptic) if args.save_panoptic else None,
+        semantic_dir=Path(args.save_semantic) if args.save_semantic else None,
     ).consume(results)
     elapsed = time.perf_counter() - start
     n_images = writer.images
@@ -195,6 +238,12 @@ def _run(args: argparse.Namespace, *, tracking: bool) -> int:
         raise YOLOv9Error(f"no image of {args.source} could be read ({len(skipped)} skipped)")
     if args.save_json:
         log.info("wrote %d detections to %s", writer.detections, args.save_json)
+    if writer.panoptic is not None:
+        log.info(
+            "COCO panoptic results: %s and %s", writer.panoptic.folder, writer.panoptic.json_path
+        )
+    if args.save_semantic:
+        log.info("semantic maps in %s", args.save_semantic)
     if tracking and args.save_mot:
         log.info("MOTChallenge files in %s", out)
     log.info(

@@ -1,6 +1,7 @@
 """Writing prediction and tracking output: annotated images and videos (track ids and short
 trails when tracking), the detection records as JSON (streamed to the file, instance masks as
-COCO RLE or polygons) and MOTChallenge text files.
+COCO RLE or polygons), MOTChallenge text files, and for panoptic models COCO panoptic results
+(PNG + JSON) and semantic-map PNGs.
 
 Memory stays flat over any number of frames: nothing is kept per frame unless the caller asks
 for the records in memory (:func:`save_results`).
@@ -57,17 +58,12 @@ class _Media:
 
     def __init__(self, out: Path) -> None:
         self.out = out
-        self.taken: set[str] = set()
+        self.names = _Names()
         self.videos: dict[str, cv2.VideoWriter] = {}
         self.trails: dict[str, _Trails] = {}
 
     def unique(self, name: str) -> Path:
-        stem, suffix = Path(name).stem, Path(name).suffix
-        candidate, n = name, 2
-        while candidate in self.taken:
-            candidate, n = f"{stem}-{n}{suffix}", n + 1
-        self.taken.add(candidate)
-        return self.out / candidate
+        return self.out / self.names.unique(name)
 
     def write(self, result: Result, index: int) -> None:
         image = result.plot()
@@ -135,6 +131,103 @@ class _JsonList:
             self.tmp.unlink(missing_ok=True)
 
 
+def _image_id(stem: str) -> int | str:
+    """COCO image ids are numbers: ``000000119828`` -> 119828; other names stay strings."""
+    return int(stem) if stem.isdigit() else stem
+
+
+class _PanopticFiles:
+    """COCO panoptic results: one PNG per image in ``folder`` (RGB-encoded segment ids) and
+    ``folder.json`` (``annotations`` with each image's ``segments_info``, ``categories``),
+    written when complete."""
+
+    def __init__(self, folder: Path) -> None:
+        if folder.suffix == ".json":
+            folder = folder.with_suffix("")
+        self.folder = folder
+        self.json_path = folder.with_name(folder.name + ".json")
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+        except OSError as e:
+            raise DataError(f"{folder}: cannot write ({e.strerror or e})") from None
+        self.names = _Names()
+        self.annotations: list[dict[str, Any]] = []
+        self.categories: list[dict[str, Any]] | None = None
+
+    def add(self, result: Result, index: int) -> None:
+        if result.panoptic is None:
+            raise DataError("--save-panoptic needs the results of a panoptic model")
+        stem = _result_stem(result, index)
+        path = self.folder / self.names.unique(stem + ".png")
+        bgr = np.ascontiguousarray(result.panoptic.rgb()[..., ::-1])
+        if not cv2.imwrite(str(path), bgr):
+            raise DataError(f"{path}: could not write the panoptic PNG")
+        self.annotations.append(
+            {
+                "image_id": _image_id(stem),
+                "file_name": path.name,
+                "segments_info": result.panoptic.records(),
+            }
+        )
+        if self.categories is None:
+            self.categories = result.panoptic.labels.coco_categories()
+
+    def close(self, complete: bool) -> None:
+        if not complete:
+            return
+        payload = {"annotations": self.annotations, "categories": self.categories or []}
+        tmp = self.json_path.with_name(f".{self.json_path.name}.{os.getpid()}.tmp")
+        try:
+            tmp.write_text(json.dumps(payload))
+            os.replace(tmp, self.json_path)
+        except OSError as e:
+            raise DataError(f"{self.json_path}: cannot write ({e.strerror or e})") from None
+        finally:
+            tmp.unlink(missing_ok=True)
+
+
+class _SemanticFiles:
+    """One PNG per image of the semantic map: the channel index per pixel (things first,
+    then stuff), 8-bit below 257 channels, else 16-bit."""
+
+    def __init__(self, folder: Path) -> None:
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+        except OSError as e:
+            raise DataError(f"{folder}: cannot write ({e.strerror or e})") from None
+        self.folder = folder
+        self.names = _Names()
+
+    def add(self, result: Result, index: int) -> None:
+        if result.semantic is None:
+            raise DataError("--save-semantic needs the results of a panoptic model")
+        path = self.folder / self.names.unique(_result_stem(result, index) + ".png")
+        if not cv2.imwrite(str(path), result.semantic):
+            raise DataError(f"{path}: could not write the semantic PNG")
+
+
+class _Names:
+    """File names made unique inside one folder (``a.png``, ``a-2.png``, ...)."""
+
+    def __init__(self) -> None:
+        self.taken: set[str] = set()
+
+    def unique(self, name: str) -> str:
+        stem, suffix = Path(name).stem, Path(name).suffix
+        candidate, n = name, 2
+        while candidate in self.taken:
+            candidate, n = f"{stem}-{n}{suffix}", n + 1
+        self.taken.add(candidate)
+        return candidate
+
+
+def _result_stem(result: Result, index: int) -> str:
+    """A file stem for a result: the image's, or the video's with the frame number."""
+    if result.frame is not None:
+        return f"{_stem(str(result.path))}_{result.frame:06d}"
+    return Path(result.path).stem if result.path else f"image{index}"
+
+
 class _Mot:
     """MOTChallenge text, one file per sequence:
     ``frame,id,bb_left,bb_top,bb_width,bb_height,conf,-1,-1,-1`` (frames from 1)."""
@@ -185,6 +278,9 @@ class OutputWriter:
         mask_format: how records hold masks ("rle" or "polygon"; None leaves them out).
         mot_dir: write MOTChallenge text files here (tracked results only).
         keep_records: also keep the records in memory (:attr:`records`).
+        panoptic_dir: panoptic models: COCO panoptic results, PNGs in this folder and the
+            JSON next to it (``<folder>.json``).
+        semantic_dir: panoptic models: a semantic-map PNG per image in this folder.
     """
 
     def __init__(
@@ -195,12 +291,16 @@ class OutputWriter:
         mask_format: str | None = "rle",
         mot_dir: Path | None = None,
         keep_records: bool = False,
+        panoptic_dir: Path | None = None,
+        semantic_dir: Path | None = None,
     ) -> None:
         if mask_format not in (None, "rle", "polygon"):
             raise ValueError(f"mask_format must be 'rle' or 'polygon', got {mask_format!r}")
         self.media = _Media(out) if out is not None else None
         self.json = _JsonList(json_path) if json_path is not None else None
         self.mot = _Mot(mot_dir) if mot_dir is not None else None
+        self.panoptic = _PanopticFiles(panoptic_dir) if panoptic_dir is not None else None
+        self.semantic = _SemanticFiles(semantic_dir) if semantic_dir is not None else None
         self.mask_format = mask_format
         self.records: list[dict[str, Any]] | None = [] if keep_records else None
         self.images = 0
@@ -217,6 +317,10 @@ class OutputWriter:
                 self.records.extend(records)
         if self.mot is not None:
             self.mot.add(result)
+        if self.panoptic is not None:
+            self.panoptic.add(result, self.images)
+        if self.semantic is not None:
+            self.semantic.add(result, self.images)
         if self.media is not None:
             self.media.write(result, self.images)
 
@@ -228,6 +332,8 @@ class OutputWriter:
             self.mot.close()
         if self.json is not None:
             self.json.close(complete)
+        if self.panoptic is not None:
+            self.panoptic.close(complete)
 
     def consume(self, results: Iterable[Result]) -> OutputWriter:
         """Add every result, then close. The JSON file is dropped if this fails, but kept
