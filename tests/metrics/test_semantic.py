@@ -40,3 +40,14 @@ def test_bad_maps_are_refused_in_one_line() -> None:
         m.update(np.zeros((2, 2)), np.zeros((2, 3)), where="a.png")
     with pytest.raises(DataError, match=r"ground truth class 7 outside 0\.\.2"):
         m.update(np.zeros((1, 2), np.uint8), np.array([[7, 255]], np.uint8))
+
+
+def test_classes_restrict_the_averages_but_not_the_errors() -> None:
+    # class 2 is "none of the dataset's": predicted on one pixel of class 0, never true
+    conf = SemanticConfusion(3)
+    conf.update(np.array([[0, 2, 1, 1]]), np.array([[0, 0, 1, 1]]))
+    all_classes = conf.results()
+    assert all_classes["mIoU"] == pytest.approx((0.5 + 1.0 + 0.0) / 3)
+    two = conf.results(classes=[0, 1])
+    assert two["mIoU"] == pytest.approx((0.5 + 1.0) / 2)  # class 0 still lost a pixel
+    assert two["pixel_acc"] == pytest.approx(3 / 4)

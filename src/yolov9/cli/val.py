@@ -28,7 +28,9 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--imgsz", type=imgsz, default=None, help="default: the checkpoint's (640)")
     p.add_argument("--batch", type=positive_int, default=32)
     p.add_argument("--conf", type=unit_float, default=0.001)
-    p.add_argument("--iou", type=unit_float, default=0.7)
+    p.add_argument(
+        "--iou", type=unit_float, default=None, help="NMS IoU (default 0.7; panoptic data 0.6)"
+    )
     p.add_argument("--max-det", type=positive_int, default=300)
     p.add_argument("--single-label", action="store_true", help="one class per box (default: multi)")
     p.add_argument(
@@ -67,6 +69,15 @@ def run(args: argparse.Namespace) -> int:
         **tile_values(args),
     )
     report = validate(args.data, args.weights, predictions=args.predictions, opts=opts)
+    if report.panoptic is not None:
+        print(report.panoptic.summary())
+        if args.save_predictions:
+            log.warning("--save-predictions: use yolov9 predict --save-panoptic for panoptic files")
+        if args.json:
+            write_json(args.json, report.report)
+        log.info("results in %s", report.run_dir)
+        return 0
+    assert report.metrics is not None
     if report.result is not None:
         print(report.result.summary())
     else:

@@ -11,7 +11,14 @@ from pathlib import Path
 from typing import Any
 
 from yolov9.data.dataset import DetectionDataset, load_dataset
+from yolov9.data.panoptic import PanopticSet, panoptic_split
 from yolov9.engine.evaluator import EvalResult, Evaluator, save_plots, score_predictions
+from yolov9.engine.panoptic_val import (
+    PANOPTIC_IOU,
+    PanopticReport,
+    evaluate_panoptic_model,
+    score_panoptic_file,
+)
 from yolov9.errors import DataError
 from yolov9.inference.backends import InferenceBackend
 from yolov9.inference.loader import load_backend
@@ -31,7 +38,7 @@ class ValOptions:
     imgsz: int | None = None  # None: the model's own size
     batch: int = 32
     conf: float = 0.001
-    iou: float = 0.7
+    iou: float | None = None  # NMS IoU; None: the authors' (0.7, panoptic 0.6)
     max_det: int = 300
     multi_label: bool = True
     rect: bool = True  # rectangular batches (letterbox per batch)
@@ -53,14 +60,16 @@ class ValOptions:
 
 @dataclass
 class ValReport:
-    """``metrics``: the boxes' COCO metrics (the masks' when a scored file has no boxes);
-    ``mask_metrics``: the masks', for segmentation models and segm results files."""
+    """``metrics``: the boxes' COCO metrics (the masks' when a scored file has no boxes; None
+    for a panoptic results file); ``mask_metrics``: the masks', for segmentation models and
+    segm results files; ``panoptic``: PQ, semantic IoU and AP on panoptic data."""
 
-    metrics: CocoMetrics
+    metrics: CocoMetrics | None
     report: dict[str, Any]  # what metrics.json holds ("mask": the masks' metrics, if any)
     run_dir: Path
     result: EvalResult | None = None  # None when a predictions file was scored
     mask_metrics: CocoMetrics | None = None
+    panoptic: PanopticReport | None = None
 
     @property
     def predictions(self) -> list[dict[str, Any]]:
@@ -84,6 +93,9 @@ def validate(
     opts = opts or ValOptions()
     if model is None and predictions is None:
         raise DataError("give --weights (a model to run) or --predictions (a results file)")
+    panset = panoptic_split(data, opts.split, need_images=predictions is None)
+    if panset is not None:
+        return _validate_panoptic(panset, data, model, predictions, opts)
     dataset = load_dataset(str(data), opts.split)
     out = new_run_dir(opts.out, opts.exist_ok)
     dataset.report.log()
@@ -109,6 +121,49 @@ def validate(
         report["mask"] = masks.as_dict()
     (out / "metrics.json").write_text(json.dumps(report, indent=1))
     return ValReport(metrics, report, out, result, masks)
+
+
+def _validate_panoptic(
+    panset: PanopticSet,
+    data: str | Path,
+    model: str | Path | InferenceBackend | None,
+    predictions: str | Path | None,
+    opts: ValOptions,
+) -> ValReport:
+    """PQ (and, running a model, semantic IoU and box and mask AP) on COCO panoptic data."""
+    if opts.tile is not None:
+        raise DataError("--tile does not apply to panoptic validation yet")
+    out = new_run_dir(opts.out, opts.exist_ok)
+    if predictions is not None:
+        pan = score_panoptic_file(panset, str(predictions))
+        summary: dict[str, Any] = {"predictions": str(predictions)}
+    else:
+        assert model is not None
+        tune_cpu_allocator()
+        backend = (
+            model
+            if isinstance(model, InferenceBackend)
+            else load_backend(
+                model,
+                device=opts.device,
+                precision=opts.precision,
+                imgsz=opts.imgsz,
+                threads=opts.threads,
+            )
+        )
+        pan = evaluate_panoptic_model(
+            panset,
+            backend,
+            imgsz=opts.imgsz,
+            conf=opts.conf,
+            iou=opts.iou if opts.iou is not None else PANOPTIC_IOU,
+            max_det=opts.max_det,
+            multi_label=opts.multi_label,
+        )
+        summary = {"weights": str(model), "backend": backend.describe()}
+    report = {**pan.as_dict(), **summary, "data": str(data), "split": opts.split}
+    (out / "metrics.json").write_text(json.dumps(report, indent=1))
+    return ValReport(pan.boxes, report, out, None, pan.masks, pan)
 
 
 def _run_model(
@@ -150,7 +205,7 @@ def _run_model(
         imgsz=imgsz,
         batch_size=opts.batch,
         conf=opts.conf,
-        iou=opts.iou,
+        iou=opts.iou if opts.iou is not None else 0.7,
         max_det=opts.max_det,
         multi_label=opts.multi_label,
         rect=opts.rect,

@@ -23,16 +23,11 @@ from typing import Any
 import numpy as np
 
 from yolov9.data.images import read_image
+from yolov9.data.panoptic import rgb_to_id
 from yolov9.errors import DataError
 
 VOID = 0
 _OFFSET = 1 << 24  # more than any RGB-encoded segment id
-
-
-def rgb_to_id(rgb: np.ndarray) -> np.ndarray:
-    """(H, W, 3) uint8 RGB -> (H, W) int64 segment ids."""
-    c = rgb.astype(np.int64)
-    return c[..., 0] + 256 * c[..., 1] + 256 * 256 * c[..., 2]
 
 
 @dataclass
@@ -192,20 +187,27 @@ def evaluate_panoptic(
 ) -> PanopticMetrics:
     """PQ of a COCO panoptic results file against a COCO panoptic ground truth. The PNG
     folders default to the JSON's path without ``.json`` (as COCO ships them). Every image of
-    the ground truth needs a prediction (one line naming the first that has none)."""
+    the ground truth needs a prediction (one line naming the first that has none). A results
+    file that lists its own ``categories`` (as ``yolov9 predict --save-panoptic`` writes them)
+    is matched to the ground truth's by name."""
     gt_json, pred_json = Path(gt_json), Path(pred_json)
     gt_dir = Path(gt_dir) if gt_dir else gt_json.with_suffix("")
     pred_dir = Path(pred_dir) if pred_dir else pred_json.with_suffix("")
     gt = json.loads(gt_json.read_text())
     pred = json.loads(pred_json.read_text())
     categories = {int(c["id"]): c for c in gt["categories"]}
+    remap = _category_map(pred.get("categories"), gt["categories"], pred_json)
     predicted = {a["image_id"]: a for a in pred["annotations"]}
     total: dict[int, CategoryCounts] = {}
     for ann in gt["annotations"]:
         p = predicted.get(ann["image_id"])
         if p is None:
             raise DataError(f"{pred_json}: no prediction for image {ann['image_id']!r}")
-        for s in p["segments_info"]:
+        segments = [
+            {**s, "category_id": remap.get(int(s["category_id"]), int(s["category_id"]))}
+            for s in p["segments_info"]
+        ]
+        for s in segments:
             if int(s["category_id"]) not in categories:
                 raise DataError(
                     f"{pred_json}: image {ann['image_id']!r}, segment {s['id']}: unknown "
@@ -215,9 +217,27 @@ def evaluate_panoptic(
             read_segment_map(gt_dir / ann["file_name"]),
             ann["segments_info"],
             read_segment_map(pred_dir / p["file_name"]),
-            p["segments_info"],
+            segments,
             where=f"{pred_dir / p['file_name']}",
         )
         for cid, c in counts.items():
             total.setdefault(cid, CategoryCounts()).add(c)
     return summarize(total, categories)
+
+
+def _category_map(pred: Any, gt: list[dict[str, Any]], source: Path) -> dict[int, int]:
+    """Results category id -> ground-truth id, by name, when the results file lists its
+    categories; empty (ids as they are) otherwise."""
+    if not pred:
+        return {}
+    by_name = {str(c["name"]): int(c["id"]) for c in gt}
+    out = {}
+    for c in pred:
+        name = str(c.get("name"))
+        if name not in by_name:
+            raise DataError(
+                f"{source}: category {name!r} (id {c.get('id')}) is not a category of the "
+                "ground truth"
+            )
+        out[int(c["id"])] = by_name[name]
+    return out

@@ -11,6 +11,7 @@ an "mIoU" divided by the class count twice; this is the usual definition.)
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
@@ -48,12 +49,22 @@ class SemanticConfusion:
         with np.errstate(invalid="ignore", divide="ignore"):
             return np.where(union > 0, tp / union, np.nan)
 
-    def results(self, stuff: Sequence[int] = ()) -> dict[str, float]:
-        """``mIoU``, ``FWIoU``, ``pixel_acc`` and, given the stuff classes, ``stuff_mIoU``."""
+    def results(
+        self, stuff: Sequence[int] = (), classes: Sequence[int] | None = None
+    ) -> dict[str, Any]:
+        """``mIoU``, ``FWIoU``, ``pixel_acc`` and, given the stuff classes, ``stuff_mIoU``.
+
+        ``classes``: the classes averaged (default all); the others still count as wrong
+        predictions in those classes' IoUs (e.g. a "none of these" prediction column).
+        """
         iou = self.iou()
         labelled = self.matrix.sum(1).astype(np.float64)
         total = labelled.sum()
         present = ~np.isnan(iou)
+        if classes is not None:
+            chosen = np.zeros(self.num_classes, bool)
+            chosen[list(classes)] = True
+            present &= chosen
         out = {
             "mIoU": float(iou[present].mean()) if present.any() else 0.0,
             "FWIoU": float((labelled[present] * iou[present]).sum() / total) if total else 0.0,

@@ -1,0 +1,234 @@
+"""Validation of a panoptic model on a COCO panoptic split, and scoring of a COCO panoptic
+results file: PQ / SQ / RQ (All, Things, Stuff, per class), semantic mIoU, FWIoU and stuff
+mIoU, and COCO box and mask AP of the things.
+
+Protocol (the authors' panoptic validation): NMS with ``conf`` 0.001, IoU 0.6, up to 300
+detections, several labels per box; the fused segmentation keeps the instances down to
+score 0.25 (:mod:`yolov9.tasks.panoptic.fusion`); box and mask AP use every detection.
+
+The model's categories meet the dataset's by name: a model trained on the data has the same
+names; the authors' COCO model's stuff channels are first merged into COCO panoptic's
+categories (:class:`~yolov9.tasks.panoptic.PanopticLabels`). A model category the dataset
+lacks gives void (segments) and a wrong pixel (semantic), never a crash; a thing class the
+dataset lacks is an error (its AP could not be scored).
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from tqdm import tqdm
+
+from yolov9.data.images import read_image
+from yolov9.data.panoptic import IGNORE, PanopticSet
+from yolov9.data.sources import Frame
+from yolov9.errors import DataError
+from yolov9.inference.backends import InferenceBackend
+from yolov9.inference.predictor import Predictor
+from yolov9.metrics.coco import CocoMetrics, evaluate_coco
+from yolov9.metrics.panoptic import (
+    CategoryCounts,
+    PanopticMetrics,
+    evaluate_panoptic,
+    image_counts,
+    summarize,
+)
+from yolov9.metrics.semantic import SemanticConfusion
+from yolov9.ops.masks import encode_rle_crop
+from yolov9.tasks.base import FusionOptions
+from yolov9.tasks.panoptic import PanopticLabels
+from yolov9.tasks.registry import get_task
+
+log = logging.getLogger(__name__)
+
+PANOPTIC_IOU = 0.6  # the NMS IoU of the authors' panoptic validation
+
+
+@dataclass
+class PanopticReport:
+    """What panoptic validation measured (fractions, as the COCO panoptic API gives them)."""
+
+    panoptic: PanopticMetrics
+    categories: list[dict[str, Any]]
+    images: int
+    semantic: dict[str, Any] | None = None
+    boxes: CocoMetrics | None = None
+    masks: CocoMetrics | None = None
+    speed_ms: dict[str, float] = field(default_factory=dict)
+
+    def panoptic_dict(self) -> dict[str, Any]:
+        """``All``, ``Things``, ``Stuff`` ``{pq, sq, rq, n}`` and ``per_class`` (by category
+        id, with its name) as ``pq_compute`` returns them."""
+        names = {int(c["id"]): str(c["name"]) for c in self.categories}
+        out: dict[str, Any] = {k: {**v, "n": int(v["n"])} for k, v in self.panoptic.groups.items()}
+        out["per_class"] = {
+            str(cid): {**v, "name": names.get(cid, "")}
+            for cid, v in self.panoptic.per_class.items()
+        }
+        return out
+
+    def as_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"images": self.images, "panoptic": self.panoptic_dict()}
+        if self.semantic is not None:
+            out["semantic"] = self.semantic
+        if self.boxes is not None:
+            out["bbox"] = self.boxes.as_dict()
+        if self.masks is not None:
+            out["mask"] = self.masks.as_dict()
+        if self.speed_ms:
+            out["speed_ms"] = self.speed_ms
+        return out
+
+    def summary(self) -> str:
+        lines = [f"{self.images} images", "panoptic:", self.panoptic.table()]
+        if self.semantic is not None:
+            s = self.semantic
+            lines.append(
+                f"semantic: mIoU {100 * s['mIoU']:.2f}  FWIoU {100 * s['FWIoU']:.2f}  "
+                f"stuff mIoU {100 * s.get('stuff_mIoU', 0.0):.2f}  "
+                f"pixel acc {100 * s['pixel_acc']:.2f}"
+            )
+        if self.boxes is not None:
+            lines += ["boxes:", self.boxes.table()]
+        if self.masks is not None:
+            lines += ["masks:", self.masks.table()]
+        return "\n".join(lines)
+
+
+def score_panoptic_file(panset: PanopticSet, predictions: str) -> PanopticReport:
+    """PQ of a COCO panoptic results file (``FILE.json`` + PNG folder ``FILE/``) against the
+    split; no image is read."""
+    metrics = evaluate_panoptic(panset.json_path, predictions, gt_dir=panset.png_dir)
+    return PanopticReport(metrics, panset.categories, len(panset))
+
+
+def model_to_dataset(labels: PanopticLabels, panset: PanopticSet) -> np.ndarray:
+    """(model categories,) int64: the dataset category index of each model category (-1:
+    the dataset has none of that name).
+
+    Raises:
+        DataError: a thing class of the model that the dataset does not have.
+    """
+    index = {name: i for i, name in enumerate(panset.names)}
+    out = np.array([index.get(n, -1) for n in labels.names], np.int64)
+    missing = [n for n, i in zip(labels.names[: labels.num_things], out, strict=False) if i < 0]
+    if missing:
+        raise DataError(
+            f"{panset.json_path}: no category named {missing[0]!r}, a thing class of the model "
+            f"({len(missing)} of its {labels.num_things} are missing); validate on data with "
+            "the model's classes"
+        )
+    return out
+
+
+def evaluate_panoptic_model(
+    panset: PanopticSet,
+    backend: InferenceBackend,
+    *,
+    imgsz: int | None = None,
+    conf: float = 0.001,
+    iou: float = PANOPTIC_IOU,
+    max_det: int = 300,
+    multi_label: bool = True,
+    fusion: FusionOptions | None = None,
+    progress: bool = True,
+) -> PanopticReport:
+    """Run ``backend`` (a panoptic model) on every image of ``panset`` and score it."""
+    task = get_task(backend.task)
+    if not task.gives("panoptic"):
+        raise DataError(
+            f"{panset.json_path} is panoptic ground truth; the model is for {task.description}: "
+            "give a panoptic model (gelan-x-pan), or instance data for this one"
+        )
+    predictor = Predictor(backend, imgsz=imgsz, fusion=fusion)
+    labels = PanopticLabels.for_model(backend.names, backend.stuff_names)
+    to_data = model_to_dataset(labels, panset)
+    n = len(panset.categories)
+    # semantic: model channel -> dataset category index, n for "none of the dataset's"
+    channel_to_data = np.where(
+        labels.channel_category >= 0, to_data[np.maximum(labels.channel_category, 0)], -1
+    )
+    channel_to_data = np.where(channel_to_data >= 0, channel_to_data, n)
+    confusion = SemanticConfusion(n + 1, ignore_index=IGNORE)
+    ids_of = [int(c["id"]) for c in panset.categories]
+    things = [i for i, t in enumerate(panset.isthing) if t]
+    totals: dict[int, CategoryCounts] = {}
+    gt_images, gt_anns, entries = [], [], []
+    nms = {"conf": conf, "iou": iou, "max_det": max_det, "multi_label": multi_label}
+    for number, image in enumerate(tqdm(panset.images, desc="val", disable=not progress)):
+        if image.image is None:
+            raise DataError(f"{panset.json_path}: image {image.file_name} not found")
+        coco_id = number + 1  # COCOeval wants ints; the JSON's ids may be names
+        result = next(predictor([Frame(read_image(image.image), str(image.image))], **nms))
+        assert result.panoptic is not None
+        assert result.semantic is not None
+        gt_ids = panset.read_ids(image)
+        where = str(image.png)
+        # PQ: the fused segments in the dataset's categories (others become void)
+        pred_ids = result.panoptic.ids.astype(np.int64)
+        segments = []
+        for s in result.panoptic.segments:
+            d = int(to_data[s.category])
+            if d < 0:
+                pred_ids[pred_ids == s.id] = 0
+                continue
+            segments.append({"id": s.id, "category_id": ids_of[d], "iscrowd": 0})
+        counts = image_counts(gt_ids, image.segments, pred_ids, segments, where=where)
+        for cid, c in counts.items():
+            totals.setdefault(cid, CategoryCounts()).add(c)
+        # semantic: every pixel's class against the segment categories of the ground truth
+        confusion.update(
+            channel_to_data[result.semantic], panset.semantic_truth(gt_ids, image), where
+        )
+        # AP of the things: every detection, its mask as an RLE
+        truth = panset.instance_truth(gt_ids, image)
+        gt_images.append({"id": coco_id, "width": image.width, "height": image.height})
+        for box, cls, crowd, area, rle in zip(
+            truth.boxes, truth.classes, truth.crowd, truth.areas, truth.rles, strict=True
+        ):
+            x1, y1, x2, y2 = (float(v) for v in box)
+            gt_anns.append(
+                {
+                    "id": len(gt_anns) + 1,
+                    "image_id": coco_id,
+                    "category_id": ids_of[int(cls)],
+                    "bbox": [x1, y1, x2 - x1, y2 - y1],
+                    "area": float(area),
+                    "iscrowd": int(crowd),
+                    "segmentation": rle,
+                }
+            )
+        masks = result.masks
+        for k, (box, score, label) in enumerate(
+            zip(result.boxes, result.scores, result.labels, strict=True)
+        ):
+            x1, y1, x2, y2 = (float(v) for v in box)
+            entry = {
+                "image_id": coco_id,
+                "category_id": ids_of[int(to_data[int(label)])],
+                "bbox": [x1, y1, x2 - x1, y2 - y1],
+                "score": float(score),
+            }
+            if masks is not None:
+                crop, offset = masks.crop(k)
+                entry["segmentation"] = encode_rle_crop(crop, offset, masks.shape)
+            entries.append(entry)
+    pan = summarize(totals, {int(c["id"]): c for c in panset.categories})
+    sem = confusion.results(
+        stuff=[i for i, t in enumerate(panset.isthing) if not t], classes=range(n)
+    )
+    iou = confusion.iou()
+    sem["per_class"] = {
+        panset.names[i]: (None if np.isnan(iou[i]) else float(iou[i])) for i in range(n)
+    }
+    gt = {
+        "images": gt_images,
+        "annotations": gt_anns,
+        "categories": [{"id": ids_of[c], "name": panset.names[c]} for c in things],
+    }
+    boxes = evaluate_coco(gt, entries) if gt_anns else None
+    mask_metrics = evaluate_coco(gt, entries, iou_type="segm") if gt_anns else None
+    return PanopticReport(pan, panset.categories, len(panset), sem, boxes, mask_metrics)

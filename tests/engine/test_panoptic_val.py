@@ -1,0 +1,146 @@
+"""``yolov9 val`` on COCO panoptic data: a model's PQ equals the COCO panoptic scoring of the
+files ``yolov9 predict --save-panoptic`` writes with the same settings; the ground truth scored
+as predictions is perfect; bad input is one line."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import cv2
+import pytest
+import torch
+
+from yolov9.checkpoints import save_checkpoint
+from yolov9.cli import main
+from yolov9.data.synthetic_panoptic import STUFF, THINGS, write_panoptic_dataset
+from yolov9.models import build_model
+
+
+@pytest.fixture(scope="module")
+def panoptic_data(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return write_panoptic_dataset(tmp_path_factory.mktemp("pan-data"), 4)
+
+
+@pytest.fixture(scope="module")
+def pan_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A gelan-t-pan with the data's classes whose output has instances and stuff."""
+    torch.manual_seed(3)
+    model = build_model("gelan-t-pan", len(THINGS), stuff_classes=len(STUFF))
+    with torch.no_grad():
+        for level in range(3):
+            model.head.cls[level][2].bias.fill_(-1.0)
+            model.head.coef[level][2].weight.mul_(20)
+        model.head.semantic.out.bias.zero_()
+        model.head.semantic.out.weight.mul_(10)
+    path = tmp_path_factory.mktemp("pan-model") / "pan.pt"
+    meta = {"imgsz": 128, "stuff_names": list(STUFF)}
+    return save_checkpoint(path, model, list(THINGS), meta=meta)
+
+
+def _val(tmp_path: Path, *argv: str) -> dict:
+    out = tmp_path / f"m{len(list(tmp_path.glob('m*.json')))}.json"
+    rc = main(["val", *argv, "--out", str(tmp_path / "runs"), "--json", str(out)])
+    assert rc == 0
+    return json.loads(out.read_text())
+
+
+def test_model_val_equals_scoring_the_files_predict_writes(
+    panoptic_data: Path, pan_model: Path, tmp_path: Path
+) -> None:
+    images = panoptic_data.parent / "images"
+    pred = tmp_path / "pred" / "panoptic_pred"
+    predict = ["predict", "--weights", str(pan_model), "--source", str(images), "--no-save"]
+    rc = main([*predict, "--conf", "0.001", "--iou", "0.6", "--save-panoptic", str(pred)])
+    assert rc == 0
+    by_model = _val(
+        tmp_path, "--weights", str(pan_model), "--data", str(panoptic_data), "--single-label"
+    )
+    by_file = _val(tmp_path, "--predictions", f"{pred}.json", "--data", str(panoptic_data))
+    assert by_model["panoptic"] == by_file["panoptic"]
+    groups = by_model["panoptic"]
+    assert set(groups) == {"All", "Things", "Stuff", "per_class"}
+    assert 0 < groups["All"]["n"] <= len(THINGS) + len(STUFF)
+    assert 0.0 <= groups["All"]["pq"] < 1.0
+    # the model run also scores the semantic map and the things' boxes and masks
+    sem = by_model["semantic"]
+    assert 0.0 < sem["pixel_acc"] < 1.0
+    assert set(sem["per_class"]) == set(THINGS + STUFF)
+    assert "stuff_mIoU" in sem
+    assert "AP" in by_model["bbox"]
+    assert "AP" in by_model["mask"]
+
+
+def test_the_ground_truth_scores_one(panoptic_data: Path, tmp_path: Path) -> None:
+    doc = json.loads(panoptic_data.read_text())
+    assert any(s["iscrowd"] for a in doc["annotations"] for s in a["segments_info"])
+    got = _val(tmp_path, "--predictions", str(panoptic_data), "--data", str(panoptic_data))
+    assert got["panoptic"]["All"]["pq"] == 1.0
+    assert got["panoptic"]["All"]["n"] == len(THINGS) + len(STUFF)
+
+
+def _copy(panoptic_data: Path, tmp_path: Path) -> Path:
+    root = tmp_path / "copy"
+    for sub in ("images", "panoptic"):
+        (root / sub).mkdir(parents=True)
+        for f in (panoptic_data.parent / sub).iterdir():
+            (root / sub / f.name).write_bytes(f.read_bytes())
+    (root / "panoptic.json").write_text(panoptic_data.read_text())
+    return root / "panoptic.json"
+
+
+@pytest.mark.parametrize(
+    ("break_it", "message"),
+    [
+        ("png_extra_id", "segment id 99 is in the PNG but not in panoptic.json"),
+        ("json_extra_id", "segment id 99 has no pixel in 000000000001.png"),
+        ("unknown_category", "segment id 1: unknown category 999"),
+        ("missing_image", "image 000000000001.png not found"),
+    ],
+)
+def test_bad_panoptic_data_is_one_line(
+    panoptic_data: Path,
+    pan_model: Path,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    break_it: str,
+    message: str,
+) -> None:
+    data = _copy(panoptic_data, tmp_path)
+    doc = json.loads(data.read_text())
+    first = doc["annotations"][0]
+    png = data.parent / "panoptic" / first["file_name"]
+    if break_it == "png_extra_id":
+        rgb = cv2.imread(str(png))
+        rgb[5, 5] = (0, 0, 99)  # BGR: red 99 -> id 99
+        cv2.imwrite(str(png), rgb)
+    elif break_it == "json_extra_id":
+        first["segments_info"].append({"id": 99, "category_id": 10, "iscrowd": 0})
+    elif break_it == "unknown_category":
+        first["segments_info"][0]["category_id"] = 999
+    else:
+        (data.parent / "images" / "000000000001.png").unlink()
+    data.write_text(json.dumps(doc))
+    rc = main(["val", "--weights", str(pan_model), "--data", str(data), "--out", str(tmp_path)])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert rc == 2
+    assert message in err[-1]
+    assert not any("Traceback" in line for line in err)
+
+
+def test_models_without_the_data_classes_or_panoptic_head_are_refused(
+    panoptic_data: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    seg = save_checkpoint(tmp_path / "seg.pt", build_model("gelan-t-seg", 2), list(THINGS))
+    other = save_checkpoint(
+        tmp_path / "other.pt", build_model("gelan-t-pan", 2, stuff_classes=1), ["cat", "disc"]
+    )
+    for ckpt, message in (
+        (seg, "the model is for instance segmentation: give a panoptic model"),
+        (other, "no category named 'cat', a thing class of the model"),
+    ):
+        rc = main(
+            ["val", "--weights", str(ckpt), "--data", str(panoptic_data), "--out", str(tmp_path)]
+        )
+        assert rc == 2
+        assert message in capsys.readouterr().err.strip().splitlines()[-1]
