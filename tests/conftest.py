@@ -7,6 +7,7 @@ import os
 import shutil
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 from torch import nn
@@ -110,3 +111,56 @@ def pan_checkpoint(shared: Path, tmp_path_factory: pytest.TempPathFactory) -> Pa
     with lzma.open(src_path) as src, open(path, "wb") as dst:
         shutil.copyfileobj(src, dst)
     return path
+
+
+def panoptic_scene(shape: tuple[int, int], seed: int = 0) -> np.ndarray:
+    """Sky, grass, a red and a blue block (``seed`` shifts the blocks): RGB uint8."""
+    h, w = shape
+    image = np.zeros((h, w, 3), np.uint8)
+    image[: h * 2 // 5] = (200, 220, 255)
+    image[h * 2 // 5 :] = (40, 160, 40)
+    image[h // 2 + seed : h * 5 // 6, w // 5 : w * 2 // 5 + seed] = (250, 30, 30)
+    image[h // 5 : h * 3 // 5, w * 5 // 8 - seed : w * 7 // 8] = (30, 30, 200)
+    return image
+
+
+def panoptic_test_model(things: int = 2, stuff: int = 3) -> nn.Module:
+    """A gelan-t-pan whose output on :func:`panoptic_scene` has what panoptic fusion
+    distinguishes: instances above 0.25 with distinct scores and partial, overlapping masks,
+    several stuff classes, and thing-argmax pixels no instance covers. From the initial
+    weights (whose class-branch features vanish): the class branch's last conv and BatchNorm
+    standardise its maps over a scene, class logits near -1, mask coefficients and semantic
+    logits scaled up."""
+    from yolov9.models import build_model
+
+    torch.manual_seed(3)
+    model = build_model("gelan-t-pan", things, stuff_classes=stuff).eval()
+    x = torch.from_numpy(panoptic_scene((128, 128))).permute(2, 0, 1)[None].float() / 255
+    seen: dict[int, torch.Tensor] = {}
+    hooks = [
+        model.head.cls[level][1].conv.register_forward_hook(
+            lambda _m, _i, y, level=level: seen.setdefault(level, y)
+        )
+        for level in range(3)
+    ]
+    g = torch.Generator().manual_seed(4)
+    with torch.no_grad():
+        model(x)
+        for hook in hooks:
+            hook.remove()
+        for level in range(3):
+            block = model.head.cls[level][1]
+            std = seen[level][0].std((1, 2)) + 1e-12
+            block.conv.weight.div_(std[:, None, None, None])  # unit spread, beyond BN's eps
+            bn = block.bn
+            bn.running_mean.copy_(seen[level][0].mean((1, 2)) / std)
+            bn.running_var.fill_(1.0 - bn.eps)
+            bn.weight.fill_(1.0)
+            bn.bias.zero_()
+            last = model.head.cls[level][2]
+            last.bias.fill_(-1.0)
+            last.weight.copy_(torch.randn(last.weight.shape, generator=g) * 0.05)
+            model.head.coef[level][2].weight.mul_(20)
+        model.head.semantic.out.bias.zero_()
+        model.head.semantic.out.weight.mul_(10)
+    return model

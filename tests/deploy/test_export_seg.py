@@ -242,7 +242,7 @@ def test_nms_gathers_each_detections_coefficients(multi_label: bool) -> None:
     session = ort.InferenceSession(model.SerializeToString())
     feed = {
         f"in_{k}": v.numpy()
-        for k, v in zip(("boxes", "scores", "coefficients", "prototypes"), decoded, strict=True)
+        for k, v in zip(("boxes", "scores", "coefficients", "prototypes"), decoded[:4], strict=True)
     }
     num, det_boxes, det_scores, _, det_coeffs, protos = session.run(None, feed)
     want = nms_with_masks(

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import cv2
 import pytest
-import torch
 
+from tests.conftest import panoptic_test_model
 from yolov9.checkpoints import save_checkpoint
 from yolov9.cli import main
 from yolov9.data.synthetic_panoptic import STUFF, THINGS, write_panoptic_dataset
@@ -25,16 +25,9 @@ def panoptic_data(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="module")
 def pan_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A gelan-t-pan with the data's classes whose output has instances and stuff."""
-    torch.manual_seed(3)
-    model = build_model("gelan-t-pan", len(THINGS), stuff_classes=len(STUFF))
-    with torch.no_grad():
-        for level in range(3):
-            model.head.cls[level][2].bias.fill_(-1.0)
-            model.head.coef[level][2].weight.mul_(20)
-        model.head.semantic.out.bias.zero_()
-        model.head.semantic.out.weight.mul_(10)
     path = tmp_path_factory.mktemp("pan-model") / "pan.pt"
     meta = {"imgsz": 128, "stuff_names": list(STUFF)}
+    model = panoptic_test_model(len(THINGS), len(STUFF))
     return save_checkpoint(path, model, list(THINGS), meta=meta)
 
 

@@ -11,8 +11,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
-import torch
 
+from tests.conftest import panoptic_scene, panoptic_test_model
 from yolov9.api import Detector
 from yolov9.checkpoints import save_checkpoint
 from yolov9.cli import main
@@ -26,31 +26,13 @@ STUFF = ["sky", "grass", "road"]
 
 @pytest.fixture(scope="module")
 def pan_ckpt(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A gelan-t-pan (2 things, 3 stuff) whose output on :func:`_image` has everything the
-    rule distinguishes: instances above 0.25 with partial, overlapping masks, several stuff
-    classes, and thing-argmax pixels no instance covers (class scores 0.27 everywhere, mask
-    coefficients and semantic logits scaled up from the initial weights)."""
-    torch.manual_seed(3)
-    model = build_model("gelan-t-pan", 2, stuff_classes=3)
-    with torch.no_grad():
-        for level in range(3):
-            model.head.cls[level][2].bias.fill_(-1.0)
-            model.head.coef[level][2].weight.mul_(20)
-        model.head.semantic.out.bias.zero_()
-        model.head.semantic.out.weight.mul_(10)
+    """A gelan-t-pan (2 things, 3 stuff) whose output shows every case of the fusion rule."""
     path = tmp_path_factory.mktemp("pan") / "pan.pt"
-    return save_checkpoint(path, model, NAMES, meta={"imgsz": 128, "stuff_names": STUFF})
+    meta = {"imgsz": 128, "stuff_names": STUFF}
+    return save_checkpoint(path, panoptic_test_model(), NAMES, meta=meta)
 
 
-def _image(shape: tuple[int, int], seed: int) -> np.ndarray:
-    """Sky, grass, a red and a blue block (``seed`` shifts the blocks)."""
-    h, w = shape
-    image = np.zeros((h, w, 3), np.uint8)
-    image[: h * 2 // 5] = (200, 220, 255)
-    image[h * 2 // 5 :] = (40, 160, 40)
-    image[h // 2 + seed : h * 5 // 6, w // 5 : w * 2 // 5 + seed] = (250, 30, 30)
-    image[h // 5 : h * 3 // 5, w * 5 // 8 - seed : w * 7 // 8] = (30, 30, 200)
-    return image
+_image = panoptic_scene
 
 
 def _predict(ckpt: Path, image: np.ndarray) -> Result:

@@ -18,13 +18,14 @@ from yolov9.inference.exported import _load_meta
 from yolov9.loss import SegmentationLoss, Targets, YOLOv9Loss
 from yolov9.models import build_model
 from yolov9.models.variants import HEAD_KINDS, HeadKind
-from yolov9.tasks import NAMES
+from yolov9.tasks import DEMO_NAMES, NAMES
 from yolov9.tasks.base import BOX_NMS_OUTPUTS, BOX_OUTPUTS, PostprocessOptions
 from yolov9.tasks.registry import TASKS, get_task
 
 
 def test_every_head_kind_has_its_registered_task() -> None:
     assert tuple(TASKS) == NAMES == ("detect", "segment", "panoptic")
+    assert tuple(name for name, t in TASKS.items() if t.demo is not None) == DEMO_NAMES
     for kind in HEAD_KINDS:
         task = get_task(HeadKind(kind).task)
         assert kind in task.head_kinds

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from yolov9.cli.common import imgsz, log, positive_int
-from yolov9.tasks import NAMES as TASK_NAMES
+from yolov9.tasks import DEMO_NAMES
 
 
 def add_parsers(sub: Any) -> None:
@@ -32,8 +32,8 @@ def add_parsers(sub: Any) -> None:
     p.add_argument("--imgsz", type=imgsz, help="default: the task's (yolov9.demo)")
     p.add_argument(
         "--task",
-        choices=TASK_NAMES,
-        default=TASK_NAMES[0],
+        choices=DEMO_NAMES,
+        default=DEMO_NAMES[0],
         help="segment: yolov9-t-seg on shapes with polygon masks",
     )
     p.set_defaults(handler=demo)

@@ -53,6 +53,7 @@ def metadata(loaded: LoadedWeights, model: YOLOv9, opts: ExportOptions) -> dict[
         # mask coefficients per detection (segmentation heads), 0 for the others
         "num_masks": int(getattr(model.head, "num_masks", 0)),
         "names": loaded.names,
+        "stuff_names": loaded.stuff_names,  # panoptic: the semantic channels after the things
         "imgsz": opts.imgsz,
         "stride": 32,
         "dynamic": opts.dynamic,
@@ -189,6 +190,8 @@ def _verify(path: Path, model: YOLOv9, opts: ExportOptions) -> dict[str, float]:
     diff = {"boxes": 0.0, "scores": 0.0, "count": 0.0}
     if segment:
         diff |= {"coefficients": 0.0, "prototypes": 0.0}
+    if want_raw.semantic is not None:
+        diff["semantic"] = 0.0
     for a, b in zip(want, got, strict=True):
         diff["count"] = max(diff["count"], abs(len(a) - len(b)))
         n = min(len(a), len(b))
@@ -197,6 +200,8 @@ def _verify(path: Path, model: YOLOv9, opts: ExportOptions) -> dict[str, float]:
         if segment:
             diff["coefficients"] = max(diff["coefficients"], _max_diff(a.coeffs, b.coeffs, n))
             diff["prototypes"] = max(diff["prototypes"], _max_diff(a.protos, b.protos))
+        if "semantic" in diff:
+            diff["semantic"] = max(diff["semantic"], _max_diff(a.semantic, b.semantic))
     return diff
 
 

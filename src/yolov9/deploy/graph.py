@@ -18,7 +18,8 @@ from yolov9.tasks.registry import get_task
 
 class ExportGraph(nn.Module):
     """images (B, 3, H, W) in [0, 1] -> boxes (B, A, 4) xyxy pixels, scores (B, A, C), and
-    for segmentation models coefficients (B, A, M) and prototypes (B, M, H/4, W/4)."""
+    for segmentation models coefficients (B, A, M) and prototypes (B, M, H/4, W/4), and for
+    panoptic models the semantic logits (B, C + S, H/4, W/4)."""
 
     def __init__(self, model: YOLOv9) -> None:
         super().__init__()
@@ -30,6 +31,8 @@ class ExportGraph(nn.Module):
         boxes, scores = self.model.head.decode(main)
         if main.coeffs is None or main.protos is None:
             return boxes, scores
+        if main.semantic is not None:
+            return boxes, scores, main.coeffs, main.protos, main.semantic
         return boxes, scores, main.coeffs, main.protos
 
 

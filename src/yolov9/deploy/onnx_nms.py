@@ -16,7 +16,8 @@ as well) also gets
 
 so a detection's mask is ``sigmoid(det_coefficients[b, i] @ prototypes[b])`` over the
 prototypes' grid (stride 4), cropped to its box, exactly as for the PyTorch model
-(:func:`yolov9.tasks.segment.masks.masks_for_image`).
+(:func:`yolov9.tasks.segment.masks.masks_for_image`). A panoptic graph's ``semantic`` logits
+(B, C + S, H/4, W/4) pass through unchanged.
 
 NMS is per class (class-aware), like ``yolov9 predict``. With ``multi_label=False`` only each
 anchor's best class is a candidate. Runs in ONNX Runtime and OpenVINO (and TensorRT) with any
@@ -30,6 +31,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from yolov9.tasks.base import BOX_NMS_OUTPUTS, BOX_OUTPUTS
+from yolov9.tasks.panoptic import SEMANTIC_OUTPUTS
 from yolov9.tasks.segment import MASK_NMS_OUTPUTS, MASK_OUTPUTS
 
 if TYPE_CHECKING:
@@ -263,4 +265,7 @@ def append_nms(
             helper.make_tensor_value_info(coeffs_out, TensorProto.FLOAT, ["batch", max_det, masks])
         )
         g.output.append(kept_outputs[prototypes])
+    for name in SEMANTIC_OUTPUTS:  # panoptic: the semantic logits, unchanged
+        if name in kept_outputs:
+            g.output.append(kept_outputs[name])
     return model

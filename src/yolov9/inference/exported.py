@@ -231,6 +231,7 @@ def _load_meta(backend: InferenceBackend, meta: dict[str, Any], path: Path) -> N
             f"{path}: no yolov9 metadata (class names); export it with yolov9 export"
         )
     backend.names = [str(n) for n in meta["names"]]
+    backend.stuff_names = tuple(str(n) for n in meta.get("stuff_names", ()))
     backend.imgsz = int(meta.get("imgsz", 640))
     # exports made before segmentation could be exported say no task: detection
     backend.task = get_task(str(meta.get("task", "detect")), path).name
