@@ -23,9 +23,9 @@ class ConvertReport:
 @torch.no_grad()
 def _main_output(model: YOLOv9, x: torch.Tensor) -> torch.Tensor:
     """Every output of the main head, flattened: box logits, class logits and, for
-    segmentation, mask coefficients and prototypes."""
+    segmentation, mask coefficients and prototypes (panoptic: and semantic logits)."""
     out = model.eval()(x).main
-    parts = [out.pred_dist, out.pred_logits, out.coeffs, out.protos]
+    parts = [out.pred_dist, out.pred_logits, out.coeffs, out.protos, out.semantic]
     return torch.cat([t.flatten() for t in parts if t is not None])
 
 
@@ -41,7 +41,8 @@ def convert_checkpoint(src: str | Path, dst: str | Path, *, half: bool = False) 
     x = torch.rand(1, 3, 128, 128, generator=torch.Generator().manual_seed(0))
     before = _main_output(loaded.model, x)
     model = loaded.model.drop_aux()
-    meta = {k: v for k, v in loaded.meta.items() if k in ("imgsz", "config", "epoch", "metrics")}
+    kept = ("imgsz", "config", "epoch", "metrics", "stuff_names")
+    meta = {k: v for k, v in loaded.meta.items() if k in kept}
     meta["converted_from"] = f"{source_name} ({loaded.source_format} format, {loaded.path.name})"
     path = save_checkpoint(dst, model, loaded.names, meta=meta, half=half)
     after = _main_output(load_weights(path).model, x)

@@ -38,6 +38,9 @@ _SEG_SUFFIXES = {
     ("yolov9", "dseg"): HeadKind("dsegment", proto_depth=2),
     # the authors' COCO layout: 93 stuff entries after the things (build_model can change it)
     ("gelan", "pan"): HeadKind("panoptic", stuff_classes=93),
+    # ours (PGI): yolov9-x-seg's head plus the semantic branch; converted: gelan-x-dpan
+    ("yolov9", "pan"): HeadKind("dpanoptic", proto_depth=2, stuff_classes=93),
+    ("gelan", "dpan"): HeadKind("dpanoptic", proto_depth=1, stuff_classes=93),
 }
 
 
@@ -47,7 +50,8 @@ def list_models(task: str | None = None) -> list[str]:
     detect = [f"{family}-{size}" for family in ("yolov9", "gelan") for size in SPECS]
     segment = [f"{n}-{suffix}" for n in detect for suffix in ("seg", "dseg")]
     segment = [n for n in segment if not n.endswith("dseg") or n.startswith("gelan")]
-    panoptic = [f"gelan-{size}-pan" for size in SPECS]
+    panoptic = [f"{family}-{size}-pan" for family in ("yolov9", "gelan") for size in SPECS]
+    panoptic += [f"gelan-{size}-dpan" for size in SPECS]
     by_task = {"detect": detect, "segment": segment, "panoptic": panoptic}
     return by_task.get(task or "", detect + segment + panoptic)
 
@@ -100,7 +104,7 @@ def build_model(
     (default 93, the authors' COCO layout).
     """
     spec, with_aux, head = parse_model_name(name)
-    if stuff_classes is not None and head.name == "panoptic":
+    if stuff_classes is not None and head.stuff_classes:  # a panoptic head
         head = dataclasses.replace(head, stuff_classes=stuff_classes)
     if aux == "none":
         with_aux = False

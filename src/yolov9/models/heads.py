@@ -34,4 +34,14 @@ def build_head(
             num_classes, in_channels, reg_max, proto, stuff_classes=kind.stuff_classes, num_masks=m
         )
     branch = ProtoBranch(in_channels[0], proto_widths, kind.proto_depth, m)
+    if kind.name == "dpanoptic":
+        return PanopticHead(
+            num_classes,
+            in_channels,
+            reg_max,
+            branch,
+            stuff_classes=kind.stuff_classes,
+            num_masks=m,
+            grouped=True,
+        )
     return SegmentHead(num_classes, in_channels, reg_max, branch, grouped=True, num_masks=m)

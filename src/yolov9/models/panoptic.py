@@ -28,9 +28,14 @@ class SemanticBranch(nn.Module):
 
 
 class PanopticHead(SegmentHead):
-    """``Segment`` (ungrouped detection, mask coefficients, ``Proto``) plus
-    :class:`SemanticBranch` on the P3 input over ``num_classes + stuff_classes`` channels
-    (things first, in class order, then stuff)."""
+    """A segmentation head plus :class:`SemanticBranch` on the P3 input over
+    ``num_classes + stuff_classes`` channels (things first, in class order, then stuff).
+
+    The authors' ``Panoptic`` is ``Segment`` (ungrouped detection, ``Proto``) plus the branch
+    (``grouped=False``). Ours for PGI (``dpanoptic``, ``yolov9-x-pan``): their ``DSegment``
+    (grouped detection, the RepNCSPELAN4 prototype branch) plus the same branch, on the main
+    and the auxiliary head alike (``docs/architecture.md``, "The PGI panoptic graph").
+    """
 
     def __init__(
         self,
@@ -41,9 +46,10 @@ class PanopticHead(SegmentHead):
         *,
         stuff_classes: int,
         num_masks: int = 32,
+        grouped: bool = False,
     ) -> None:
         super().__init__(
-            num_classes, in_channels, reg_max, proto, grouped=False, num_masks=num_masks
+            num_classes, in_channels, reg_max, proto, grouped=grouped, num_masks=num_masks
         )
         self.stuff_classes = stuff_classes
         self.semantic = SemanticBranch(in_channels[0], num_classes + stuff_classes)

@@ -16,6 +16,7 @@ _HEADS = {
     "segment": "instance segmentation (Segment: Proto on P3)",
     "dsegment": "instance segmentation (DSegment: prototype branch on P3, depth {depth})",
     "panoptic": "panoptic (Panoptic: Segment + semantic UConv on P3, things + stuff)",
+    "dpanoptic": "panoptic (DSegment, prototype branch depth {depth}, + semantic UConv on P3)",
 }
 
 
@@ -25,6 +26,11 @@ def _graph_source(name: str, head: HeadKind) -> str:
         if name == "gelan-c-dseg" and head.proto_depth == 2:
             return "the authors' yolov9-c-seg, converted (keeps its depth-2 prototype branch)"
         return "the authors' model file"
+    if head.name == "dpanoptic":
+        return (
+            "ours: the authors' PGI panoptic graph does not build, so yolov9-x-seg's graph "
+            "plus the semantic branch per head (no published weights)"
+        )
     return "ours: the authors' design extended to this size (no published weights)"
 
 

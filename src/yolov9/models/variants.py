@@ -90,6 +90,10 @@ class HeadKind:
       coefficients, and a prototype branch on P3 (RepNCSPELAN4 of depth ``proto_depth``,
       nearest x2, 3x3 conv, 1x1 conv). ``yolov9-x-seg`` is built with depth 2 and keeps it when
       converted; ``gelan-x-dseg`` is built with depth 1 (the authors' ``gelan-c-dseg.yaml``).
+    * ``dpanoptic`` (ours: the authors' PGI panoptic graph does not build): ``dsegment`` plus
+      the ``panoptic`` semantic branch, per head. ``yolov9-x-pan`` is built with prototype
+      depth 2 (as ``yolov9-x-seg``) and keeps it when converted (``gelan-x-dpan``, built
+      with depth 1 by name).
 
     Prototype widths come from the size's neck: the P3 block's (out, hidden, stage) widths
     (C: 256, 256, 128, the authors' ``npr=256``), so the small sizes stay small.
@@ -110,7 +114,7 @@ class HeadKind:
 # head kinds without a PGI training graph -> what to use instead
 NO_PGI_FORM = {
     "segment": "the authors' Segment head has no PGI form; use 'dsegment'",
-    "panoptic": "panoptic models have no PGI training graph yet: use gelan-x-pan",
+    "panoptic": "the authors' Panoptic head has no PGI form; use 'dpanoptic' (yolov9-x-pan)",
 }
 
 # each head kind -> the task its models do
@@ -119,6 +123,7 @@ HEAD_TASKS = {
     "segment": "segment",
     "dsegment": "segment",
     "panoptic": "panoptic",
+    "dpanoptic": "panoptic",
 }
 HEAD_KINDS = tuple(HEAD_TASKS)
 DETECT = HeadKind()

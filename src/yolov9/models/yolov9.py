@@ -81,11 +81,15 @@ class YOLOv9(nn.Module):
         """``yolov9-x`` with the auxiliary branch, ``gelan-x`` without it; ``-seg`` / ``-dseg``
         for segmentation (``yolov9-x-seg`` becomes ``gelan-x-dseg`` when converted)."""
         family = "yolov9" if self.aux is not None else "gelan"
-        suffix = {"detect": "", "segment": "-seg", "dsegment": "-dseg", "panoptic": "-pan"}[
-            self.head_kind.name
-        ]
-        if self.aux is not None and suffix:
-            suffix = "-seg"
+        suffix = {
+            "detect": "",
+            "segment": "-seg",
+            "dsegment": "-dseg",
+            "panoptic": "-pan",
+            "dpanoptic": "-dpan",
+        }[self.head_kind.name]
+        if self.aux is not None:  # the PGI graph's name: yolov9-x-seg, yolov9-x-pan
+            suffix = {"-dseg": "-seg", "-dpan": "-pan"}.get(suffix, suffix)
         return f"{family}-{self.spec.size}{suffix}"
 
     def forward(self, images: Tensor) -> ModelOutput:

@@ -80,7 +80,7 @@ PANOPTIC = dataclasses.replace(
     SEGMENT,
     name="panoptic",
     description="panoptic segmentation",
-    head_kinds=("panoptic",),
+    head_kinds=("panoptic", "dpanoptic"),
     loss_terms=("box", "seg", "cls", "dfl", "focal", "dice"),
     build_criterion=_criterion,
     outputs=SEGMENT.outputs + SEMANTIC_OUTPUTS,
