@@ -8,9 +8,10 @@ import json
 from pathlib import Path
 
 import cv2
+import numpy as np
 import pytest
 
-from tests.conftest import panoptic_test_model
+from tests.conftest import panoptic_scene, panoptic_test_model
 from yolov9.checkpoints import save_checkpoint
 from yolov9.cli import main
 from yolov9.data.synthetic_panoptic import STUFF, THINGS, write_panoptic_dataset
@@ -137,3 +138,78 @@ def test_models_without_the_data_classes_or_panoptic_head_are_refused(
         )
         assert rc == 2
         assert message in capsys.readouterr().err.strip().splitlines()[-1]
+
+
+def test_semantic_label_maps_give_the_semantic_scores_of_the_same_truth(
+    panoptic_data: Path, pan_model: Path, tmp_path: Path
+) -> None:
+    """Label maps made from the panoptic ground truth (category per pixel, void 255): the
+    semantic scores equal those of panoptic validation; there is no PQ or AP."""
+    from yolov9.data.panoptic import read_panoptic
+
+    panset = read_panoptic(panoptic_data)
+    (tmp_path / "maps").mkdir()
+    for image in panset.images:
+        truth = panset.semantic_truth(panset.read_ids(image), image)
+        truth[truth < 0] = 255
+        cv2.imwrite(
+            str(tmp_path / "maps" / f"{Path(image.file_name).stem}.png"), truth.astype(np.uint8)
+        )
+    yaml_file = tmp_path / "semantic.yaml"
+    yaml_file.write_text(
+        f"path: {tmp_path}\nnames: {list(THINGS + STUFF)}\n"
+        f"val: {{images: {panoptic_data.parent / 'images'}, semantic: maps}}\n"
+    )
+    by_maps = _val(tmp_path, "--weights", str(pan_model), "--data", str(yaml_file))
+    by_panoptic = _val(tmp_path, "--weights", str(pan_model), "--data", str(panoptic_data))
+    assert "panoptic" not in by_maps
+    assert "bbox" not in by_maps
+    for key in ("mIoU", "FWIoU", "pixel_acc", "per_class"):
+        assert by_maps["semantic"][key] == pytest.approx(by_panoptic["semantic"][key]), key
+
+
+def _write_authors(root: Path) -> Path:
+    """Two 64x96 images in the authors' format: rectangles, so the truth is known exactly."""
+    for sub in ("images", "labels", "stuff"):
+        (root / sub).mkdir(parents=True)
+    h, w = 64, 96
+
+    def rect(x1: float, y1: float, x2: float, y2: float) -> str:
+        return " ".join(
+            f"{v:.6f}" for v in (x1 / w, y1 / h, x2 / w, y1 / h, x2 / w, y2 / h, x1 / w, y2 / h)
+        )
+
+    for i in range(2):
+        cv2.imwrite(str(root / "images" / f"im{i}.png"), panoptic_scene((h, w), i)[..., ::-1])
+        things = [f"0 {rect(10, 30, 40, 60)}", f"1 {rect(30, 20, 60, 50)}"]  # overlapping
+        (root / "labels" / f"im{i}.txt").write_text("\n".join(things) + "\n")
+        stuff = [*things, f"2 {rect(0, 0, 96, 24)}", f"3 {rect(0, 24, 96, 64)}"]
+        (root / "stuff" / f"im{i}.txt").write_text("\n".join(stuff) + "\n")
+    (root / "data.yaml").write_text(
+        f"names: {list(THINGS)}\nstuff_names: {list(STUFF)}\n"
+        "val: {images: images, stuff: stuff}\n"
+    )
+    return root / "data.yaml"
+
+
+def test_the_authors_format_is_read_as_panoptic_truth(
+    pan_model: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    from yolov9.data.panoptic_formats import panoptic_split
+
+    data = _write_authors(tmp_path / "authors")
+    panset = panoptic_split(data)
+    assert panset is not None
+    image = panset.images[0]
+    with caplog.at_level("WARNING"):
+        ids = panset.read_ids(image)
+    assert "object 2 overlaps an earlier one" in caplog.text
+    by_id = {s["id"]: s["category_id"] for s in image.segments}
+    names = {c["id"]: c["name"] for c in panset.categories}
+    assert names[by_id[ids[5, 5]]] == "sky"  # stuff below the things
+    assert names[by_id[ids[60, 90]]] == "grass"
+    assert names[by_id[ids[35, 35]]] == "disc"  # the overlap stays the first object's
+    assert names[by_id[ids[25, 50]]] == "box"
+    got = _val(tmp_path, "--weights", str(pan_model), "--data", str(data))
+    assert set(got) >= {"panoptic", "semantic", "bbox", "mask"}
+    assert got["panoptic"]["All"]["n"] > 0

@@ -51,7 +51,8 @@ log = logging.getLogger(__name__)
 
 FORMATS = ("yolo", "coco", "voc")
 SPLITS = ("train", "val", "test")
-_KEYS = {"path", "format", "names", "nc", "download", *SPLITS}
+# stuff_names, ignore: panoptic and semantic data (yolov9.data.panoptic_formats)
+_KEYS = {"path", "format", "names", "nc", "download", "stuff_names", "ignore", *SPLITS}
 
 
 @dataclass

@@ -22,7 +22,6 @@ from typing import Any
 
 import numpy as np
 
-from yolov9.data.dataset import read_description
 from yolov9.data.images import IMAGE_SUFFIXES, read_image
 from yolov9.errors import DataError
 from yolov9.ops.masks import encode_rle
@@ -256,37 +255,3 @@ def read_panoptic(
     if not out:
         raise DataError(f"{json_path}: no annotated image")
     return PanopticSet(json_path, png_dir, out, categories)
-
-
-def panoptic_split(
-    data: str | Path, split: str = "val", *, need_images: bool = True
-) -> PanopticSet | None:
-    """The split as panoptic ground truth, or None when ``data`` describes another kind of
-    dataset. Panoptic data is a COCO panoptic JSON given directly, or a data YAML whose split
-    reads ``{images: DIR, panoptic: panoptic_val.json}`` (PNG folder: the JSON's path without
-    ``.json``, or ``pngs: DIR``)."""
-    path = Path(data).expanduser()
-    if path.suffix == ".json":
-        return read_panoptic(path, need_images=need_images) if is_panoptic_json(path) else None
-    if not (path.is_file() or path.is_dir()):
-        return None
-    desc, root, source = read_description(path)
-    spec = desc.get(split)
-    if not isinstance(spec, dict) or "panoptic" not in spec:
-        return None
-    unknown = sorted(set(spec) - {"images", "panoptic", "pngs"})
-    if unknown:
-        raise DataError(
-            f"{source}: {split}: unknown key(s) {unknown}; allowed: images, panoptic, pngs"
-        )
-
-    def resolve(value: Any) -> Path:
-        p = Path(str(value)).expanduser()
-        return p if p.is_absolute() else root / p
-
-    return read_panoptic(
-        resolve(spec["panoptic"]),
-        resolve(spec["images"]) if spec.get("images") else None,
-        resolve(spec["pngs"]) if spec.get("pngs") else None,
-        need_images=need_images,
-    )

@@ -24,6 +24,7 @@ from tqdm import tqdm
 
 from yolov9.data.images import read_image
 from yolov9.data.panoptic import IGNORE, PanopticSet
+from yolov9.data.panoptic_formats import SemanticSet
 from yolov9.data.sources import Frame
 from yolov9.errors import DataError
 from yolov9.inference.backends import InferenceBackend
@@ -51,7 +52,7 @@ PANOPTIC_IOU = 0.6  # the NMS IoU of the authors' panoptic validation
 class PanopticReport:
     """What panoptic validation measured (fractions, as the COCO panoptic API gives them)."""
 
-    panoptic: PanopticMetrics
+    panoptic: PanopticMetrics | None  # None: semantic-only data
     categories: list[dict[str, Any]]
     images: int
     semantic: dict[str, Any] | None = None
@@ -62,6 +63,8 @@ class PanopticReport:
     def panoptic_dict(self) -> dict[str, Any]:
         """``All``, ``Things``, ``Stuff`` ``{pq, sq, rq, n}`` and ``per_class`` (by category
         id, with its name) as ``pq_compute`` returns them."""
+        if self.panoptic is None:
+            return {}
         names = {int(c["id"]): str(c["name"]) for c in self.categories}
         out: dict[str, Any] = {k: {**v, "n": int(v["n"])} for k, v in self.panoptic.groups.items()}
         out["per_class"] = {
@@ -71,7 +74,9 @@ class PanopticReport:
         return out
 
     def as_dict(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"images": self.images, "panoptic": self.panoptic_dict()}
+        out: dict[str, Any] = {"images": self.images}
+        if self.panoptic is not None:
+            out["panoptic"] = self.panoptic_dict()
         if self.semantic is not None:
             out["semantic"] = self.semantic
         if self.boxes is not None:
@@ -83,7 +88,9 @@ class PanopticReport:
         return out
 
     def summary(self) -> str:
-        lines = [f"{self.images} images", "panoptic:", self.panoptic.table()]
+        lines = [f"{self.images} images"]
+        if self.panoptic is not None:
+            lines += ["panoptic:", self.panoptic.table()]
         if self.semantic is not None:
             s = self.semantic
             lines.append(
@@ -112,8 +119,7 @@ def model_to_dataset(labels: PanopticLabels, panset: PanopticSet) -> np.ndarray:
     Raises:
         DataError: a thing class of the model that the dataset does not have.
     """
-    index = {name: i for i, name in enumerate(panset.names)}
-    out = np.array([index.get(n, -1) for n in labels.names], np.int64)
+    out = _by_name(labels, panset.names)
     missing = [n for n, i in zip(labels.names[: labels.num_things], out, strict=False) if i < 0]
     if missing:
         raise DataError(
@@ -122,6 +128,69 @@ def model_to_dataset(labels: PanopticLabels, panset: PanopticSet) -> np.ndarray:
             "the model's classes"
         )
     return out
+
+
+def _by_name(labels: PanopticLabels, names: list[str]) -> np.ndarray:
+    """(model categories,) int64 index of each model category's name in ``names`` (-1: none)."""
+    index = {name: i for i, name in enumerate(names)}
+    return np.array([index.get(n, -1) for n in labels.names], np.int64)
+
+
+def _channels_to(labels: PanopticLabels, to_data: np.ndarray, none: int) -> np.ndarray:
+    """(channels,) the data class of each semantic channel; ``none`` where there is none."""
+    cat = labels.channel_category
+    mapped = np.where(cat >= 0, to_data[np.maximum(cat, 0)], -1)
+    return np.where(mapped >= 0, mapped, none)
+
+
+def _semantic_results(
+    confusion: SemanticConfusion, names: list[str], stuff: list[int]
+) -> dict[str, Any]:
+    n = len(names)
+    out = confusion.results(stuff=stuff, classes=range(n))
+    iou = confusion.iou()
+    out["per_class"] = {names[i]: (None if np.isnan(iou[i]) else float(iou[i])) for i in range(n)}
+    return out
+
+
+def _panoptic_predictor(
+    backend: InferenceBackend, what: str, imgsz: int | None, fusion: FusionOptions | None
+) -> Predictor:
+    task = get_task(backend.task)
+    if not task.gives("panoptic"):
+        raise DataError(
+            f"{what}; the model is for {task.description}: give a panoptic model (gelan-x-pan), "
+            "or instance data for this one"
+        )
+    return Predictor(backend, imgsz=imgsz, fusion=fusion)
+
+
+def evaluate_semantic_model(
+    semset: SemanticSet,
+    backend: InferenceBackend,
+    *,
+    imgsz: int | None = None,
+    progress: bool = True,
+) -> PanopticReport:
+    """Semantic mIoU of a panoptic model on label maps (classes matched by name; a model
+    class the data lacks counts as a wrong prediction)."""
+    predictor = _panoptic_predictor(
+        backend, f"{semset.source} has semantic label maps", imgsz, None
+    )
+    labels = PanopticLabels.for_model(backend.names, backend.stuff_names)
+    n = len(semset.names)
+    channel_to_data = _channels_to(labels, _by_name(labels, semset.names), n)
+    confusion = SemanticConfusion(n + 1, ignore_index=semset.ignore)
+    for i in tqdm(range(len(semset)), desc="val", disable=not progress):
+        image = semset.read_image(i)
+        result = next(predictor([Frame(image, str(semset.images[i]))], conf=0.25))
+        assert result.semantic is not None
+        truth = semset.read_label(i, image.shape[:2])
+        confusion.update(channel_to_data[result.semantic], truth, str(semset.labels[i]))
+    categories = [{"id": i, "name": name} for i, name in enumerate(semset.names)]
+    sem = _semantic_results(confusion, semset.names, [])
+    sem.pop("stuff_mIoU", None)
+    return PanopticReport(None, categories, len(semset), sem)
 
 
 def evaluate_panoptic_model(
@@ -137,21 +206,14 @@ def evaluate_panoptic_model(
     progress: bool = True,
 ) -> PanopticReport:
     """Run ``backend`` (a panoptic model) on every image of ``panset`` and score it."""
-    task = get_task(backend.task)
-    if not task.gives("panoptic"):
-        raise DataError(
-            f"{panset.json_path} is panoptic ground truth; the model is for {task.description}: "
-            "give a panoptic model (gelan-x-pan), or instance data for this one"
-        )
-    predictor = Predictor(backend, imgsz=imgsz, fusion=fusion)
+    predictor = _panoptic_predictor(
+        backend, f"{panset.json_path} is panoptic ground truth", imgsz, fusion
+    )
     labels = PanopticLabels.for_model(backend.names, backend.stuff_names)
     to_data = model_to_dataset(labels, panset)
     n = len(panset.categories)
     # semantic: model channel -> dataset category index, n for "none of the dataset's"
-    channel_to_data = np.where(
-        labels.channel_category >= 0, to_data[np.maximum(labels.channel_category, 0)], -1
-    )
-    channel_to_data = np.where(channel_to_data >= 0, channel_to_data, n)
+    channel_to_data = _channels_to(labels, to_data, n)
     confusion = SemanticConfusion(n + 1, ignore_index=IGNORE)
     ids_of = [int(c["id"]) for c in panset.categories]
     things = [i for i, t in enumerate(panset.isthing) if t]
@@ -217,13 +279,8 @@ def evaluate_panoptic_model(
                 entry["segmentation"] = encode_rle_crop(crop, offset, masks.shape)
             entries.append(entry)
     pan = summarize(totals, {int(c["id"]): c for c in panset.categories})
-    sem = confusion.results(
-        stuff=[i for i, t in enumerate(panset.isthing) if not t], classes=range(n)
-    )
-    iou = confusion.iou()
-    sem["per_class"] = {
-        panset.names[i]: (None if np.isnan(iou[i]) else float(iou[i])) for i in range(n)
-    }
+    stuff = [i for i, t in enumerate(panset.isthing) if not t]
+    sem = _semantic_results(confusion, panset.names, stuff)
     gt = {
         "images": gt_images,
         "annotations": gt_anns,

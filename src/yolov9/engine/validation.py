@@ -11,12 +11,14 @@ from pathlib import Path
 from typing import Any
 
 from yolov9.data.dataset import DetectionDataset, load_dataset
-from yolov9.data.panoptic import PanopticSet, panoptic_split
+from yolov9.data.panoptic import PanopticSet
+from yolov9.data.panoptic_formats import SemanticSet, panoptic_split
 from yolov9.engine.evaluator import EvalResult, Evaluator, save_plots, score_predictions
 from yolov9.engine.panoptic_val import (
     PANOPTIC_IOU,
     PanopticReport,
     evaluate_panoptic_model,
+    evaluate_semantic_model,
     score_panoptic_file,
 )
 from yolov9.errors import DataError
@@ -124,7 +126,7 @@ def validate(
 
 
 def _validate_panoptic(
-    panset: PanopticSet,
+    panset: PanopticSet | SemanticSet,
     data: str | Path,
     model: str | Path | InferenceBackend | None,
     predictions: str | Path | None,
@@ -135,6 +137,11 @@ def _validate_panoptic(
         raise DataError("--tile does not apply to panoptic validation yet")
     out = new_run_dir(opts.out, opts.exist_ok)
     if predictions is not None:
+        if type(panset) is not PanopticSet:  # the other formats have no PNG ground truth
+            raise DataError(
+                f"--predictions scores COCO panoptic results against COCO panoptic ground "
+                f"truth; the {opts.split!r} split of {data} is in another format"
+            )
         pan = score_panoptic_file(panset, str(predictions))
         summary: dict[str, Any] = {"predictions": str(predictions)}
     else:
@@ -151,14 +158,18 @@ def _validate_panoptic(
                 threads=opts.threads,
             )
         )
-        pan = evaluate_panoptic_model(
-            panset,
-            backend,
-            imgsz=opts.imgsz,
-            conf=opts.conf,
-            iou=opts.iou if opts.iou is not None else PANOPTIC_IOU,
-            max_det=opts.max_det,
-            multi_label=opts.multi_label,
+        pan = (
+            evaluate_semantic_model(panset, backend, imgsz=opts.imgsz)
+            if isinstance(panset, SemanticSet)
+            else evaluate_panoptic_model(
+                panset,
+                backend,
+                imgsz=opts.imgsz,
+                conf=opts.conf,
+                iou=opts.iou if opts.iou is not None else PANOPTIC_IOU,
+                max_det=opts.max_det,
+                multi_label=opts.multi_label,
+            )
         )
         summary = {"weights": str(model), "backend": backend.describe()}
     report = {**pan.as_dict(), **summary, "data": str(data), "split": opts.split}
