@@ -132,7 +132,7 @@ def process_masks(
     return probs > 0.5
 
 
-def _sample_positions(
+def sample_positions(
     n_out: int, start: float, stop: float, n_src: int, lo: int, hi: int, device: torch.device
 ) -> tuple[Tensor, Tensor, Tensor]:
     """Bilinear source positions for output indices ``lo..hi-1`` of ``n_out`` pixels that
@@ -175,8 +175,8 @@ def resample_region(
     _, h, w = images.shape
     h0, w0 = out_shape
     top, left, bottom, right = window if window is not None else (0, 0, h0, w0)
-    r0, r1, ty = _sample_positions(h0, region[0], region[2], h, top, bottom, images.device)
-    c0, c1, tx = _sample_positions(w0, region[1], region[3], w, left, right, images.device)
+    r0, r1, ty = sample_positions(h0, region[0], region[2], h, top, bottom, images.device)
+    c0, c1, tx = sample_positions(w0, region[1], region[3], w, left, right, images.device)
     ty = ty.to(images.dtype)[None, :, None]
     tx = tx.to(images.dtype)[None, None, :]
     rows = images.index_select(1, r0) * (1 - ty) + images.index_select(1, r1) * ty

@@ -12,11 +12,11 @@ from yolov9.tasks.panoptic import semantic as semantic_module
 from yolov9.tasks.panoptic.semantic import label_dtype, semantic_map
 
 
-@pytest.mark.parametrize("band", [10**9, 500])  # one band, and bands of a few rows
+@pytest.mark.parametrize("chunk", [10**9, 500])  # all channels at once, and one at a time
 def test_without_letterbox_it_is_the_reference_resize_and_argmax(
-    band: int, monkeypatch: pytest.MonkeyPatch
+    chunk: int, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(semantic_module, "_BAND_VALUES", band)
+    monkeypatch.setattr(semantic_module, "_CHUNK_VALUES", chunk)
     logits = torch.randn(7, 16, 24, generator=torch.Generator().manual_seed(0))
     ours = semantic_map(logits, (64, 96))
     want = F.interpolate(logits[None], (64, 96), mode="bilinear", align_corners=False)[0]
