@@ -20,7 +20,7 @@ from yolov9.data.images import LetterboxInfo
 from yolov9.ops.masks import sample_positions
 from yolov9.tasks.segment.masks import letterbox_region
 
-# output values computed at a time (channels x H x W): about 32 MB of float32
+# pixels resolved at a time where every channel must be interpolated (channels x pixels)
 _CHUNK_VALUES = 8_000_000
 
 
@@ -29,26 +29,17 @@ def label_dtype(num_channels: int) -> np.dtype:
     return np.dtype(np.uint8 if num_channels <= 256 else np.uint16)
 
 
-def _weights(n_out: int, start: float, stop: float, n_src: int) -> Tensor:
-    """(n_src, n_out) bilinear weights of one axis: output pixel centres mapped into
-    ``[start, stop)`` of the source, edge values beyond it (as ``F.interpolate``)."""
-    i0, i1, t = sample_positions(n_out, start, stop, n_src, 0, n_out, torch.device("cpu"))
-    weights = torch.zeros(n_src, n_out)
-    cols = torch.arange(n_out)
-    weights.index_put_((i0, cols), 1 - t, accumulate=True)
-    weights.index_put_((i1, cols), t, accumulate=True)
-    return weights
-
-
 @torch.inference_mode()
 def semantic_map(
     logits: Tensor, input_shape: tuple[int, int], info: LetterboxInfo | None = None
 ) -> np.ndarray:
     """The class (channel index) of each pixel of the original image.
 
-    The separable bilinear resampling is two matrix products per channel (rows, then
-    columns), done for a few channels at a time with a running maximum, so memory stays
-    bounded and the work runs at matrix-multiply speed.
+    Exact without interpolating every channel everywhere: each output pixel is a bilinear
+    mix of four logit pixels; where one channel is the strict maximum at all four, every
+    other channel's difference to it is a mix of negative numbers, so it wins the pixel.
+    Only pixels whose four neighbours disagree (class borders, a small share) interpolate
+    all channels, a chunk of pixels at a time, in ``F.interpolate``'s order of operations.
 
     Args:
         logits: (K, h, w) semantic logits of one image (any float dtype), at a fixed stride of
@@ -70,15 +61,25 @@ def semantic_map(
         sy, sx = h / in_h, w / in_w
         top, left, bottom, right = top * sy, left * sx, bottom * sy, right * sx
     source = logits.detach().float().cpu()
-    rows = _weights(h0, top, bottom, h).T.contiguous()  # (h0, h)
-    cols = _weights(w0, left, right, w)  # (w, w0)
-    best = torch.full((h0, w0), -torch.inf)
-    arg = torch.zeros((h0, w0), dtype=torch.int64)
-    chunk = max(1, _CHUNK_VALUES // max(1, h0 * w0))
-    for c in range(0, k, chunk):
-        values = torch.matmul(rows, source[c : c + chunk] @ cols)  # (chunk, h0, w0)
-        top_values, top_index = values.max(0)
-        better = top_values > best  # ties keep the lower channel, as argmax does
-        best = torch.where(better, top_values, best)
-        arg = torch.where(better, top_index + c, arg)
-    return arg.numpy().astype(label_dtype(k))
+    cpu = torch.device("cpu")
+    r0, r1, ty = sample_positions(h0, top, bottom, h, 0, h0, cpu)
+    c0, c1, tx = sample_positions(w0, left, right, w, 0, w0, cpu)
+    # the strict winner of each logit pixel (-1 where the top two tie)
+    top2 = source.topk(min(2, k), dim=0)
+    winner = top2.indices[0].clone()
+    if k > 1:
+        winner[top2.values[0] == top2.values[1]] = -1
+    corners = [winner[r][:, c] for r in (r0, r1) for c in (c0, c1)]  # (h0, w0) each
+    out = corners[0].clone()
+    mixed = (out < 0) | (corners[1] != out) | (corners[2] != out) | (corners[3] != out)
+    ys, xs = torch.nonzero(mixed, as_tuple=True)
+    step = max(1, _CHUNK_VALUES // max(1, k))
+    flat = source.reshape(k, h * w).T.contiguous()  # (pixels, channels): rows are gathered
+    for a in range(0, len(ys), step):
+        y, x = ys[a : a + step], xs[a : a + step]
+        wy, wx = ty[y, None], tx[x, None]
+        y0, y1, x0, x1 = r0[y] * w, r1[y] * w, c0[x], c1[x]
+        upper = (1 - wx) * flat[y0 + x0] + wx * flat[y0 + x1]
+        lower = (1 - wx) * flat[y1 + x0] + wx * flat[y1 + x1]
+        out[y, x] = ((1 - wy) * upper + wy * lower).argmax(1)
+    return out.numpy().astype(label_dtype(k))
