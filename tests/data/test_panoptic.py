@@ -73,3 +73,11 @@ def test_scoring_a_results_file_needs_no_images(data: Path, tmp_path: Path) -> N
         assert all(image.image is None for image in panset.images)
     finally:
         (tmp_path / "moved").rename(data.parent / "images")
+
+
+def test_stuff_names_without_stuff_labels_is_one_line(tmp_path: Path) -> None:
+    (tmp_path / "images").mkdir()
+    bad = tmp_path / "data.yaml"
+    bad.write_text("names: [a]\nstuff_names: [sky]\nval: images\n")
+    with pytest.raises(DataError, match="split 'val' has no stuff labels"):
+        panoptic_split(bad, "val")

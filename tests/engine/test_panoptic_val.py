@@ -10,6 +10,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
+import yaml
 
 from tests.conftest import panoptic_scene, panoptic_test_model
 from yolov9.checkpoints import save_checkpoint
@@ -213,3 +214,19 @@ def test_the_authors_format_is_read_as_panoptic_truth(
     got = _val(tmp_path, "--weights", str(pan_model), "--data", str(data))
     assert set(got) >= {"panoptic", "semantic", "bbox", "mask"}
     assert got["panoptic"]["All"]["n"] > 0
+
+
+def test_a_panoptic_model_on_instance_data_scores_boxes_and_masks(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from yolov9.data.synthetic import write_dataset
+
+    data = write_dataset(tmp_path / "seg", splits={"val": 3}, size=(64, 64), masks=True)["yolo"]
+    names = yaml.safe_load(data.read_text())["names"]
+    model = build_model("gelan-t-pan", len(names), stuff_classes=2)
+    ckpt = save_checkpoint(tmp_path / "pan.pt", model, names)
+    got = _val(tmp_path, "--weights", str(ckpt), "--data", str(data), "--imgsz", "64")
+    assert "no stuff or semantic labels" in capsys.readouterr().err
+    assert "AP" in got
+    assert "mask" in got
+    assert "panoptic" not in got

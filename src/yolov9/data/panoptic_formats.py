@@ -254,6 +254,12 @@ def panoptic_split(
     spec = desc.get(split)
     kinds = {"panoptic", "stuff", "semantic"}
     if not isinstance(spec, dict) or not kinds & set(spec):
+        if desc.get("stuff_names") and spec:
+            raise DataError(
+                f"{source}: 'stuff_names' declares panoptic data, but split {split!r} has no "
+                f"stuff labels; write it as {split}: {{images: DIR, stuff: DIR}} (or "
+                "panoptic: FILE.json)"
+            )
         return None
     allowed = {"images", "pngs", *kinds}
     unknown = sorted(set(spec) - allowed)

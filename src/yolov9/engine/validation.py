@@ -26,6 +26,7 @@ from yolov9.inference.backends import InferenceBackend
 from yolov9.inference.loader import load_backend
 from yolov9.inference.tiles import TILE_KEYS, tile_options
 from yolov9.metrics.coco import CocoMetrics
+from yolov9.tasks.registry import get_task
 from yolov9.utils.paths import new_run_dir
 from yolov9.utils.perf import tune_cpu_allocator
 
@@ -198,6 +199,12 @@ def _run_model(
     if len(backend.names) != len(dataset.names):
         raise DataError(
             f"the model has {len(backend.names)} classes, the dataset has {len(dataset.names)}"
+        )
+    if get_task(backend.task).gives("panoptic"):
+        log.warning(
+            "%s has no stuff or semantic labels: scoring this panoptic model's boxes and masks "
+            "only (PQ and mIoU need panoptic data: see the README, 'Panoptic and semantic')",
+            dataset.report.split,
         )
     if backend.has_nms:
         log.warning(
