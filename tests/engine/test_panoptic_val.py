@@ -91,6 +91,8 @@ def _copy(panoptic_data: Path, tmp_path: Path) -> Path:
         ("json_extra_id", "segment id 99 has no pixel in 000000000001.png"),
         ("unknown_category", "segment id 1: unknown category 999"),
         ("missing_image", "image 000000000001.png not found"),
+        ("twice", "image 1 has two annotations"),
+        ("no_width", "images[0] lacks width"),
     ],
 )
 def test_bad_panoptic_data_is_one_line(
@@ -113,6 +115,10 @@ def test_bad_panoptic_data_is_one_line(
         first["segments_info"].append({"id": 99, "category_id": 10, "iscrowd": 0})
     elif break_it == "unknown_category":
         first["segments_info"][0]["category_id"] = 999
+    elif break_it == "twice":
+        doc["annotations"].append(first)
+    elif break_it == "no_width":
+        del doc["images"][0]["width"]
     else:
         (data.parent / "images" / "000000000001.png").unlink()
     data.write_text(json.dumps(doc))
@@ -230,3 +236,26 @@ def test_a_panoptic_model_on_instance_data_scores_boxes_and_masks(
     assert "AP" in got
     assert "mask" in got
     assert "panoptic" not in got
+
+
+def test_results_are_matched_by_file_name_when_ids_differ(
+    panoptic_data: Path, pan_model: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A dataset whose image ids are not the file names: the files ``predict`` writes are
+    still scored (matched by name); a results file that is missing is one line."""
+    data = _copy(panoptic_data, tmp_path)
+    doc = json.loads(data.read_text())
+    for image in doc["images"]:
+        image["id"] += 500
+    for ann in doc["annotations"]:
+        ann["image_id"] += 500
+    data.write_text(json.dumps(doc))
+    pred = tmp_path / "pred" / "panoptic_pred"
+    predict = ["predict", "--weights", str(pan_model), "--source", str(data.parent / "images")]
+    assert main([*predict, "--no-save", "--save-panoptic", str(pred)]) == 0
+    got = _val(tmp_path, "--predictions", f"{pred}.json", "--data", str(data))
+    assert got["panoptic"]["All"]["n"] > 0
+    missing = str(tmp_path / "nothing.json")
+    rc = main(["val", "--predictions", missing, "--data", str(data), "--out", str(tmp_path)])
+    assert rc == 2
+    assert "nothing.json: cannot read" in capsys.readouterr().err.strip().splitlines()[-1]

@@ -16,6 +16,7 @@ from tests.conftest import panoptic_scene, panoptic_test_model
 from yolov9.api import Detector
 from yolov9.checkpoints import save_checkpoint
 from yolov9.cli import main
+from yolov9.errors import ConfigError
 from yolov9.inference.result import Result
 from yolov9.metrics.panoptic import evaluate_panoptic, rgb_to_id
 from yolov9.models import build_model
@@ -132,3 +133,21 @@ def test_other_models_refuse_the_panoptic_outputs(
     assert main([*argv, flag, str(tmp_path / "o")]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert err[-1] == f"error: {flag} needs a panoptic model; {ckpt} is for instance segmentation"
+
+
+def test_tracked_results_keep_the_image_segmentation_with_valid_links(pan_ckpt: Path) -> None:
+    detector = Detector.from_pretrained(pan_ckpt, imgsz=128)
+    frames = [_image((112, 160), 0), _image((112, 160), 1)]
+    results = detector.track(frames, conf=0.2)
+    assert results
+    for result in results:
+        assert result.panoptic is not None
+        assert result.track_ids is not None
+        for s in result.panoptic.segments:
+            assert s.detection is None or 0 <= s.detection < len(result)
+
+
+def test_tiles_are_refused_for_panoptic_models(pan_ckpt: Path) -> None:
+    detector = Detector.from_pretrained(pan_ckpt, imgsz=128)
+    with pytest.raises(ConfigError, match="tiles do not apply to panoptic models yet"):
+        detector.predict(_image((112, 160), 0), tile=64)

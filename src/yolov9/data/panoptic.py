@@ -206,11 +206,22 @@ def read_panoptic(
             raise DataError(f"{json_path}: categories[{i}] needs 'id' and 'name'")
     known = {int(c["id"]) for c in categories}
     png_dir = Path(pngs) if pngs is not None else json_path.with_suffix("")
-    info = {img["id"]: img for img in doc.get("images", [])}
+    info: dict[Any, dict[str, Any]] = {}
+    for i, img in enumerate(doc.get("images", [])):
+        missing = [k for k in ("id", "file_name", "width", "height") if k not in img]
+        if missing:
+            raise DataError(f"{json_path}: images[{i}] lacks {', '.join(missing)}")
+        info[img["id"]] = img
     dirs = _image_dirs(json_path, images, png_dir)
-    out = []
-    for ann in doc["annotations"]:
-        image_id = ann.get("image_id")
+    out: list[PanopticImage] = []
+    seen: set[Any] = set()
+    for i, ann in enumerate(doc["annotations"]):
+        if not isinstance(ann, dict) or not {"image_id", "file_name"} <= set(ann):
+            raise DataError(f"{json_path}: annotations[{i}] needs image_id and file_name")
+        image_id = ann["image_id"]
+        if image_id in seen:
+            raise DataError(f"{json_path}: image {image_id!r} has two annotations")
+        seen.add(image_id)
         for s in ann.get("segments_info", []):
             if int(s.get("category_id", -1)) not in known:
                 raise DataError(
@@ -220,19 +231,12 @@ def read_panoptic(
         meta = info.get(image_id)
         if meta is None:
             raise DataError(f"{json_path}: annotation of image {image_id!r}, not in 'images'")
-        file_name = str(meta.get("file_name", Path(ann["file_name"]).with_suffix(".jpg")))
+        file_name = str(meta["file_name"])
         found = next((d / file_name for d in dirs if (d / file_name).is_file()), None)
         if found is None and need_images:
             stem = Path(file_name).stem
-            found = next(
-                (
-                    d / (stem + s)
-                    for d in dirs
-                    for s in IMAGE_SUFFIXES
-                    if (d / (stem + s)).is_file()
-                ),
-                None,
-            )
+            other = (d / (stem + suffix) for d in dirs for suffix in IMAGE_SUFFIXES)
+            found = next((p for p in other if p.is_file()), None)
             if found is None:
                 raise DataError(
                     f"{json_path}: image {file_name} not found in {dirs[0]} or beside the JSON; "
@@ -249,9 +253,9 @@ def read_panoptic(
                 image=found,
             )
         )
-    missing = [i for i in info if i not in {p.image_id for p in out}]
-    if missing:
-        raise DataError(f"{json_path}: image {missing[0]!r} has no annotation")
+    unannotated = [i for i in info if i not in seen]
+    if unannotated:
+        raise DataError(f"{json_path}: image {unannotated[0]!r} has no annotation")
     if not out:
         raise DataError(f"{json_path}: no annotated image")
     return PanopticSet(json_path, png_dir, out, categories)

@@ -73,7 +73,17 @@ class PolygonPanopticSet(PanopticSet):
         for cls, polygons in _stuff_polygons(
             stuff_file, self.num_things, len(self.categories), w, h
         ):
-            free = polygons_to_mask(polygons, h, w) & (ids == 0)
+            mask = polygons_to_mask(polygons, h, w)
+            overlap = int((mask & (ids > 0)).sum())
+            if overlap > w + h:  # more than a shared border
+                log.warning(
+                    "%s: stuff class %d overlaps an earlier stuff class by %d px; the earlier "
+                    "keeps them",
+                    stuff_file,
+                    cls,
+                    overlap,
+                )
+            free = mask & (ids == 0)
             if free.any():
                 segments.append({"id": len(segments) + 1, "category_id": cls + 1, "iscrowd": 0})
                 ids[free] = len(segments)
@@ -82,6 +92,11 @@ class PolygonPanopticSet(PanopticSet):
         stuff_ids = set(range(1, len(segments) + 1))
         for n, (cls, polygons) in enumerate(zip(labels.classes, things, strict=True)):
             if polygons is None or isinstance(polygons, dict):
+                log.warning(
+                    "%s: object %d has no polygon, so it is not in the panoptic ground truth",
+                    label_file,
+                    n + 1,
+                )
                 continue
             mask = polygons_to_mask(polygons, h, w)
             taken = mask & (ids > 0) & ~np.isin(ids, list(stuff_ids))

@@ -107,6 +107,11 @@ class Predictor:
             "multi_label": multi_label,
         }
         if tile is not None:
+            if self.task.gives("panoptic"):
+                raise ConfigError(
+                    "tiles do not apply to panoptic models yet (the semantic map of tiles is "
+                    "not merged); predict without them"
+                )
             tiler = TiledDetector(
                 self.backend, tile, imgsz=self.imgsz, full_res_masks=self.full_res_masks
             )

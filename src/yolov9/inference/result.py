@@ -56,14 +56,27 @@ class Result:
 
     def select(self, indices: np.ndarray, track_ids: np.ndarray | None = None) -> Result:
         """The detections at ``indices`` (in that order), with their masks, optionally
-        labelled with ``track_ids``."""
+        labelled with ``track_ids``. The semantic map and the panoptic segmentation stay the
+        image's; its thing segments point to their detection's new index (None when it was
+        not selected)."""
         idx = np.asarray(indices, np.int64).reshape(-1)
+        panoptic = self.panoptic
+        if panoptic is not None:
+            new = {int(old): i for i, old in enumerate(idx)}
+            segments = [
+                dataclasses.replace(s, detection=new.get(s.detection))
+                if s.detection is not None
+                else s
+                for s in panoptic.segments
+            ]
+            panoptic = dataclasses.replace(panoptic, segments=segments)
         return dataclasses.replace(
             self,
             boxes=self.boxes[idx],
             scores=self.scores[idx],
             labels=self.labels[idx],
             masks=self.masks.select(idx) if self.masks is not None else None,
+            panoptic=panoptic,
             track_ids=None if track_ids is None else np.asarray(track_ids, np.int64).reshape(-1),
         )
 

@@ -133,7 +133,7 @@ class _JsonList:
 
 def _image_id(stem: str) -> int | str:
     """COCO image ids are numbers: ``000000119828`` -> 119828; other names stay strings."""
-    return int(stem) if stem.isdigit() else stem
+    return int(stem) if stem.isascii() and stem.isdecimal() else stem
 
 
 class _PanopticFiles:
@@ -144,6 +144,11 @@ class _PanopticFiles:
     def __init__(self, folder: Path) -> None:
         if folder.suffix == ".json":
             folder = folder.with_suffix("")
+        if not folder.name or folder.name in (".", ".."):
+            raise DataError(
+                f"--save-panoptic {folder}: give a folder name; the JSON is written beside it "
+                "as <name>.json"
+            )
         self.folder = folder
         self.json_path = folder.with_name(folder.name + ".json")
         try:
@@ -157,14 +162,13 @@ class _PanopticFiles:
     def add(self, result: Result, index: int) -> None:
         if result.panoptic is None:
             raise DataError("--save-panoptic needs the results of a panoptic model")
-        stem = _result_stem(result, index)
-        path = self.folder / self.names.unique(stem + ".png")
+        path = self.folder / self.names.unique(_result_stem(result, index) + ".png")
         bgr = np.ascontiguousarray(result.panoptic.rgb()[..., ::-1])
         if not cv2.imwrite(str(path), bgr):
             raise DataError(f"{path}: could not write the panoptic PNG")
         self.annotations.append(
             {
-                "image_id": _image_id(stem),
+                "image_id": _image_id(path.stem),  # the unique name's: ids never repeat
                 "file_name": path.name,
                 "segments_info": result.panoptic.records(),
             }

@@ -189,18 +189,21 @@ def evaluate_panoptic(
     folders default to the JSON's path without ``.json`` (as COCO ships them). Every image of
     the ground truth needs a prediction (one line naming the first that has none). A results
     file that lists its own ``categories`` (as ``yolov9 predict --save-panoptic`` writes them)
-    is matched to the ground truth's by name."""
+    is matched to the ground truth's by name. A prediction is found by its ``image_id``, or
+    else by its PNG's name (``yolov9 predict`` names results after the image files)."""
     gt_json, pred_json = Path(gt_json), Path(pred_json)
     gt_dir = Path(gt_dir) if gt_dir else gt_json.with_suffix("")
     pred_dir = Path(pred_dir) if pred_dir else pred_json.with_suffix("")
-    gt = json.loads(gt_json.read_text())
-    pred = json.loads(pred_json.read_text())
+    gt, pred = _read_json(gt_json), _read_json(pred_json)
+    if not isinstance(gt.get("categories"), list):
+        raise DataError(f"{gt_json}: the ground truth needs 'categories'")
     categories = {int(c["id"]): c for c in gt["categories"]}
     remap = _category_map(pred.get("categories"), gt["categories"], pred_json)
     predicted = {a["image_id"]: a for a in pred["annotations"]}
+    by_name = {Path(str(a["file_name"])).stem: a for a in pred["annotations"]}
     total: dict[int, CategoryCounts] = {}
     for ann in gt["annotations"]:
-        p = predicted.get(ann["image_id"])
+        p = predicted.get(ann["image_id"]) or by_name.get(Path(str(ann["file_name"])).stem)
         if p is None:
             raise DataError(f"{pred_json}: no prediction for image {ann['image_id']!r}")
         segments = [
@@ -223,6 +226,22 @@ def evaluate_panoptic(
         for cid, c in counts.items():
             total.setdefault(cid, CategoryCounts()).add(c)
     return summarize(total, categories)
+
+
+def _read_json(path: Path) -> dict[str, Any]:
+    """A COCO panoptic JSON (one line for a missing, malformed or incomplete file)."""
+    try:
+        doc = json.loads(path.read_text())
+    except OSError as e:
+        raise DataError(f"{path}: cannot read ({e.strerror or e})") from None
+    except ValueError as e:
+        raise DataError(f"{path}: not valid JSON ({e})") from None
+    if not isinstance(doc, dict) or "annotations" not in doc:
+        raise DataError(f"{path}: a COCO panoptic JSON needs 'annotations' (and 'categories')")
+    for i, a in enumerate(doc["annotations"]):
+        if not isinstance(a, dict) or not {"image_id", "file_name", "segments_info"} <= set(a):
+            raise DataError(f"{path}: annotations[{i}] needs image_id, file_name and segments_info")
+    return doc
 
 
 def _category_map(pred: Any, gt: list[dict[str, Any]], source: Path) -> dict[int, int]:

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from yolov9.tasks.base import FusionOptions
-from yolov9.tasks.panoptic import PanopticLabels, fuse
+from yolov9.tasks.panoptic import PanopticLabels, PanopticSegmentation, fuse
 from yolov9.tasks.panoptic.labels import VOID
 from yolov9.tasks.segment.masks import InstanceMasks
 
@@ -111,3 +111,19 @@ def test_mismatched_inputs_are_refused() -> None:
     sem = np.full((8, 8), 7, np.uint8)
     with pytest.raises(ValueError, match="channel 7"):
         fuse(InstanceMasks.empty((8, 8)), np.zeros(0), np.zeros(0), sem, LABELS)
+
+
+def test_rgb_encodes_ids_beyond_one_byte() -> None:
+    ids = np.array([[0, 255, 256], [65_535, 65_536, 70_000]], np.uint32)
+    pan = PanopticSegmentation(ids, [], LABELS)
+    rgb = pan.rgb().astype(np.int64)
+    assert (rgb[..., 0] + 256 * rgb[..., 1] + 65536 * rgb[..., 2] == ids).all()
+    assert rgb[1, 2].tolist() == [70_000 % 256, (70_000 // 256) % 256, 1]
+
+
+def test_instances_are_walked_by_score_whatever_their_order() -> None:
+    masks = _masks((0, 0, 4, 4), (2, 2, 6, 6))
+    pan = fuse(masks, np.array([0.3, 0.9]), np.array([0, 1]), _semantic(), LABELS)
+    first, second = (s for s in pan.segments if s.isthing)
+    assert (first.detection, second.detection) == (1, 0)
+    assert first.area == 16  # the higher score keeps the overlap

@@ -63,7 +63,11 @@ def _panoptic(
     masks = fields.get("masks")
     if masks is None:
         masks = InstanceMasks.empty(info.original_shape)
-    labels = PanopticLabels.for_model(options.names, options.stuff_names)
+    stuff = options.stuff_names
+    extra = int(det.semantic.shape[0]) - len(options.names)
+    if len(stuff) != extra:  # e.g. an export whose metadata lacks them
+        stuff = tuple(default_stuff_names(extra))
+    labels = PanopticLabels.for_model(options.names, stuff)
     fields["semantic"] = semantic
     fields["panoptic"] = fuse(
         masks,

@@ -134,7 +134,7 @@ def fuse(
 
     Args:
         masks: the detections' instance masks in the image's pixels.
-        scores: (N,) detection scores, descending (as NMS gives them).
+        scores: (N,) detection scores (walked in descending order, ties in the given order).
         classes: (N,) thing class of each detection.
         semantic: (H, W) semantic channel per pixel (:func:`.semantic.semantic_map`).
         labels: the model's categories (:class:`PanopticLabels`).
@@ -148,7 +148,7 @@ def fuse(
     h, w = semantic.shape
     ids = np.zeros((h, w), _id_dtype(len(masks) + len(labels.names) + 1))
     segments: list[Segment] = []
-    for i in range(len(masks)):
+    for i in np.argsort(-np.asarray(scores, np.float64), kind="stable").tolist():
         score = float(scores[i])
         if score < opts.score_threshold:
             break

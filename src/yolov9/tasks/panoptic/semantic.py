@@ -35,11 +35,14 @@ def semantic_map(
 ) -> np.ndarray:
     """The class (channel index) of each pixel of the original image.
 
-    Exact without interpolating every channel everywhere: each output pixel is a bilinear
-    mix of four logit pixels; where one channel is the strict maximum at all four, every
-    other channel's difference to it is a mix of negative numbers, so it wins the pixel.
-    Only pixels whose four neighbours disagree (class borders, a small share) interpolate
-    all channels, a chunk of pixels at a time, in ``F.interpolate``'s order of operations.
+    Without interpolating every channel everywhere: each output pixel is a bilinear mix of
+    four logit pixels; where one channel is the strict maximum at all four, every other
+    channel's difference to it is a mix of negative numbers, so in exact arithmetic it wins
+    the pixel. Only pixels whose four neighbours disagree (class borders, a small share)
+    interpolate all channels, a chunk of pixels at a time, in ``F.interpolate``'s order of
+    operations. The result equals the reference's resize and argmax except where two classes
+    are equal to within float rounding (then either answer is the rounding's; on the authors'
+    fixture logits no pixel differs).
 
     Args:
         logits: (K, h, w) semantic logits of one image (any float dtype), at a fixed stride of
