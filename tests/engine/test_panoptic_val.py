@@ -6,16 +6,19 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import cv2
 import numpy as np
 import pytest
+import torch
 import yaml
 
 from tests.conftest import panoptic_scene, panoptic_test_model
 from yolov9.checkpoints import save_checkpoint
 from yolov9.cli import main
 from yolov9.data.synthetic_panoptic import STUFF, THINGS, write_panoptic_dataset
+from yolov9.inference.backends import Decoded, InferenceBackend
 from yolov9.models import build_model
 
 
@@ -259,3 +262,62 @@ def test_results_are_matched_by_file_name_when_ids_differ(
     rc = main(["val", "--predictions", missing, "--data", str(data), "--out", str(tmp_path)])
     assert rc == 2
     assert "nothing.json: cannot read" in capsys.readouterr().err.strip().splitlines()[-1]
+
+
+class _TruthBackend(InferenceBackend):
+    """A 'panoptic model' whose output is the ground truth of the images, in order: each
+    thing's exact box (score 0.9, its class), a mask filling the box, and one-hot semantic
+    logits at stride 4."""
+
+    task = "panoptic"
+
+    def __init__(self, panset: Any) -> None:
+        self.names = [n for n, t in zip(panset.names, panset.isthing, strict=True) if t]
+        self.stuff_names = tuple(
+            n for n, t in zip(panset.names, panset.isthing, strict=True) if not t
+        )
+        self.imgsz = 128
+        self.nms_settings = {}
+        self.truths = []
+        for image in panset.images:
+            ids = panset.read_ids(image)
+            inst = panset.instance_truth(ids, image)
+            keep = ~inst.crowd
+            sem = panset.semantic_truth(ids, image)
+            self.truths.append((inst.boxes[keep], inst.classes[keep], np.maximum(sem, 0)))
+
+    def infer(self, images: torch.Tensor) -> Decoded:
+        boxes, classes, sem = self.truths.pop(0)
+        n, c, k = len(boxes), len(self.names), len(self.names) + len(self.stuff_names)
+        scores = torch.zeros(1, n, c)
+        scores[0, torch.arange(n), torch.from_numpy(classes)] = 0.9
+        h, w = images.shape[2:]
+        semantic = torch.zeros(1, k, h // 4, w // 4)
+        low = torch.from_numpy(sem[2::4, 2::4].astype(np.int64))
+        semantic[0].scatter_(0, low[None], 10.0)
+        return Decoded(
+            torch.from_numpy(boxes)[None],
+            scores,
+            torch.ones(1, n, 1),
+            torch.full((1, 1, h // 4, w // 4), 10.0),
+            semantic,
+        )
+
+
+def test_the_truth_as_a_model_scores_box_ap_one(panoptic_data: Path) -> None:
+    """Category and image ids survive the way from the model's classes to COCOeval: the
+    ground-truth boxes as detections score box AP 1 (masks fill their boxes, so mask AP and
+    PQ are high but below 1; the semantic map is the truth at stride 4)."""
+    from yolov9.data.panoptic import read_panoptic
+    from yolov9.engine.panoptic_val import evaluate_panoptic_model
+
+    panset = read_panoptic(panoptic_data)
+    report = evaluate_panoptic_model(panset, _TruthBackend(panset), imgsz=128, progress=False)
+    assert report.boxes is not None
+    assert report.masks is not None
+    assert report.boxes.as_dict()["AP"] == pytest.approx(1.0)
+    assert 0.3 < report.masks.as_dict()["AP"] < 1.0
+    assert report.semantic is not None
+    assert report.semantic["pixel_acc"] > 0.9
+    assert report.panoptic is not None
+    assert report.panoptic.groups["Stuff"]["pq"] > 0.8

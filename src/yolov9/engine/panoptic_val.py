@@ -29,7 +29,7 @@ from yolov9.data.sources import Frame
 from yolov9.errors import DataError
 from yolov9.inference.backends import InferenceBackend
 from yolov9.inference.predictor import Predictor
-from yolov9.metrics.coco import CocoMetrics, evaluate_coco
+from yolov9.metrics.coco import CocoMetrics, CocoResults, evaluate_coco, to_coco_arrays
 from yolov9.metrics.panoptic import (
     CategoryCounts,
     PanopticMetrics,
@@ -38,7 +38,6 @@ from yolov9.metrics.panoptic import (
     summarize,
 )
 from yolov9.metrics.semantic import SemanticConfusion
-from yolov9.ops.masks import encode_rle_crop
 from yolov9.tasks.base import FusionOptions
 from yolov9.tasks.panoptic import PanopticLabels
 from yolov9.tasks.registry import get_task
@@ -218,7 +217,9 @@ def evaluate_panoptic_model(
     ids_of = [int(c["id"]) for c in panset.categories]
     things = [i for i, t in enumerate(panset.isthing) if t]
     totals: dict[int, CategoryCounts] = {}
-    gt_images, gt_anns, entries = [], [], []
+    gt_images: list[dict[str, Any]] = []
+    gt_anns: list[dict[str, Any]] = []
+    parts: list[CocoResults] = []
     nms = {"conf": conf, "iou": iou, "max_det": max_det, "multi_label": multi_label}
     for number, image in enumerate(tqdm(panset.images, desc="val", disable=not progress)):
         if image.image is None:
@@ -263,21 +264,12 @@ def evaluate_panoptic_model(
                     "segmentation": rle,
                 }
             )
-        masks = result.masks
-        for k, (box, score, label) in enumerate(
-            zip(result.boxes, result.scores, result.labels, strict=True)
-        ):
-            x1, y1, x2, y2 = (float(v) for v in box)
-            entry = {
-                "image_id": coco_id,
-                "category_id": ids_of[int(to_data[int(label)])],
-                "bbox": [x1, y1, x2 - x1, y2 - y1],
-                "score": float(score),
-            }
-            if masks is not None:
-                crop, offset = masks.crop(k)
-                entry["segmentation"] = encode_rle_crop(crop, offset, masks.shape)
-            entries.append(entry)
+        # every detection as arrays, as the evaluator keeps them (not a dict each)
+        data_classes = to_data[result.labels.astype(np.int64)]
+        rles = result.masks.rles() if result.masks is not None else None
+        parts.append(
+            to_coco_arrays(coco_id, result.boxes, result.scores, data_classes, ids_of, masks=rles)
+        )
     pan = summarize(totals, {int(c["id"]): c for c in panset.categories})
     stuff = [i for i, t in enumerate(panset.isthing) if not t]
     sem = _semantic_results(confusion, panset.names, stuff)
@@ -286,6 +278,7 @@ def evaluate_panoptic_model(
         "annotations": gt_anns,
         "categories": [{"id": ids_of[c], "name": panset.names[c]} for c in things],
     }
-    boxes = evaluate_coco(gt, entries) if gt_anns else None
-    mask_metrics = evaluate_coco(gt, entries, iou_type="segm") if gt_anns else None
+    detections = CocoResults.concat(parts)
+    boxes = evaluate_coco(gt, detections) if gt_anns else None
+    mask_metrics = evaluate_coco(gt, detections, iou_type="segm") if gt_anns else None
     return PanopticReport(pan, panset.categories, len(panset), sem, boxes, mask_metrics)
