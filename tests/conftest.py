@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import http.server
 import lzma
 import os
 import shutil
+import threading
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -164,3 +167,27 @@ def panoptic_test_model(things: int = 2, stuff: int = 3) -> nn.Module:
         model.head.semantic.out.bias.zero_()
         model.head.semantic.out.weight.mul_(10)
     return model
+
+
+@pytest.fixture
+def server(tmp_path: Path) -> Iterator[tuple[str, Path, list[str]]]:
+    """An HTTP server on 127.0.0.1 serving ``tmp_path/served``: (url, folder, paths asked)."""
+    root = tmp_path / "served"
+    root.mkdir()
+    requests: list[str] = []
+
+    class Handler(http.server.SimpleHTTPRequestHandler):
+        def __init__(self, *args, **kwargs) -> None:
+            super().__init__(*args, directory=str(root), **kwargs)
+
+        def log_message(self, *args) -> None:
+            requests.append(self.path)
+
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{httpd.server_address[1]}", root, requests
+    finally:
+        httpd.shutdown()
+        httpd.server_close()

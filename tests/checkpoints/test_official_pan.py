@@ -5,6 +5,7 @@ argmax at image size) from ../shared/parity/pan."""
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -96,3 +97,24 @@ def test_panoptic_names_and_the_refusal_to_train() -> None:
             get_task(model.task).criterion(model, LossConfig())
     with pytest.raises(ConfigError, match="the authors' Panoptic head has no PGI form"):
         YOLOv9(SPECS["t"], 2, with_aux=True, head=HeadKind("panoptic", stuff_classes=3))
+
+
+def test_the_release_name_downloads_and_reads_safely(
+    pan_checkpoint: Path, server, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """``gelan-c-pan`` is the authors' release file: fetched from the release URL (here a
+    local server with the fixture under that name), unpickled by the safe reader."""
+    from yolov9.checkpoints import hub
+    from yolov9.utils import paths
+
+    url, root, requests = server
+    shutil.copy(pan_checkpoint, root / "gelan-c-pan.pt")
+    monkeypatch.setenv(hub.ENV_URL, url)
+    monkeypatch.setenv(paths.ENV_CACHE, str(tmp_path / "cache"))
+    loaded = load_weights("gelan-c-pan", progress=False)
+    assert requests == ["/gelan-c-pan.pt"]
+    assert (loaded.model.name, loaded.source_format, len(loaded.stuff_names)) == (
+        "gelan-c-pan",
+        "official",
+        93,
+    )

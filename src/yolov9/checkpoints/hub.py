@@ -68,7 +68,9 @@ RELEASES: dict[str, ReleaseFile] = {
     },
     **{f"yolov9-{s}": _release(f"yolov9-{s}.pt", OFFICIAL_URL) for s in "smce"},
     **{f"gelan-{s}": _release(f"gelan-{s}.pt", OFFICIAL_URL) for s in "smce"},
-    **{n: _release(f"{n}.pt", OFFICIAL_URL) for n in ("gelan-c-seg", "yolov9-c-seg")},
+    **{
+        n: _release(f"{n}.pt", OFFICIAL_URL) for n in ("gelan-c-seg", "yolov9-c-seg", "gelan-c-pan")
+    },
     **{f"v9-{s}": _release(f"v9-{s}.pt", MIT_URL) for s in "tsmc"},
 }
 
