@@ -62,3 +62,21 @@ def test_openvino_gives_the_semantic_map(pan_weights: Path) -> None:
     got, want = _predict(report.path), _predict(pan_weights)
     assert got.semantic is not None
     assert np.mean(got.semantic == want.semantic) > 0.999
+
+
+@pytest.mark.slow  # ~30 s: a pnnx and a LiteRT conversion
+@pytest.mark.parametrize("fmt", ["ncnn", "tflite"])
+def test_edge_exports_give_the_pytorch_panoptic_result(pan_weights: Path, fmt: str) -> None:
+    from tests.deploy.test_export_edge import needs_litert, needs_ncnn
+
+    marker = needs_ncnn if fmt == "ncnn" else needs_litert
+    if marker.args[0]:
+        pytest.skip(marker.kwargs["reason"])
+    report = export(pan_weights, pan_weights.parent / fmt, ExportOptions(fmt, SIZE))
+    assert report.max_diff["semantic"] < 1e-4
+    want, got = _predict(pan_weights), _predict(report.path)
+    assert got.panoptic is not None
+    assert want.panoptic is not None
+    assert got.panoptic.labels.names == tuple(NAMES + STUFF)
+    assert (got.semantic == want.semantic).mean() > 0.999
+    assert (got.panoptic.ids == want.panoptic.ids).mean() > 0.999
