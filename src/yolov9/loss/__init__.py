@@ -4,12 +4,14 @@ the segmentation criterion."""
 from yolov9.loss.assigner import Assignment, TaskAlignedAssigner
 from yolov9.loss.criterion import YOLOv9Loss
 from yolov9.loss.interface import Criterion, LossOutput, Targets
+from yolov9.loss.panoptic import PanopticLoss
 from yolov9.loss.segment import SegmentationLoss
 
 __all__ = [
     "Assignment",
     "Criterion",
     "LossOutput",
+    "PanopticLoss",
     "SegmentationLoss",
     "Targets",
     "TaskAlignedAssigner",

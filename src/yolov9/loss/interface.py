@@ -18,14 +18,27 @@ class Targets(NamedTuple):
         boxes: (N, 6) rows of (image index in the batch, class, x1, y1, x2, y2).
         masks: instance masks for segmentation criteria, one per row of ``boxes``
             (None for detection).
+        semantic: panoptic criteria: (B, K, h, w) multi-hot semantic target over the model's
+            channels (things, then stuff); a pixel may be set in several channels or none.
+        semantic_ignore: (B, h, w) bool, pixels the semantic terms leave out (void,
+            unlabelled, the letterbox padding); None: none.
     """
 
     boxes: Tensor
     masks: Tensor | None = None
+    semantic: Tensor | None = None
+    semantic_ignore: Tensor | None = None
 
     def to(self, device: torch.device | str) -> Targets:
-        masks = self.masks.to(device) if self.masks is not None else None
-        return Targets(self.boxes.to(device), masks)
+        def move(t: Tensor | None) -> Tensor | None:
+            return t.to(device) if t is not None else None
+
+        return Targets(
+            self.boxes.to(device),
+            move(self.masks),
+            move(self.semantic),
+            move(self.semantic_ignore),
+        )
 
 
 class LossOutput(NamedTuple):

@@ -67,6 +67,7 @@ class SegmentationLoss(nn.Module):
         scale_by_batch: bool = True,
     ) -> None:
         super().__init__()
+        self.terms: tuple[str, ...] = TERMS
         self.detection = YOLOv9Loss(
             num_classes,
             reg_max=reg_max,
@@ -99,13 +100,24 @@ class SegmentationLoss(nn.Module):
         masks = targets.masks.to(device)
         per_head = {}
         for name, head in used_heads(outputs, self.aux_weight):
-            terms, assigned = self.detection.assign_and_score(head, *gt)
-            terms["seg"] = self.mask_loss(head, assigned, masks, image_of)
-            per_head[name] = terms
+            per_head[name] = self.head_terms(head, gt, masks, image_of, targets)
         combined = combine_heads(per_head, self.aux_weight)
-        weighted = {k: self.gains[k] * combined[k] for k in TERMS}
+        weighted = {k: self.gains[k] * combined[k] for k in self.terms}
         weighted["seg"] = weighted["seg"] / batch_size
         return loss_output(per_head, weighted, batch_size if self.scale_by_batch else 1)
+
+    def head_terms(
+        self,
+        head: HeadOutput,
+        gt: tuple[Tensor, Tensor, Tensor],
+        masks: Tensor,
+        image_of: Tensor,
+        targets: Targets,
+    ) -> dict[str, Tensor]:
+        """The unweighted terms of one head (subclasses add theirs)."""
+        terms, assigned = self.detection.assign_and_score(head, *gt)
+        terms["seg"] = self.mask_loss(head, assigned, masks, image_of)
+        return terms
 
     def mask_loss(
         self, head: HeadOutput, assigned: Assignment, masks: Tensor, image_of: Tensor

@@ -44,8 +44,9 @@ SEMANTIC_OUTPUTS = ("semantic",)
 
 def _criterion(model: YOLOv9, loss: LossConfig) -> nn.Module:
     raise ConfigError(
-        f"training {model.name} is not supported yet (the panoptic criterion is issue 4/7); "
-        "its instance part trains as a segmentation model: gelan-x-seg"
+        f"training {model.name} is not supported yet (its criterion, loss.PanopticLoss, "
+        "exists; the panoptic training data pipeline is issue 4/7); its instance part trains "
+        "as a segmentation model: gelan-x-seg"
     )
 
 
