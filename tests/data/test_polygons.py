@@ -13,7 +13,7 @@ from tests.data.seg_scenes import write_seg_dataset
 from yolov9.data.augment import AugmentConfig
 from yolov9.data.dataset import load_dataset
 from yolov9.data.labels import ImageLabels
-from yolov9.data.polygons import clip_polygon, instance_masks
+from yolov9.data.polygons import clip_polygon, instance_masks, semantic_target
 from yolov9.data.train_dataset import TrainDataset, collate_train
 from yolov9.data.transforms import Labels, copy_paste, mixup
 
@@ -186,3 +186,19 @@ def test_box_only_images_without_objects_keep_polygons_for_the_rest(tmp_path: Pa
         sample = data[i]
         assert sample.masks is not None
         assert len(sample.masks) == len(sample.targets)
+
+
+def test_semantic_target_equals_the_references(shared: Path) -> None:
+    """The authors' stuff files of the loss fixture, rasterised at 320 px and ratio 4, give
+    the reference's (2, 173, 80, 80) multi-hot target exactly."""
+    pan = shared / "parity" / "pan"
+    want = np.load(pan / "pan_loss_semasks.npy")
+    stems = ["000000119828", "000000269316"]
+    for i, stem in enumerate(stems):
+        lines = (pan / "pan_loss_labels" / "stuff" / f"{stem}.txt").read_text().splitlines()
+        values = [np.array(line.split(), np.float32) for line in lines if line.strip()]
+        channels = [int(v[0]) for v in values]
+        polygons = [v[1:].reshape(-1, 2) * np.float32(320) for v in values]
+        got = semantic_target(polygons, channels, (320, 320), 4, 173)
+        assert got.shape == want[i].shape
+        assert (got == want[i]).all()

@@ -109,3 +109,22 @@ def instance_masks(
             if above.any():
                 out[i] &= ~out[above].max(0).astype(bool)
     return out
+
+
+def semantic_target(
+    segments: Sequence[np.ndarray],
+    channels: Sequence[int] | np.ndarray,
+    size: tuple[int, int],
+    ratio: int,
+    num_channels: int,
+) -> np.ndarray:
+    """(num_channels, h // ratio, w // ratio) uint8 multi-hot semantic target of polygons on an
+    (h, w) image, each ORed into its channel (things first, then stuff), as the reference
+    builds it from its ``stuff/*.txt`` files: every polygon rasterised like an instance mask
+    (:func:`instance_masks`), overlapping polygons setting a pixel in several channels, pixels
+    under none left all-zero."""
+    height, width = size
+    out = np.zeros((num_channels, height // ratio, width // ratio), np.uint8)
+    for mask, channel in zip(instance_masks(segments, size, ratio), channels, strict=True):
+        out[int(channel)] |= mask
+    return out
