@@ -216,9 +216,7 @@ class Evaluator:
     ) -> None:
         """The reference's protocol: rect batches through the backend."""
         task = get_task(backend.task)
-        post = PostprocessOptions(
-            names=tuple(backend.names), stuff_names=tuple(backend.stuff_names)
-        )
+        post = PostprocessOptions()  # the reference's masks
         loader = eval_loader(data, self.workers)
         bar = tqdm(
             loader, desc="val", unit="batch", disable=None if self.progress else True, leave=False
@@ -239,7 +237,11 @@ class Evaluator:
                 b = boxes_to_original(det.boxes.cpu().numpy(), sample.info)
                 s = det.scores.cpu().numpy()
                 c = det.labels.cpu().numpy()
-                masks = task.postprocess(det, batch_shape, sample.info, post).get("masks")
+                # boxes and masks are scored here: no semantic map or panoptic fusion
+                instances = Detections(
+                    det.boxes, det.scores, det.labels, det.anchors, det.coeffs, det.protos
+                )
+                masks = task.postprocess(instances, batch_shape, sample.info, post).get("masks")
                 rles = masks.rles() if masks is not None else None
                 parts.append(
                     to_coco_arrays(record.image_id, b, s, c, self.dataset.category_ids, masks=rles)
