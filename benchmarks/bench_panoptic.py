@@ -22,16 +22,15 @@ checkpoint (``--weights``) its own detections are used.
 from __future__ import annotations
 
 import argparse
-import statistics
 import sys
 import tempfile
-import time
 from collections.abc import Callable
 from pathlib import Path
 
 import cv2
 import numpy as np
 import torch
+from bench_seg import median_ms  # a script beside this one (run from benchmarks/ or by path)
 
 from yolov9.checkpoints import load_weights
 from yolov9.data.images import letterbox, read_image
@@ -43,17 +42,6 @@ from yolov9.tasks.segment.masks import masks_for_image
 from yolov9.utils.perf import tune_cpu_allocator
 
 SHARED_IMAGE = Path(__file__).resolve().parents[2] / "shared" / "data" / "images" / "bus.jpg"
-
-
-def median_ms(fn: Callable[[], object], runs: int, warmup: int = 2) -> float:
-    for _ in range(warmup):
-        fn()
-    times = []
-    for _ in range(runs):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return 1e3 * statistics.median(times)
 
 
 def image_640x480() -> np.ndarray:
@@ -106,17 +94,17 @@ def bench(name: str, precision: str, args: argparse.Namespace) -> dict[str, floa
         cv2.imwrite(str(out / "pan.png"), pan.rgb()[..., ::-1])
         cv2.imwrite(str(out / "sem.png"), semantic)
 
-    runs = args.runs
+    def timed(fn: Callable[[], object]) -> float:
+        return median_ms(fn, args.runs, warmup=2)
+
     return {
         "detections": float(len(det)),
-        "forward": median_ms(lambda: backend.infer(batch), runs),
-        "nms": median_ms(lambda: nms_with_masks(decoded, conf_threshold=0.25), runs),
-        "masks": median_ms(
-            lambda: masks_for_image(det.protos, det.coeffs, det.boxes, shape, info), runs
-        ),
-        "semantic": median_ms(lambda: semantic_map(det.semantic, shape, info), runs),
-        "fusion": median_ms(lambda: fuse(masks, scores, classes, semantic, labels), runs),
-        "write": median_ms(write, runs),
+        "forward": timed(lambda: backend.infer(batch)),
+        "nms": timed(lambda: nms_with_masks(decoded, conf_threshold=0.25)),
+        "masks": timed(lambda: masks_for_image(det.protos, det.coeffs, det.boxes, shape, info)),
+        "semantic": timed(lambda: semantic_map(det.semantic, shape, info)),
+        "fusion": timed(lambda: fuse(masks, scores, classes, semantic, labels)),
+        "write": timed(write),
     }
 
 

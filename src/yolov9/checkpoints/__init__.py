@@ -49,8 +49,7 @@ class LoadedWeights:
         """A panoptic model's stuff class names (its semantic channels after the things): as
         recorded, else COCO-Stuff's for the authors' 93-channel layout, else ``stuff<i>``."""
         count = self.model.head_kind.stuff_classes
-        recorded = [str(n) for n in self.meta.get("stuff_names", [])]
-        return recorded if len(recorded) == count else default_stuff_names(count)
+        return default_stuff_names(count, self.meta.get("stuff_names"))
 
 
 def load_weights(weights: str | Path, *, progress: bool = True) -> LoadedWeights:

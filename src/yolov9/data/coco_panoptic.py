@@ -12,6 +12,8 @@ with no category (dropped, ``other``, ``unlabeled``) give void pixels.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 # (COCO-Stuff id, name, COCO panoptic category id or 0 for none), in channel order (channel 80 + i)
 COCO_STUFF: tuple[tuple[int, str, int], ...] = (
     (92, "banner", 92),
@@ -169,9 +171,12 @@ COCO_PANOPTIC_STUFF: tuple[tuple[int, str], ...] = (
 COCO_STUFF_NAMES: list[str] = [name for _, name, _ in COCO_STUFF]
 
 
-def default_stuff_names(count: int) -> list[str]:
-    """Stuff names for a checkpoint that records none: COCO-Stuff's for the authors' 93-channel
-    layout, else ``stuff0``, ``stuff1``, ..."""
+def default_stuff_names(count: int, given: Sequence[str] | None = None) -> list[str]:
+    """The names of ``count`` stuff channels: ``given`` when it has that many (as a checkpoint
+    or an export records them), else COCO-Stuff's for the authors' 93-channel layout, else
+    ``stuff0``, ``stuff1``, ..."""
+    if given is not None and len(given) == count:
+        return [str(n) for n in given]
     if count == len(COCO_STUFF_NAMES):
         return list(COCO_STUFF_NAMES)
     return [f"stuff{i}" for i in range(count)]

@@ -25,6 +25,7 @@ import numpy as np
 from yolov9.data.images import IMAGE_SUFFIXES, read_image
 from yolov9.errors import DataError
 from yolov9.ops.masks import encode_rle
+from yolov9.utils.paths import read_json
 
 IGNORE = -1  # semantic ground truth of void pixels
 
@@ -33,6 +34,12 @@ def rgb_to_id(rgb: np.ndarray) -> np.ndarray:
     """(H, W, 3) uint8 RGB -> (H, W) int64 segment ids."""
     c = rgb.astype(np.int64)
     return c[..., 0] + 256 * c[..., 1] + 65536 * c[..., 2]
+
+
+def id_to_rgb(ids: np.ndarray) -> np.ndarray:
+    """(H, W) segment ids -> (H, W, 3) uint8 RGB, the inverse of :func:`rgb_to_id`."""
+    c = ids.astype(np.uint32)
+    return np.stack([c & 255, (c >> 8) & 255, (c >> 16) & 255], axis=-1).astype(np.uint8)
 
 
 @dataclass
@@ -192,12 +199,7 @@ def read_panoptic(
             without its annotation, or (``need_images``) an image file not found.
     """
     json_path = Path(json_path)
-    try:
-        doc = json.loads(json_path.read_text())
-    except OSError as e:
-        raise DataError(f"{json_path}: cannot read ({e.strerror or e})") from None
-    except ValueError as e:
-        raise DataError(f"{json_path}: not valid JSON ({e})") from None
+    doc = read_json(json_path)
     if not isinstance(doc, dict) or not all(k in doc for k in ("annotations", "categories")):
         raise DataError(f"{json_path}: a COCO panoptic JSON needs 'annotations' and 'categories'")
     categories = list(doc["categories"])

@@ -12,6 +12,8 @@ from typing import Any
 import cv2
 import numpy as np
 
+from yolov9.data.panoptic import id_to_rgb
+
 THINGS = ("disc", "box")
 STUFF = ("sky", "grass", "road")
 _COLOURS = {
@@ -85,8 +87,7 @@ def write_panoptic_dataset(
         image, ids, segments = make_panoptic_scene(rng, size)
         name = f"{i + 1:012d}"
         cv2.imwrite(str(root / "images" / f"{name}.png"), image[..., ::-1])
-        rgb = np.stack([ids & 255, (ids >> 8) & 255, (ids >> 16) & 255], -1).astype(np.uint8)
-        cv2.imwrite(str(root / "panoptic" / f"{name}.png"), rgb[..., ::-1])
+        cv2.imwrite(str(root / "panoptic" / f"{name}.png"), id_to_rgb(ids)[..., ::-1])
         for s in segments:
             ys, xs = np.nonzero(ids == s["id"])
             s["area"] = len(xs)

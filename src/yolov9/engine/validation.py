@@ -27,7 +27,7 @@ from yolov9.inference.loader import load_backend
 from yolov9.inference.tiles import TILE_KEYS, tile_options
 from yolov9.metrics.coco import CocoMetrics
 from yolov9.tasks.registry import get_task
-from yolov9.utils.paths import new_run_dir
+from yolov9.utils.paths import new_run_dir, read_json
 from yolov9.utils.perf import tune_cpu_allocator
 
 log = logging.getLogger(__name__)
@@ -126,6 +126,20 @@ def validate(
     return ValReport(metrics, report, out, result, masks)
 
 
+def _open_backend(model: str | Path | InferenceBackend, opts: ValOptions) -> InferenceBackend:
+    """The backend to score: ``model`` itself, or the checkpoint or export it names."""
+    tune_cpu_allocator()
+    if isinstance(model, InferenceBackend):
+        return model
+    return load_backend(
+        model,
+        device=opts.device,
+        precision=opts.precision,
+        imgsz=opts.imgsz,
+        threads=opts.threads,
+    )
+
+
 def _validate_panoptic(
     panset: PanopticSet | SemanticSet,
     data: str | Path,
@@ -147,18 +161,7 @@ def _validate_panoptic(
         summary: dict[str, Any] = {"predictions": str(predictions)}
     else:
         assert model is not None
-        tune_cpu_allocator()
-        backend = (
-            model
-            if isinstance(model, InferenceBackend)
-            else load_backend(
-                model,
-                device=opts.device,
-                precision=opts.precision,
-                imgsz=opts.imgsz,
-                threads=opts.threads,
-            )
-        )
+        backend = _open_backend(model, opts)
         pan = (
             evaluate_semantic_model(panset, backend, imgsz=opts.imgsz)
             if isinstance(panset, SemanticSet)
@@ -184,18 +187,7 @@ def _run_model(
     opts: ValOptions,
     out: Path,
 ) -> tuple[EvalResult, dict[str, Any]]:
-    tune_cpu_allocator()
-    backend = (
-        model
-        if isinstance(model, InferenceBackend)
-        else load_backend(
-            model,
-            device=opts.device,
-            precision=opts.precision,
-            imgsz=opts.imgsz,
-            threads=opts.threads,
-        )
-    )
+    backend = _open_backend(model, opts)
     if len(backend.names) != len(dataset.names):
         raise DataError(
             f"the model has {len(backend.names)} classes, the dataset has {len(dataset.names)}"
@@ -252,12 +244,7 @@ def _run_model(
 
 def load_predictions(path: str | Path) -> list[dict[str, Any]]:
     """A COCO results file (a JSON list of detections)."""
-    try:
-        data = json.loads(Path(path).read_text())
-    except OSError as e:
-        raise DataError(f"{path}: cannot read ({e.strerror or e})") from None
-    except ValueError as e:
-        raise DataError(f"{path}: not valid JSON ({e})") from None
+    data = read_json(path)
     if not isinstance(data, list):
         raise DataError(f"{path}: expected a JSON list of COCO detections")
     return data

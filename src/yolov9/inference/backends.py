@@ -173,8 +173,7 @@ class TorchBackend(InferenceBackend):
         self.task = task.name
         if task.gives("semantic"):
             count = model.head_kind.stuff_classes
-            given = tuple(stuff_names or ())
-            self.stuff_names = given if len(given) == count else tuple(default_stuff_names(count))
+            self.stuff_names = tuple(default_stuff_names(count, stuff_names))
 
     @torch.inference_mode()
     def forward(self, images: torch.Tensor) -> ModelOutput:

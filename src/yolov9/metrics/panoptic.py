@@ -14,7 +14,6 @@ Segment maps are the COCO panoptic PNGs: segment id = R + 256 G + 256^2 B, 0 for
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,6 +24,7 @@ import numpy as np
 from yolov9.data.images import read_image
 from yolov9.data.panoptic import rgb_to_id
 from yolov9.errors import DataError
+from yolov9.utils.paths import read_json
 
 VOID = 0
 _OFFSET = 1 << 24  # more than any RGB-encoded segment id
@@ -230,12 +230,7 @@ def evaluate_panoptic(
 
 def _read_json(path: Path) -> dict[str, Any]:
     """A COCO panoptic JSON (one line for a missing, malformed or incomplete file)."""
-    try:
-        doc = json.loads(path.read_text())
-    except OSError as e:
-        raise DataError(f"{path}: cannot read ({e.strerror or e})") from None
-    except ValueError as e:
-        raise DataError(f"{path}: not valid JSON ({e})") from None
+    doc = read_json(path)
     if not isinstance(doc, dict) or "annotations" not in doc:
         raise DataError(f"{path}: a COCO panoptic JSON needs 'annotations' (and 'categories')")
     for i, a in enumerate(doc["annotations"]):

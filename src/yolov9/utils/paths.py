@@ -1,9 +1,14 @@
-"""Where yolov9 keeps files between runs, and how run folders are named."""
+"""Where yolov9 keeps files between runs, how run folders are named, and reading a JSON file
+with one-line errors."""
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
+from typing import Any
+
+from yolov9.errors import DataError
 
 ENV_CACHE = "YOLOV9_CACHE_DIR"
 
@@ -29,3 +34,13 @@ def new_run_dir(base: str | Path, exist_ok: bool = False) -> Path:
     path = Path(f"{base}-{n}")
     path.mkdir(parents=True)
     return path
+
+
+def read_json(path: str | Path) -> Any:
+    """A JSON file's content (a missing, unreadable or malformed file is one line)."""
+    try:
+        return json.loads(Path(path).read_text())
+    except OSError as e:
+        raise DataError(f"{path}: cannot read ({e.strerror or e})") from None
+    except ValueError as e:
+        raise DataError(f"{path}: not valid JSON ({e})") from None

@@ -64,10 +64,10 @@ def _panoptic(
     masks = fields.get("masks")
     if masks is None:
         masks = InstanceMasks.empty(info.original_shape)
-    stuff = options.stuff_names
-    extra = int(det.semantic.shape[0]) - len(options.names)
-    if len(stuff) != extra:  # e.g. an export whose metadata lacks them
-        stuff = tuple(default_stuff_names(extra))
+    # the semantic channels decide (an export's metadata may lack the stuff names)
+    stuff = default_stuff_names(
+        int(det.semantic.shape[0]) - len(options.names), options.stuff_names
+    )
     labels = PanopticLabels.for_model(options.names, stuff)
     fields["semantic"] = semantic
     fields["panoptic"] = fuse(

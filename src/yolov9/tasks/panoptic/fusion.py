@@ -25,6 +25,7 @@ from typing import Any
 
 import numpy as np
 
+from yolov9.data.panoptic import id_to_rgb
 from yolov9.tasks.base import FusionOptions
 from yolov9.tasks.panoptic.labels import PanopticLabels
 from yolov9.tasks.segment.masks import InstanceMasks
@@ -76,8 +77,7 @@ class PanopticSegmentation:
 
     def rgb(self) -> np.ndarray:
         """The COCO panoptic PNG picture: RGB with ``id = R + 256 G + 256^2 B`` (0 = void)."""
-        ids = self.ids.astype(np.uint32)
-        return np.stack([ids & 255, (ids >> 8) & 255, (ids >> 16) & 255], axis=-1).astype(np.uint8)
+        return id_to_rgb(self.ids)
 
     def boxes(self) -> np.ndarray:
         """(N, 4) int64 COCO boxes ``[x, y, w, h]`` of the segments, in ``segments`` order."""
