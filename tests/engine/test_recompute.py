@@ -48,6 +48,7 @@ def _saved_bytes(model: nn.Module, images: torch.Tensor) -> int:
     [
         ("yolov9-t", "highres"),
         ("yolov9-t", "all"),
+        ("yolov9-t-pan", "all"),  # the semantic branch too
         pytest.param("yolov9-c", "all", marks=pytest.mark.slow),  # the reversible branch
     ],
 )

@@ -165,7 +165,7 @@ def test_resume_applies_every_given_value_and_reports_the_whole_run(
     state = read_torch_file(first.last)["train"]
     assert [r["epoch"] for r in state["history"]] == [0, 1, 2]
     assert state["best_epoch"] == 0
-    assert "best: AP 2.0000 AP50 0.0000 (epoch 1 of 3 run)" in capsys.readouterr().err
+    assert "best: AP 2.0000, AP50 0.0000 (best by AP; epoch 1 of 3 run)" in capsys.readouterr().err
     # the optimiser runs with the new values, not the saved ones
     assert {g["initial_lr"] for g in state["optimizer"]["param_groups"]} == {0.004}
     # a dataset with other classes cannot continue the run

@@ -115,15 +115,13 @@ def run(args: argparse.Namespace) -> int:
         if not (args.data or args.config):
             raise ConfigError("give --data (a dataset) or --config (a file that names one)")
         result = train(resolve(args.config, args.overrides, **values))
-    if "AP" in result.best_metrics:  # without a validation split there is no score
-        m = result.best_metrics
+    m = result.best_metrics
+    if result.fitness in m:  # without a validation split there is no score
+        shown = [(k, m[k]) for k in ("PQ", "mIoU", "AP", "AP50", "mask/AP", "mask/AP50") if k in m]
         log.info(
-            "best: AP %.4f AP50 %.4f%s (epoch %d of %d run)",
-            m.get("AP", 0),
-            m.get("AP50", 0),
-            f", mask AP {m['mask/AP']:.4f} AP50 {m['mask/AP50']:.4f} (best by mask AP)"
-            if "mask/AP" in m
-            else "",
+            "best: %s (best by %s; epoch %d of %d run)",
+            ", ".join(f"{k} {v:.4f}" for k, v in shown),
+            result.fitness,
             int(m.get("epoch", 0)) + 1,
             len(result.history),
         )

@@ -87,11 +87,13 @@ def letterbox(
     scaleup: bool = True,
     stride: int = 32,
     pad_value: int = PAD_VALUE,
+    interpolation: int = cv2.INTER_LINEAR,
 ) -> tuple[np.ndarray, LetterboxInfo]:
     """Resize keeping the aspect ratio and pad to ``new_shape`` (h, w), centred.
 
     With ``auto`` the padding is reduced to the smallest multiple of ``stride`` (a rectangle
     instead of a square). An odd padding pixel goes to the bottom/right, as in the reference.
+    A label map goes through the same steps with ``cv2.INTER_NEAREST`` and its void value.
     """
     h, w = image.shape[:2]
     th, tw = (new_shape, new_shape) if isinstance(new_shape, int) else new_shape
@@ -104,7 +106,7 @@ def letterbox(
         dw, dh = dw % stride, dh % stride
     dw2, dh2 = dw / 2, dh / 2
     if (new_w, new_h) != (w, h):
-        image = cv2.resize(image, (new_w, new_h), interpolation=cv2.INTER_LINEAR)
+        image = cv2.resize(image, (new_w, new_h), interpolation=interpolation)
     top, bottom = round(dh2 - 0.1), round(dh2 + 0.1)
     left, right = round(dw2 - 0.1), round(dw2 + 0.1)
     image = cv2.copyMakeBorder(

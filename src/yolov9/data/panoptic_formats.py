@@ -70,7 +70,7 @@ class PolygonPanopticSet(PanopticSet):
         ids = np.zeros((h, w), np.int32)
         segments: list[dict[str, Any]] = []
         stuff_file = self.stuff_files[key]
-        for cls, polygons in _stuff_polygons(
+        for cls, polygons in stuff_polygons(
             stuff_file, self.num_things, len(self.categories), w, h
         ):
             mask = polygons_to_mask(polygons, h, w)
@@ -120,7 +120,7 @@ class PolygonPanopticSet(PanopticSet):
         return ids
 
 
-def _stuff_polygons(
+def stuff_polygons(
     path: Path, num_things: int, num_classes: int, w: int, h: int
 ) -> list[tuple[int, list[np.ndarray]]]:
     """The stuff lines of an authors' ``stuff/*.txt``, grouped by class in order of first

@@ -5,7 +5,10 @@ Per sample: with probability ``mosaic`` (until the trainer closes it for the las
 second mosaic; otherwise a letterbox to s and the same random affine. Then HSV jitter and
 flips. Polygons (segmentation labels) go through every geometric step, cut to the image, and
 each box is recomputed from what is left of its polygon; with ``masks`` a sample also carries
-its objects' masks at 1 / ``mask_ratio`` of its size, less what pasted objects cover. Each
+its objects' masks at 1 / ``mask_ratio`` of its size, less what pasted objects cover. With a
+``semantic`` source (panoptic and semantic data, :mod:`yolov9.data.panoptic_training`) it
+carries its multi-hot semantic target and ignore map at that size too, the stuff polygons and
+label maps having gone through every step with the image. Each
 sample draws from ``numpy.random.default_rng((seed, epoch, index))``, so runs are
 reproducible whatever the number of workers. An unreadable image never stops training: it is
 replaced by another image and reported in the sample's ``problems``.
@@ -25,8 +28,10 @@ from yolov9.data.augment import AugmentConfig
 from yolov9.data.images import letterbox
 from yolov9.data.labels import ImageLabels
 from yolov9.data.loader import load_resized, stack_images, stack_targets
+from yolov9.data.panoptic_training import SemanticSource, resize_label_map, semantic_sample
 from yolov9.data.polygons import instance_masks
 from yolov9.data.transforms import (
+    VOID,
     Labels,
     copy_paste,
     flip_lr,
@@ -46,6 +51,8 @@ class TrainSample:
     index: int
     problems: list[str] = field(default_factory=list)
     masks: torch.Tensor | None = None  # (N, s / ratio, s / ratio) uint8, one per target
+    semantic: torch.Tensor | None = None  # (K, s / ratio, s / ratio) uint8 multi-hot target
+    ignore: torch.Tensor | None = None  # (s / ratio, s / ratio) bool: no semantic target
 
 
 class TrainDataset(Dataset[TrainSample]):
@@ -61,6 +68,7 @@ class TrainDataset(Dataset[TrainSample]):
         augment: bool = True,
         masks: bool = False,
         mask_ratio: int = 4,
+        semantic: SemanticSource | None = None,
     ) -> None:
         if not records:
             raise DataError("the training split has no images")
@@ -68,6 +76,7 @@ class TrainDataset(Dataset[TrainSample]):
         self.spec = spec or AugmentConfig()
         self.seed, self.augment = seed, augment
         self.masks, self.mask_ratio = masks, mask_ratio
+        self.semantic = semantic
         self.epoch, self.mosaic_on = 0, True
         self.cache: list[tuple[np.ndarray, tuple[int, int]] | None] | None = None
 
@@ -119,7 +128,28 @@ class TrainDataset(Dataset[TrainSample]):
         segs = record.training_segments()
         if segs is not None:
             segs = [seg * np.array([sx, sy], np.float32) for seg in segs]
-        return image, Labels(boxes, record.classes[keep], segs)
+        labels = Labels(boxes, record.classes[keep], segs)
+        return image, labels if self.semantic is None else self._semantic(index, image, labels)
+
+    def _semantic(self, index: int, image: np.ndarray, labels: Labels) -> Labels:
+        """``labels`` with image ``index``'s label map or stuff polygons, at ``image``'s size."""
+        assert self.semantic is not None
+        record = self.records[index]
+        scale = np.array([image.shape[1] / record.width, image.shape[0] / record.height])
+        label_map = self.semantic.label_map(index)
+        maps = [resize_label_map(label_map, image.shape[:2])] if label_map is not None else []
+        channels, polygons = self.semantic.stuff(index)
+        if not polygons:
+            return Labels(labels.boxes, labels.classes, labels.segments, semantic=maps)
+        stuff = [(p * scale).astype(np.float32) for p in polygons]
+        boxes = np.array([[*p.min(0), *p.max(0)] for p in stuff], np.float32)
+        return Labels(
+            np.concatenate([labels.boxes, boxes]),
+            np.concatenate([labels.classes, channels]),
+            [*(labels.segments or []), *stuff],
+            stuff=np.arange(len(labels.classes) + len(stuff)) >= len(labels.classes),
+            semantic=maps,
+        )
 
     def _mosaic(
         self, index: int, rng: np.random.Generator, problems: list[str]
@@ -151,7 +181,17 @@ class TrainDataset(Dataset[TrainSample]):
                 if labels.segments is not None
                 else None
             )
-            labels = labels.moved(labels.boxes * info.ratio + pad, segs)
+            maps = [
+                letterbox(
+                    m,
+                    self.imgsz,
+                    scaleup=self.augment,
+                    pad_value=VOID,
+                    interpolation=cv2.INTER_NEAREST,
+                )[0]
+                for m in labels.semantic
+            ]
+            labels = labels.moved(labels.boxes * info.ratio + pad, segs, maps)
             if self.augment:
                 image, labels = random_affine(image, labels, rng, spec)
         if self.augment:
@@ -161,23 +201,28 @@ class TrainDataset(Dataset[TrainSample]):
             if rng.random() < spec.fliplr:
                 image, labels = flip_lr(image, labels)
         s = self.imgsz
-        boxes = labels.boxes.clip(0, s - 1e-3)  # as the reference: just inside the border
-        targets = np.concatenate([labels.classes[:, None].astype(np.float32), boxes], 1)
         image = np.ascontiguousarray(image)
         if image.shape[:2] != (s, s):  # cannot happen with the transforms above; guard anyway
             image = cv2.resize(image, (s, s))
-        masks = None
+        sample = TrainSample(torch.from_numpy(image), torch.zeros(0, 5), index, problems)
+        things = labels.select(labels.things)
+        boxes = things.boxes.clip(0, s - 1e-3)  # as the reference: just inside the border
+        targets = np.concatenate([things.classes[:, None].astype(np.float32), boxes], 1)
+        sample.targets = torch.from_numpy(targets)
         if self.masks:
-            if labels.segments is None:
+            if things.segments is None:
                 raise DataError(f"{self.records[index].path}: objects without polygons")
-            masks = torch.from_numpy(
+            sample.masks = torch.from_numpy(
                 instance_masks(
-                    labels.segments, (s, s), self.mask_ratio, group=labels.group, layer=labels.layer
+                    things.segments, (s, s), self.mask_ratio, group=things.group, layer=things.layer
                 )
             )
-        return TrainSample(
-            torch.from_numpy(image), torch.from_numpy(targets), index, problems, masks
-        )
+        if self.semantic is not None:
+            if labels.segments is None:
+                raise DataError(f"{self.records[index].path}: objects without polygons")
+            target, ignore = semantic_sample(labels, s, self.mask_ratio, self.semantic.num_channels)
+            sample.semantic, sample.ignore = torch.from_numpy(target), torch.from_numpy(ignore)
+        return sample
 
 
 @dataclass
@@ -186,6 +231,13 @@ class TrainBatch:
     targets: torch.Tensor  # (N, 6) image index in batch, class, x1, y1, x2, y2 (pixels)
     problems: list[str]
     masks: torch.Tensor | None = None  # instance masks, one per target (segmentation only)
+    semantic: torch.Tensor | None = None  # (B, K, h, w) multi-hot semantic target (panoptic)
+    ignore: torch.Tensor | None = None  # (B, h, w) bool: pixels without a semantic target
+
+
+def _stacked(parts: list[torch.Tensor | None]) -> torch.Tensor | None:
+    present = [p for p in parts if p is not None]
+    return torch.stack(present) if present and len(present) == len(parts) else None
 
 
 def collate_train(samples: list[TrainSample]) -> TrainBatch:
@@ -197,4 +249,6 @@ def collate_train(samples: list[TrainSample]) -> TrainBatch:
         torch.cat([m for m in masks if m is not None])
         if all(m is not None for m in masks)
         else None,
+        _stacked([s.semantic for s in samples]),
+        _stacked([s.ignore for s in samples]),
     )

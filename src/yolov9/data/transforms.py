@@ -1,7 +1,13 @@
 """Training augmentations (the reference recipe): mosaic, copy-paste, random affine, MixUp,
 HSV jitter and flips. Each is a function of (image, labels, rng): images are RGB uint8,
 boxes xyxy pixels, and every random draw comes from the given ``numpy.random.Generator``,
-so a sample depends only on (seed, epoch, index)."""
+so a sample depends only on (seed, epoch, index).
+
+Panoptic labels ride along: stuff regions as polygons (``Labels.stuff``), moved as the
+objects' polygons are but never dropped as too small nor copy-pasted, and semantic label maps
+(``Labels.semantic``) warped with the image by nearest neighbour, what comes from outside the
+image (padding, the mosaic's canvas) being ``VOID``. No label map draws a random number, so
+the images and boxes of a sample are the same with or without them."""
 
 from __future__ import annotations
 
@@ -15,6 +21,8 @@ from yolov9.data.augment import AugmentConfig
 from yolov9.data.images import PAD_VALUE
 from yolov9.data.polygons import clip_polygon
 
+VOID = 65535  # label-map value of pixels with no label (void, padding): never a target
+
 
 @dataclass
 class Labels:
@@ -23,6 +31,10 @@ class Labels:
     ``group`` and ``layer`` (N,) record occlusion for the masks: an object pasted over others
     (copy-paste) has a higher layer than those it hides, in the same group (MixUp blends two
     groups, which hide nothing of each other).
+
+    Panoptic data: ``stuff`` (N,) marks polygons that are stuff regions, not objects (their
+    class is their semantic channel); ``semantic`` holds label maps of the image's size
+    (uint16 semantic channel per pixel, ``VOID`` for none), one per blended image (MixUp).
     """
 
     boxes: np.ndarray
@@ -30,6 +42,8 @@ class Labels:
     segments: list[np.ndarray] | None = None
     group: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
     layer: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
+    stuff: np.ndarray = field(default_factory=lambda: np.zeros(0, bool))
+    semantic: list[np.ndarray] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         self.boxes = np.asarray(self.boxes, np.float32).reshape(-1, 4)
@@ -41,18 +55,45 @@ class Labels:
             self.group = np.zeros(n, np.int64)
         if len(self.layer) != n:
             self.layer = np.zeros(n, np.int64)
+        self.stuff = np.asarray(self.stuff, bool).reshape(-1)
+        if len(self.stuff) != n:
+            self.stuff = np.zeros(n, bool)
 
     def select(self, keep: np.ndarray) -> Labels:
         segs = [s for s, k in zip(self.segments, keep, strict=True) if k] if self.segments else None
         if self.segments is not None and segs is None:
             segs = []
         return Labels(
-            self.boxes[keep], self.classes[keep], segs, self.group[keep], self.layer[keep]
+            self.boxes[keep],
+            self.classes[keep],
+            segs,
+            self.group[keep],
+            self.layer[keep],
+            self.stuff[keep],
+            self.semantic,
         )
 
-    def moved(self, boxes: np.ndarray, segments: list[np.ndarray] | None) -> Labels:
-        """The same objects at new places."""
-        return Labels(boxes, self.classes, segments, self.group, self.layer)
+    def moved(
+        self,
+        boxes: np.ndarray,
+        segments: list[np.ndarray] | None,
+        semantic: list[np.ndarray] | None = None,
+    ) -> Labels:
+        """The same objects at new places (and the label maps, when given, moved too)."""
+        return Labels(
+            boxes,
+            self.classes,
+            segments,
+            self.group,
+            self.layer,
+            self.stuff,
+            self.semantic if semantic is None else semantic,
+        )
+
+    @property
+    def things(self) -> np.ndarray:
+        """(N,) bool: the objects (boxes and instance masks), not stuff regions."""
+        return ~self.stuff
 
     @staticmethod
     def concat(parts: list[Labels]) -> Labels:
@@ -63,7 +104,9 @@ class Labels:
         classes = np.concatenate([p.classes for p in parts]) if parts else np.zeros(0)
         group = np.concatenate([p.group for p in parts]) if parts else np.zeros(0)
         layer = np.concatenate([p.layer for p in parts]) if parts else np.zeros(0)
-        return Labels(boxes, classes, segs, group, layer)
+        stuff = np.concatenate([p.stuff for p in parts]) if parts else np.zeros(0, bool)
+        semantic = [m for p in parts for m in p.semantic]
+        return Labels(boxes, classes, segs, group, layer, stuff, semantic)
 
 
 def hsv_jitter(
@@ -91,7 +134,8 @@ def flip_lr(image: np.ndarray, labels: Labels) -> tuple[np.ndarray, Labels]:
         if labels.segments is not None
         else None
     )
-    return np.ascontiguousarray(image[:, ::-1]), labels.moved(boxes, segs)
+    maps = [np.ascontiguousarray(m[:, ::-1]) for m in labels.semantic]
+    return np.ascontiguousarray(image[:, ::-1]), labels.moved(boxes, segs, maps)
 
 
 def flip_ud(image: np.ndarray, labels: Labels) -> tuple[np.ndarray, Labels]:
@@ -103,7 +147,8 @@ def flip_ud(image: np.ndarray, labels: Labels) -> tuple[np.ndarray, Labels]:
         if labels.segments is not None
         else None
     )
-    return np.ascontiguousarray(image[::-1]), labels.moved(boxes, segs)
+    maps = [np.ascontiguousarray(m[::-1]) for m in labels.semantic]
+    return np.ascontiguousarray(image[::-1]), labels.moved(boxes, segs, maps)
 
 
 def box_candidates(
@@ -156,11 +201,9 @@ def random_affine(
     move[1, 2] = rng.uniform(0.5 - spec.translate, 0.5 + spec.translate) * height
     m = move @ shear @ rot @ persp @ centre
     if border != (0, 0) or (m != np.eye(3)).any():
-        fill = (PAD_VALUE,) * 3
-        if spec.perspective:
-            image = cv2.warpPerspective(image, m, dsize=(width, height), borderValue=fill)
-        else:
-            image = cv2.warpAffine(image, m[:2], dsize=(width, height), borderValue=fill)
+        image = _warp(image, m, (width, height), spec.perspective, (PAD_VALUE,) * 3)
+        maps = [_warp(x, m, (width, height), spec.perspective, VOID) for x in labels.semantic]
+        labels = labels.moved(labels.boxes, labels.segments, maps)
     n = len(labels.classes)
     if n == 0:
         return image, labels
@@ -188,7 +231,25 @@ def random_affine(
     keep = box_candidates(
         labels.boxes * s, new_boxes, min_area_ratio=0.01 if use_segments else 0.10
     )
+    # a stuff region stays while any of it is in the image, however small
+    visible = (new_boxes[:, 2] > new_boxes[:, 0]) & (new_boxes[:, 3] > new_boxes[:, 1])
+    keep |= labels.stuff & visible
     return image, labels.moved(new_boxes, new_segs).select(keep)
+
+
+def _warp(
+    image: np.ndarray,
+    m: np.ndarray,
+    size: tuple[int, int],
+    perspective: float,
+    fill: int | tuple[int, ...],
+) -> np.ndarray:
+    """An image (bilinear) or a uint16 label map (nearest neighbour) through ``m``."""
+    label_map = image.dtype == np.uint16
+    flags = cv2.INTER_NEAREST if label_map else cv2.INTER_LINEAR
+    if perspective:
+        return cv2.warpPerspective(image, m, dsize=size, flags=flags, borderValue=fill)
+    return cv2.warpAffine(image, m[:2], dsize=size, flags=flags, borderValue=fill)
 
 
 def mosaic4(
@@ -198,6 +259,9 @@ def mosaic4(
     s = size
     yc, xc = (int(rng.uniform(s / 2, 3 * s / 2)) for _ in range(2))
     canvas = np.full((2 * s, 2 * s, 3), PAD_VALUE, np.uint8)
+    label_canvas = (
+        np.full((2 * s, 2 * s), VOID, np.uint16) if any(t[1].semantic for t in tiles) else None
+    )
     parts = []
     for i, (img, labels) in enumerate(tiles):
         h, w = img.shape[:2]
@@ -214,6 +278,8 @@ def mosaic4(
             x1a, y1a, x2a, y2a = xc, yc, min(xc + w, 2 * s), min(2 * s, yc + h)
             x1b, y1b, x2b, y2b = 0, 0, min(w, x2a - x1a), min(y2a - y1a, h)
         canvas[y1a:y2a, x1a:x2a] = img[y1b:y2b, x1b:x2b]
+        if label_canvas is not None and labels.semantic:
+            label_canvas[y1a:y2a, x1a:x2a] = labels.semantic[0][y1b:y2b, x1b:x2b]
         dx, dy = x1a - x1b, y1a - y1b
         shifted = labels.boxes + np.array([dx, dy, dx, dy], np.float32)
         segs = None
@@ -228,6 +294,7 @@ def mosaic4(
         parts.append(labels.moved(shifted, segs).select(visible))
     merged = Labels.concat(parts)
     merged.boxes = merged.boxes.clip(0, 2 * s)
+    merged.semantic = [label_canvas] if label_canvas is not None else []
     return canvas, merged
 
 
@@ -243,31 +310,42 @@ def copy_paste(
 ) -> tuple[np.ndarray, Labels]:
     """Paste mirrored copies of ``round(p * n)`` random objects where their mirrored box covers
     less than 30 % of every existing box. Needs polygons; a no-op for box-only labels."""
-    n = len(labels.classes)
+    things = np.flatnonzero(labels.things)
+    n = len(things)
     if not p or not n or labels.segments is None:
         return image, labels
     w = image.shape[1]
     mask = np.zeros(image.shape[:2], np.uint8)
     boxes, classes, segs = list(labels.boxes), list(labels.classes), list(labels.segments)
     group, layer = list(labels.group), list(labels.layer)
+    thing_boxes = list(labels.boxes[things])  # stuff regions do not block a paste
     top = int(labels.layer.max(initial=0))
-    for j in rng.choice(n, size=round(p * n), replace=False):
+    for j in things[rng.choice(n, size=round(p * n), replace=False)]:
         x1, y1, x2, y2 = labels.boxes[j]
         mirrored = np.array([w - x2, y1, w - x1, y2], np.float32)
-        if (_ioa(mirrored, np.array(boxes)) < 0.30).all():
+        if (_ioa(mirrored, np.array(thing_boxes)) < 0.30).all():
             boxes.append(mirrored)
+            thing_boxes.append(mirrored)
             classes.append(labels.classes[j])
             segs.append(np.stack((w - labels.segments[j][:, 0], labels.segments[j][:, 1]), 1))
             group.append(labels.group[j])
             top += 1
             layer.append(top)  # over everything before it
             cv2.drawContours(mask, [labels.segments[j].astype(np.int32)], -1, 1, cv2.FILLED)
-    if len(boxes) == n:
+    if len(thing_boxes) == n:
         return image, labels
     flipped_mask = cv2.flip(mask, 1).astype(bool)
     out = image.copy()
     out[flipped_mask] = cv2.flip(image, 1)[flipped_mask]
-    return out, Labels(np.array(boxes), np.array(classes), segs, np.array(group), np.array(layer))
+    maps = []
+    for label_map in labels.semantic:  # the pasted pixels carry their labels with them
+        pasted = label_map.copy()
+        pasted[flipped_mask] = cv2.flip(label_map, 1)[flipped_mask]
+        maps.append(pasted)
+    stuff = np.concatenate([labels.stuff, np.zeros(len(boxes) - len(labels.stuff), bool)])
+    return out, Labels(
+        np.array(boxes), np.array(classes), segs, np.array(group), np.array(layer), stuff, maps
+    )
 
 
 def mixup(
@@ -280,6 +358,12 @@ def mixup(
     first, second = a[1], b[1]
     offset = int(first.group.max(initial=-1)) + 1
     second = Labels(
-        second.boxes, second.classes, second.segments, second.group + offset, second.layer
+        second.boxes,
+        second.classes,
+        second.segments,
+        second.group + offset,
+        second.layer,
+        second.stuff,
+        second.semantic,
     )
     return image, Labels.concat([first, second])

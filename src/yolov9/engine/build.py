@@ -8,7 +8,7 @@ from __future__ import annotations
 import functools
 import logging
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
@@ -19,11 +19,13 @@ from torch.utils.data import DataLoader, DistributedSampler
 from yolov9.config import LossConfig, TrainConfig
 from yolov9.data.augment import AugmentConfig
 from yolov9.data.dataset import DetectionDataset
+from yolov9.data.panoptic_training import SemanticSource
 from yolov9.data.train_dataset import TrainBatch, TrainDataset, collate_train
 from yolov9.engine.ema import ModelEMA
 from yolov9.engine.evaluator import Evaluator
 from yolov9.engine.hooks import Hook
 from yolov9.engine.optim import accumulation_steps, build_optimizer, lr_factor
+from yolov9.engine.panoptic_validator import PanopticValidator
 from yolov9.engine.recompute import apply_recompute
 from yolov9.engine.training_data import TrainingData
 from yolov9.errors import ConfigError
@@ -45,7 +47,8 @@ class TrainingParts:
 
     cfg: TrainConfig
     names: list[str]
-    task: Task  # the model's: its loss terms and the metric that picks the best epoch
+    task: Task  # the model's: its loss terms
+    fitness: str  # the validation figure that picks the best epoch
     model: YOLOv9  # on the device, channels-last, in train mode
     net: nn.Module  # what the loop calls: the model, or its DDP wrapper
     criterion: Criterion
@@ -57,11 +60,12 @@ class TrainingParts:
     autocast_dtype: torch.dtype | None  # None: fp32
     train_set: TrainDataset
     loader: Loader
-    evaluator: Evaluator | None  # rank 0 with a validation split only
+    evaluator: Evaluator | PanopticValidator | None  # rank 0 with a validation split only
     hooks: list[Hook]
     run_dir: Path
     device: torch.device
     dist: DistInfo
+    stuff_names: list[str] = field(default_factory=list)  # panoptic: the channels after names
 
 
 def check_model_name(name: str) -> None:
@@ -82,7 +86,8 @@ def build_training(
 ) -> TrainingParts:
     """The parts of a run; ``fresh=False`` (a resumed run) skips the fine-tuning transfer,
     which the saved state replaces anyway."""
-    model = build_model(cfg.model.name, len(data.names), aux=cfg.model.aux)
+    stuff = len(data.stuff_names) if data.panoptic is not None else None
+    model = build_model(cfg.model.name, len(data.names), aux=cfg.model.aux, stuff_classes=stuff)
     if cfg.model.weights and fresh:
         transfer_weights(model, cfg.model.weights)
     # channels-last: oneDNN's (and cuDNN's) convolutions train about 25 % faster on it
@@ -97,13 +102,26 @@ def build_training(
     use_scaler = autocast == torch.float16
     d = cfg.data
     task = get_task(model.task)
+    semantic = data.panoptic.source if data.panoptic and task.gives("semantic") else None
     train_set = training_set(
-        data.train, d.imgsz, cfg.augment, seed=cfg.seed, cache=d.cache, masks=task.needs("masks")
+        data.train,
+        d.imgsz,
+        cfg.augment,
+        seed=cfg.seed,
+        cache=d.cache,
+        masks=task.needs("masks"),  # label maps: no objects, so no masks, and no boxes
+        semantic=semantic,
+    )
+    evaluator = (
+        validation(data, task, d.imgsz, d.val_batch, workers=d.workers, device=device)
+        if dist.is_main
+        else None
     )
     return TrainingParts(
         cfg=cfg,
         names=data.names,
         task=task,
+        fitness=evaluator.fitness if isinstance(evaluator, PanopticValidator) else task.fitness,
         model=model,
         net=distributed(model, dist, device, sync_bn=cfg.sync_bn),
         criterion=criterion(cfg.loss, model).to(device),
@@ -123,15 +141,12 @@ def build_training(
             seed=cfg.seed,
             pin_memory=device.type == "cuda",
         ),
-        evaluator=(
-            validation(data.val, d.imgsz, d.val_batch, workers=d.workers, device=device)
-            if dist.is_main and data.val is not None
-            else None
-        ),
+        evaluator=evaluator,
         hooks=list(hooks),
         run_dir=run_dir,
         device=device,
         dist=dist,
+        stuff_names=data.stuff_names if semantic is not None else [],
     )
 
 
@@ -163,10 +178,14 @@ def training_set(
     seed: int,
     cache: str,
     masks: bool = False,
+    semantic: SemanticSource | None = None,
 ) -> TrainDataset:
-    """Augmented training samples (with their instance masks for segmentation), the images
-    cached in memory when they fit (``cache``: auto, ram or none)."""
-    train_set = TrainDataset(dataset.records, imgsz, augment, seed=seed, masks=masks)
+    """Augmented training samples (with their instance masks for segmentation, and their
+    semantic targets for panoptic models), the images cached in memory when they fit
+    (``cache``: auto, ram or none)."""
+    train_set = TrainDataset(
+        dataset.records, imgsz, augment, seed=seed, masks=masks, semantic=semantic
+    )
     if cache != "none":
         budget = 2 << 30 if cache == "auto" else 1 << 62
         if train_set.cache_images(budget):
@@ -175,11 +194,24 @@ def training_set(
 
 
 def validation(
-    dataset: DetectionDataset, imgsz: int, batch: int, *, workers: int, device: torch.device
-) -> Evaluator:
-    """The per-epoch evaluator of the validation split (the reference's COCO protocol)."""
+    data: TrainingData,
+    task: Task,
+    imgsz: int,
+    batch: int,
+    *,
+    workers: int,
+    device: torch.device,
+) -> Evaluator | PanopticValidator | None:
+    """The per-epoch evaluator of the validation split (None: there is none): the reference's
+    COCO protocol, or PQ and mIoU for a panoptic model on panoptic data."""
+    if data.panoptic_val is not None and task.gives("semantic"):
+        return PanopticValidator(
+            data.panoptic_val, imgsz=imgsz, batch_size=batch, workers=workers, device=device
+        )
+    if data.val is None:
+        return None
     return Evaluator(
-        dataset, imgsz=imgsz, batch_size=batch, workers=workers, device=device, progress=True
+        data.val, imgsz=imgsz, batch_size=batch, workers=workers, device=device, progress=True
     )
 
 

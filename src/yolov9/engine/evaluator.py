@@ -203,6 +203,22 @@ class Evaluator:
             result.plots = save_plots(self.dataset, detections, metrics, out_dir, examples=examples)
         return result
 
+    def record(self, model: YOLOv9, criterion: Criterion | None = None) -> dict[str, float]:
+        """One training epoch's validation figures (``model`` as it is, both heads): box
+        ``AP`` ... ``APl``, ``mask/AP`` ... (segmentation) and ``val/main/*``, ``val/aux/*``."""
+        result = self.run(model, criterion=criterion, prepared=True)
+        m = result.metrics
+        out = {"AP": m.AP, "AP50": m.AP50, "AP75": m.AP75, "APs": m.APs, "APm": m.APm, "APl": m.APl}
+        if result.mask_metrics is not None:
+            mm = result.mask_metrics
+            out.update(
+                {"mask/AP": mm.AP, "mask/AP50": mm.AP50, "mask/AP75": mm.AP75, "mask/APs": mm.APs}
+            )
+        for k, v in (result.losses or {}).items():
+            if "/" in k:  # per head, unweighted: comparable with train/main/* and train/aux/*
+                out[f"val/{k}"] = v
+        return out
+
     def _run_batches(
         self,
         backend: InferenceBackend,

@@ -57,13 +57,14 @@ class TrainResult:
     best_converted: Path | None
     best_metrics: dict[str, float]  # the best epoch's record (over the whole run)
     history: list[dict[str, float]] = field(default_factory=list)  # every epoch of the run
+    fitness: str = "AP"  # the validation figure that picked the best epoch
 
 
 class Trainer:
     def __init__(self, parts: TrainingParts) -> None:
         self.p = parts
         self.terms = parts.task.loss_terms
-        self.fitness_key = parts.task.fitness  # what "best" means
+        self.fitness_key = parts.fitness  # what "best" means
         self.epoch = -1  # last completed epoch
         self.best_fitness = -1.0  # best validation AP so far
         self.best_epoch = -1
@@ -227,7 +228,8 @@ class Trainer:
         dtype = p.autocast_dtype
         with torch.autocast(p.device.type, dtype or torch.float32, enabled=dtype is not None):
             out = p.net(images)
-        loss = p.criterion(out, Targets(batch.targets, batch.masks).to(p.device))
+        targets = Targets(batch.targets, batch.masks, batch.semantic, batch.ignore)
+        loss = p.criterion(out, targets.to(p.device))
         total = loss.total * p.dist.world_size  # DDP averages gradients
         if not all_ranks(bool(torch.isfinite(total)), p.dist, p.device):
             self._non_finite()
@@ -277,26 +279,17 @@ class Trainer:
     # --------------------------------------------------------------------- validation
     def _validate(self) -> dict[str, float]:
         assert self.p.evaluator is not None
-        result = self.p.evaluator.run(
-            self.p.ema.model.eval(), criterion=self.p.criterion, prepared=True
-        )
-        m = result.metrics
-        out = {"AP": m.AP, "AP50": m.AP50, "AP75": m.AP75, "APs": m.APs, "APm": m.APm, "APl": m.APl}
-        if result.mask_metrics is not None:
-            mm = result.mask_metrics
-            out.update(
-                {"mask/AP": mm.AP, "mask/AP50": mm.AP50, "mask/AP75": mm.AP75, "mask/APs": mm.APs}
-            )
-        for k, v in (result.losses or {}).items():
-            if "/" in k:  # per head, unweighted: comparable with train/main/* and train/aux/*
-                out[f"val/{k}"] = v
-        return out
+        return self.p.evaluator.record(self.p.ema.model.eval(), self.p.criterion)
 
     def _summary(self, r: dict[str, float]) -> str:
         terms = self.terms
         text = f"epoch {int(r['epoch']) + 1}/{self.p.cfg.epochs}: loss " + " ".join(
             f"{k} {r.get(f'train/{k}', 0):.3f}" for k in terms
         )
+        if "PQ" in r:
+            text += f" | val PQ {r['PQ']:.4f}"
+        if "mIoU" in r:
+            text += f" | mIoU {r['mIoU']:.4f}"
         if "AP" in r:
             text += f" | val AP {r['AP']:.4f} AP50 {r['AP50']:.4f}"
         if "mask/AP" in r:
@@ -317,9 +310,11 @@ class Trainer:
             "metrics": {
                 k: v
                 for k, v in record.items()
-                if k in ("AP", "AP50", "AP75", "mask/AP", "mask/AP50", "mask/AP75")
+                if k in ("AP", "AP50", "AP75", "mask/AP", "mask/AP50", "mask/AP75", "PQ", "mIoU")
             },
         }
+        if p.stuff_names:
+            meta["stuff_names"] = list(p.stuff_names)
         weights = p.run_dir / "weights"
         last = weights / "last.pt"
         save_training_checkpoint(last, p.ema.model, p.names, meta, self.state_dict(ema=False))
@@ -358,4 +353,5 @@ class Trainer:
             converted,
             best_metrics,
             list(history),
+            self.fitness_key,
         )

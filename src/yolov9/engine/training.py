@@ -31,6 +31,7 @@ from yolov9.engine.train_state import read_training_state
 from yolov9.engine.trainer import Trainer, TrainResult
 from yolov9.engine.training_data import (
     TrainingData,
+    check_semantic_labels,
     check_training_masks,
     label_sizes,
     load_training_data,
@@ -138,7 +139,10 @@ def _run(
             cfg, state, run_dir = _after_restart(cfg, state, run_dir, dist)
         _seed(cfg, dist)
         data = load_training_data(cfg.data.data)
-        if get_task(parse_model_name(cfg.model.name).task).needs("masks"):
+        task = get_task(parse_model_name(cfg.model.name).task)
+        if task.gives("semantic"):
+            check_semantic_labels(data, cfg.model.name)
+        if task.needs("masks"):
             check_training_masks(data)
         if state is not None and data.names != state["names"]:
             raise ConfigError(

@@ -10,6 +10,7 @@ import numpy as np
 
 from yolov9.data.dataset import DetectionDataset, load_dataset
 from yolov9.data.labels import Issue
+from yolov9.data.panoptic_training import PanopticTraining, panoptic_training_split
 from yolov9.errors import DataError
 
 log = logging.getLogger(__name__)
@@ -17,12 +18,23 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class TrainingData:
+    """The splits of a run. Panoptic and semantic data also carry each split's semantic
+    labels and ground truth (``panoptic``, ``panoptic_val``); ``train`` and ``val`` then hold
+    their things (no objects for label maps)."""
+
     train: DetectionDataset
     val: DetectionDataset | None  # None: the dataset has no validation split
+    panoptic: PanopticTraining | None = None
+    panoptic_val: PanopticTraining | None = None
 
     @property
     def names(self) -> list[str]:
         return list(self.train.names)
+
+    @property
+    def stuff_names(self) -> list[str]:
+        """The semantic channels after the thing classes (panoptic data)."""
+        return list(self.panoptic.stuff_names) if self.panoptic is not None else []
 
     def report(self, run_dir: Path) -> None:
         """Log the label problems of both splits and write them into the run folder."""
@@ -39,6 +51,9 @@ def load_training_data(data: str) -> TrainingData:
     Raises:
         DataError: no usable training split, or splits with different class names.
     """
+    panoptic = panoptic_training_split(data, "train")
+    if panoptic is not None:
+        return _panoptic_training_data(data, panoptic)
     train = load_dataset(data, "train")
     check_training_data(train)
     try:
@@ -49,6 +64,21 @@ def load_training_data(data: str) -> TrainingData:
     if val is not None and val.names != train.names:
         raise DataError(f"{data}: the train and val splits have different class names")
     return TrainingData(train, val)
+
+
+def _panoptic_training_data(data: str, train: PanopticTraining) -> TrainingData:
+    if not train.semantic_only:
+        check_training_data(train.dataset)
+    try:
+        val = panoptic_training_split(data, "val")
+    except DataError as e:
+        log.warning("no validation: %s", e)
+        val = None
+    if val is not None and (
+        val.dataset.names != train.dataset.names or val.stuff_names != train.stuff_names
+    ):
+        raise DataError(f"{data}: the train and val splits have different class names")
+    return TrainingData(train.dataset, val.dataset if val else None, train, val)
 
 
 def check_training_data(ds: DetectionDataset) -> None:
@@ -78,6 +108,8 @@ def check_training_data(ds: DetectionDataset) -> None:
 def check_training_masks(data: TrainingData) -> None:
     """Segmentation trains and scores masks: refuse splits with objects that have none,
     naming a few of their label files."""
+    if data.panoptic is not None and data.panoptic.semantic_only:
+        return  # label maps: no objects, no instance masks to learn
     for ds in (data.train, data.val):
         if ds is None or ds.has_masks:
             continue
@@ -88,6 +120,16 @@ def check_training_masks(data: TrainingData) -> None:
             f"(e.g. the labels of {', '.join(lacking) or 'no image'}), so a segmentation model "
             "cannot train on them; give every object a polygon (YOLO segmentation txt, COCO "
             "segmentation, VOC SegmentationObject) or train a detection model"
+        )
+
+
+def check_semantic_labels(data: TrainingData, model: str) -> None:
+    """A panoptic model learns the semantic map: refuse data without semantic labels."""
+    if data.panoptic is None:
+        raise DataError(
+            f"{model} learns things and stuff, but this data has instance labels only; give "
+            "panoptic data (COCO panoptic, the authors' stuff polygons) or semantic label maps "
+            "(README, 'Panoptic and semantic'), or train an instance model (e.g. gelan-t-seg)"
         )
 
 

@@ -3,8 +3,9 @@ semantic logits over things and stuff in one forward pass; each result carries t
 masks (as segmentation), the semantic map (:mod:`.semantic`) and the panoptic segmentation
 fused from both (:mod:`.fusion`, the authors' rule), in the categories of :mod:`.labels`.
 
-The task is segmentation's with what differs replaced. Training (its criterion, issue 4/7)
-stops in one line until then.
+The task is segmentation's with what differs replaced: its criterion adds the semantic terms
+(:class:`~yolov9.loss.PanopticLoss`), and the best epoch is the one with the best PQ (mIoU on
+semantic label maps, which the trainer's validator decides).
 """
 
 from __future__ import annotations
@@ -17,10 +18,10 @@ from torch import nn
 from yolov9.config import LossConfig
 from yolov9.data.coco_panoptic import default_stuff_names
 from yolov9.data.images import LetterboxInfo
-from yolov9.errors import ConfigError
+from yolov9.loss import PanopticLoss
 from yolov9.models import YOLOv9
 from yolov9.ops.nms import Detections
-from yolov9.tasks.base import PostprocessOptions
+from yolov9.tasks.base import PostprocessOptions, box_criterion_args
 from yolov9.tasks.panoptic.fusion import PanopticSegmentation, Segment, fuse
 from yolov9.tasks.panoptic.labels import PanopticLabels
 from yolov9.tasks.panoptic.semantic import semantic_map
@@ -43,11 +44,7 @@ SEMANTIC_OUTPUTS = ("semantic",)
 
 
 def _criterion(model: YOLOv9, loss: LossConfig) -> nn.Module:
-    raise ConfigError(
-        f"training {model.name} is not supported yet (its criterion, loss.PanopticLoss, "
-        "exists; the panoptic training data pipeline is issue 4/7); its instance part trains "
-        "as a segmentation model: gelan-x-seg"
-    )
+    return PanopticLoss(model.num_classes, seg_gain=loss.seg, **box_criterion_args(model, loss))
 
 
 def _panoptic(
@@ -91,6 +88,7 @@ PANOPTIC = dataclasses.replace(
     outputs=SEGMENT.outputs + SEMANTIC_OUTPUTS,
     nms_outputs=SEGMENT.nms_outputs + SEMANTIC_OUTPUTS,
     result_fields=("masks", "semantic", "panoptic"),
+    fitness="PQ",
     postprocess=_panoptic,
     beyond_vision_nms="mask coefficients and semantic logits",
     demo=None,

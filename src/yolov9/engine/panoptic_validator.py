@@ -1,0 +1,110 @@
+"""Per-epoch validation of a panoptic model in training: PQ, SQ, RQ, mIoU and the things' box
+and mask AP on the validation split (semantic label maps: mIoU only), as ``yolov9 val`` scores
+them (:mod:`yolov9.engine.panoptic_val`), and the mean loss of both heads on the split's
+letterboxed images with their full targets (boxes, masks, semantic)."""
+
+from __future__ import annotations
+
+import torch
+from torch.utils.data import DataLoader
+
+from yolov9.data.panoptic_training import PanopticTraining
+from yolov9.data.train_dataset import TrainBatch, TrainDataset, collate_train
+from yolov9.engine.panoptic_val import evaluate_panoptic_model, evaluate_semantic_model
+from yolov9.inference.backends import TorchBackend
+from yolov9.loss import Criterion, Targets
+from yolov9.models import YOLOv9
+from yolov9.utils.device import default_workers
+
+
+class PanopticValidator:
+    """Validates a panoptic model on one split; ``record`` once per validated epoch."""
+
+    def __init__(
+        self,
+        split: PanopticTraining,
+        *,
+        imgsz: int,
+        batch_size: int,
+        workers: int,
+        device: torch.device,
+        progress: bool = True,
+    ) -> None:
+        self.split, self.imgsz, self.device, self.progress = split, imgsz, device, progress
+        self.batch_size, self.workers = batch_size, default_workers(workers)
+        self.loss_set = TrainDataset(
+            split.dataset.records,
+            imgsz,
+            augment=False,
+            masks=True,
+            semantic=split.source,
+        )
+
+    @property
+    def fitness(self) -> str:
+        """The record key that picks the best epoch: PQ, or mIoU for label maps."""
+        return "mIoU" if self.split.semantic_only else "PQ"
+
+    @torch.inference_mode()
+    def losses(self, model: YOLOv9, criterion: Criterion) -> dict[str, float]:
+        """Mean loss terms over the split (the model as it is: both heads)."""
+        loader: DataLoader[TrainBatch] = DataLoader(
+            self.loss_set,  # type: ignore[arg-type]
+            batch_size=self.batch_size,
+            num_workers=self.workers,
+            collate_fn=collate_train,
+        )
+        sums: dict[str, float] = {}
+        batches = 0
+        for batch in loader:
+            images = batch.images.to(self.device).float().div_(255.0)
+            targets = Targets(batch.targets, batch.masks, batch.semantic, batch.ignore)
+            parts = criterion(model(images), targets.to(self.device)).parts
+            for k, v in parts.items():
+                sums[k] = sums.get(k, 0.0) + float(v)
+            batches += 1
+        return {k: v / max(batches, 1) for k, v in sums.items()}
+
+    def record(self, model: YOLOv9, criterion: Criterion | None = None) -> dict[str, float]:
+        """The epoch's validation figures: ``PQ`` ``SQ`` ``RQ`` ``PQ_th`` ``PQ_st``, ``mIoU``,
+        box ``AP`` ``AP50``, ``mask/AP`` ``mask/AP50`` and ``val/main/*`` ``val/aux/*``."""
+        backend = TorchBackend(
+            model,
+            self.split.dataset.names,
+            imgsz=self.imgsz,
+            device=self.device,
+            prepare=False,
+            stuff_names=self.split.stuff_names,
+        )
+        truth = self.split.truth
+        if self.split.semantic_only:
+            report = evaluate_semantic_model(
+                truth,  # type: ignore[arg-type]
+                backend,
+                imgsz=self.imgsz,
+                progress=self.progress,
+            )
+        else:
+            report = evaluate_panoptic_model(
+                truth,  # type: ignore[arg-type]
+                backend,
+                imgsz=self.imgsz,
+                progress=self.progress,
+            )
+        out: dict[str, float] = {}
+        if report.panoptic is not None:
+            groups = report.panoptic.groups
+            out.update({k.upper(): float(groups["All"][k]) for k in ("pq", "sq", "rq")})
+            out["PQ_th"] = float(groups["Things"]["pq"])
+            out["PQ_st"] = float(groups["Stuff"]["pq"])
+        if report.semantic is not None:
+            out["mIoU"] = float(report.semantic["mIoU"])
+        if report.boxes is not None:
+            out.update({"AP": report.boxes.AP, "AP50": report.boxes.AP50})
+        if report.masks is not None:
+            out.update({"mask/AP": report.masks.AP, "mask/AP50": report.masks.AP50})
+        if criterion is not None:
+            for k, v in self.losses(model, criterion).items():
+                if "/" in k:  # per head, unweighted
+                    out[f"val/{k}"] = v
+        return out
