@@ -201,6 +201,26 @@ def test_two_process_segmentation_training(tmp_path: Path) -> None:
     assert load_weights(tmp_path / "run" / "weights" / "last.pt").model.task == "segment"
 
 
+@pytest.mark.slow
+def test_two_process_panoptic_training(tmp_path: Path) -> None:
+    """Semantic targets and ignore maps travel with their images to each rank; the ranks'
+    semantic losses all-reduce; rank 0 validates PQ."""
+    from yolov9.data.synthetic_world import write_world
+
+    data = write_world(tmp_path / "data", {"train": 8, "val": 2}, (64, 96))["coco-panoptic"]
+    cmd = [*TORCHRUN, "--standalone", "--nproc_per_node", "2"]
+    cmd += ["-m", "yolov9", "train", "--model", "yolov9-t-pan", "--data", str(data)]
+    cmd += ["--epochs", "1", "--imgsz", "64", "--batch", "4", "--workers", "0", "--device", "cpu"]
+    cmd += ["--out", str(tmp_path / "run"), "--set", "optim.nominal_batch=4"]
+    code, log, _ = run_job(cmd, worker_env(tmp_path), tmp_path / "log.txt", timeout=600)
+    assert code == 0, log[-3000:]
+    assert "2 process(es)" in log
+    assert "val PQ" in log
+    loaded = load_weights(tmp_path / "run" / "weights" / "last.pt")
+    assert loaded.model.task == "panoptic"
+    assert loaded.stuff_names == ["sky", "grass", "sand", "water", "wall"]
+
+
 def _tensors(last: Path) -> dict[str, torch.Tensor]:
     """The EMA weights (what ``load_weights`` gives) and the raw training weights."""
     ema = load_weights(last).model.state_dict()

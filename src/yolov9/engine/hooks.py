@@ -98,7 +98,8 @@ class PlotHook:
         pass
 
     def on_epoch_end(self, record: dict[str, float]) -> None:
-        if "AP" in record or time.monotonic() - self.last >= self.every:
+        validated = "AP" in record or "mIoU" in record
+        if validated or time.monotonic() - self.last >= self.every:
             self._plot()
 
     def on_train_end(self, summary: dict[str, Any]) -> None:

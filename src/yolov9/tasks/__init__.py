@@ -6,4 +6,4 @@ task names; the task objects live in ``base``, ``detect``, ``segment`` and ``reg
 """
 
 NAMES = ("detect", "segment", "panoptic")  # the registered tasks, in the registry's order
-DEMO_NAMES = ("detect", "segment")  # the tasks with an embedded demo (``Task.demo``)
+DEMO_NAMES = ("detect", "segment", "panoptic")  # the tasks with an embedded demo (``Task.demo``)

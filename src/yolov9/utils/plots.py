@@ -139,9 +139,13 @@ def _spiky(values: Sequence[float]) -> bool:
 def results_figure(rows: Sequence[dict[str, str]]) -> Figure:
     """Per-head losses (train and validation on the same, unweighted scale: the criterion's
     ``main/*`` and ``aux/*`` terms) and AP, by epoch (1-based), from ``results.csv`` rows.
-    Segmentation runs get a mask-loss panel and their mask AP beside the box AP."""
+    Segmentation runs get a mask-loss panel and their mask AP beside the box AP; panoptic
+    runs the semantic focal and dice panels and PQ and mIoU too."""
     segment = bool(rows) and "train/main/seg" in rows[0]
+    panoptic = bool(rows) and "train/main/focal" in rows[0]
     panels = (*LOSS_PANELS, "seg") if segment else LOSS_PANELS
+    if panoptic:
+        panels = (*panels, "focal", "dice")
     fig, axes = plt.subplots(1, len(panels) + 1, figsize=(4.2 * (len(panels) + 1), 3.6), dpi=110)
     for ax, term in zip(axes[:-1], panels, strict=True):
         colors = iter(("tab:blue", "tab:orange", "tab:blue", "tab:orange"))
@@ -163,7 +167,12 @@ def results_figure(rows: Sequence[dict[str, str]]) -> Figure:
             label = (prefix or "box/") + key if segment else key
             if xs:
                 axes[-1].plot(xs, ys, style, marker="." if len(xs) < 30 else None, label=label)
-    axes[-1].set(title="validation AP (EMA model)", xlabel="epoch")
+    for key in ("PQ", "mIoU"):
+        xs, ys = _series(rows, key)
+        if xs:
+            axes[-1].plot(xs, ys, "-", lw=2.5, marker="." if len(xs) < 30 else None, label=key)
+    title = "validation PQ, mIoU, AP" if panoptic else "validation AP"
+    axes[-1].set(title=f"{title} (EMA model)", xlabel="epoch")
     for ax in axes:
         ax.grid(alpha=0.3)
         if ax.get_legend_handles_labels()[0]:

@@ -13,15 +13,17 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
+import numpy as np
 from torch import nn
 
 from yolov9.config import LossConfig
 from yolov9.data.coco_panoptic import default_stuff_names
 from yolov9.data.images import LetterboxInfo
+from yolov9.data.synthetic_world import make_world_scene
 from yolov9.loss import PanopticLoss
 from yolov9.models import YOLOv9
 from yolov9.ops.nms import Detections
-from yolov9.tasks.base import PostprocessOptions, box_criterion_args
+from yolov9.tasks.base import DemoSpec, PostprocessOptions, box_criterion_args
 from yolov9.tasks.panoptic.fusion import PanopticSegmentation, Segment, fuse
 from yolov9.tasks.panoptic.labels import PanopticLabels
 from yolov9.tasks.panoptic.semantic import semantic_map
@@ -45,6 +47,15 @@ SEMANTIC_OUTPUTS = ("semantic",)
 
 def _criterion(model: YOLOv9, loss: LossConfig) -> nn.Module:
     return PanopticLoss(model.num_classes, seg_gain=loss.seg, **box_criterion_args(model, loss))
+
+
+def _scene(
+    rng: np.random.Generator, size: tuple[int, int], max_radius: float
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """A generated world scene (the panoptic demo's) with its things' boxes and classes."""
+    image, _, _, things = make_world_scene(rng, size)
+    boxes = np.array([[*p.min(0), *(p.max(0) + 1)] for _, p in things], np.float32)
+    return image, boxes.reshape(-1, 4), np.array([c for c, _ in things], np.int64)
 
 
 def _panoptic(
@@ -91,5 +102,17 @@ PANOPTIC = dataclasses.replace(
     fitness="PQ",
     postprocess=_panoptic,
     beyond_vision_nms="mask coefficients and semantic logits",
-    demo=None,
+    # validation every 5th epoch: PQ, mIoU and box and mask AP of every image
+    demo=DemoSpec(
+        model="yolov9-t-pan",
+        imgsz=160,
+        epochs=30,
+        train_images=160,
+        val_images=40,
+        batch=16,
+        lr0=0.003,
+        val_every=5,
+        masks=True,
+        scene=_scene,
+    ),
 )

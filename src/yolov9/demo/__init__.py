@@ -26,65 +26,19 @@ from typing import Any
 
 import cv2
 import numpy as np
-import torch
 
 from yolov9.api import Detector, train
-from yolov9.data.synthetic import SHAPES, write_dataset
+from yolov9.data.synthetic import write_dataset
+from yolov9.demo.report import SCENE_CONF, scene_report
 from yolov9.errors import ConfigError
-from yolov9.ops.boxes import box_iou
 from yolov9.tasks.base import DemoSpec
 from yolov9.tasks.registry import TASKS, get_task
 
 log = logging.getLogger(__name__)
 
-SCENE_CONF = 0.5  # the new scene is drawn at a confidence a user would trust
-
 
 # what each task's demo runs (``Task.demo``: network, schedule, generated data, new scene)
 SETTINGS: dict[str, DemoSpec] = {n: t.demo for n, t in TASKS.items() if t.demo is not None}
-
-
-def scene_report(
-    boxes: np.ndarray, labels: np.ndarray, pred_boxes: Any, pred_labels: Any, pred_scores: Any
-) -> dict[str, Any]:
-    """What a picture shows against its truth: each true shape is *found* when a detection of
-    its class covers it (IoU > 0.5), *misnamed* when only a detection of another class does,
-    else *missed*; detections that cover no shape are *false*."""
-    pred_labels, pred_scores = np.asarray(pred_labels), np.asarray(pred_scores)
-    covers = (
-        box_iou(
-            torch.as_tensor(np.asarray(boxes, np.float32).reshape(-1, 4)),
-            torch.as_tensor(np.asarray(pred_boxes, np.float32).reshape(-1, 4)),
-        ).numpy()
-        > 0.5
-    )  # (shapes, detections)
-    used: set[int] = set()
-    found, misnamed, missed = [], [], []
-    for row, label in zip(covers, labels, strict=True):
-        same = [j for j in np.flatnonzero(row) if pred_labels[j] == label and j not in used]
-        other = [j for j in np.flatnonzero(row) if pred_labels[j] != label]
-        name = SHAPES[int(label)]
-        if same:
-            j = max(same, key=lambda k: pred_scores[k])
-            used.add(j)
-            found.append(f"{name} {pred_scores[j]:.2f}")
-        elif other:
-            used.update(other)
-            misnamed.append(f"{name} as {SHAPES[int(pred_labels[other[0]])]}")
-        else:
-            missed.append(name)
-    false = [
-        f"{SHAPES[int(pred_labels[j])]} {pred_scores[j]:.2f}"
-        for j in np.flatnonzero(~covers.any(0))
-        if j not in used
-    ]
-    return {
-        "shapes": len(boxes),
-        "found": found,
-        "misnamed": misnamed,
-        "missed": missed,
-        "false": false,
-    }
 
 
 def run_demo(
@@ -105,6 +59,10 @@ def run_demo(
     settings = spec.demo
     imgsz = imgsz or settings.imgsz
     epochs = epochs or settings.epochs
+    if spec.gives("panoptic"):  # things over stuff, scored by PQ
+        from yolov9.demo.panoptic import run_panoptic_demo
+
+        return run_panoptic_demo(out, settings, seed=seed, epochs=epochs, imgsz=imgsz)
     data = write_dataset(
         out / "data",
         splits={"train": settings.train_images, "val": settings.val_images},
