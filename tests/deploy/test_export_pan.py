@@ -80,3 +80,54 @@ def test_edge_exports_give_the_pytorch_panoptic_result(pan_weights: Path, fmt: s
     assert got.panoptic.labels.names == tuple(NAMES + STUFF)
     assert (got.semantic == want.semantic).mean() > 0.999
     assert (got.panoptic.ids == want.panoptic.ids).mean() > 0.999
+
+
+@pytest.fixture(scope="module")
+def pan_data(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """Generated COCO panoptic data and a panoptic checkpoint with its categories."""
+    from yolov9.data.synthetic_panoptic import STUFF as DATA_STUFF
+    from yolov9.data.synthetic_panoptic import THINGS, write_panoptic_dataset
+
+    root = tmp_path_factory.mktemp("pan-int8")
+    data = write_panoptic_dataset(root / "data", 6, size=(96, 128))
+    meta = {"imgsz": SIZE, "stuff_names": list(DATA_STUFF)}
+    model = panoptic_test_model(len(THINGS), len(DATA_STUFF))
+    return data, save_checkpoint(root / "pan.pt", model, list(THINGS), meta=meta)
+
+
+def _pq(weights: Path, data: Path, out: Path) -> dict:
+    report = Detector.from_pretrained(weights, imgsz=SIZE).val(str(data), out=str(out))
+    assert report.panoptic is not None
+    return report.report
+
+
+def test_val_of_an_onnx_export_gives_the_pytorch_pq(
+    pan_data: tuple[Path, Path], tmp_path: Path
+) -> None:
+    data, weights = pan_data
+    # a dynamic export sees the images as PyTorch does (a fixed one: square letterboxes)
+    onnx = export(weights, tmp_path / "onnx", ExportOptions(imgsz=SIZE, dynamic=True)).path
+    want, got = _pq(weights, data, tmp_path / "a"), _pq(onnx, data, tmp_path / "b")
+    assert got["panoptic"]["All"]["n"] == want["panoptic"]["All"]["n"]
+    assert want["panoptic"]["All"]["pq"] > 0
+    for group in ("All", "Things", "Stuff"):
+        assert got["panoptic"][group]["pq"] == pytest.approx(
+            want["panoptic"][group]["pq"], abs=2e-3
+        )
+    assert got["semantic"]["mIoU"] == pytest.approx(want["semantic"]["mIoU"], abs=2e-3)
+
+
+@pytest.mark.slow  # ~20 s: NNCF calibration and two panoptic validations
+def test_openvino_int8_reports_the_pq_change(pan_data: tuple[Path, Path], tmp_path: Path) -> None:
+    from tests.deploy.test_export import needs_nncf
+
+    if needs_nncf.args[0]:
+        pytest.skip(needs_nncf.kwargs["reason"])
+    data, weights = pan_data
+    opts = ExportOptions("openvino", SIZE, int8=True, data=str(data), calibration_images=6)
+    report = export(weights, tmp_path / "int8", opts)
+    assert report.metrics is not None
+    for key in ("PQ", "mIoU", "AP", "mask_AP"):
+        for precision in ("fp32", "int8"):
+            assert 0.0 <= report.metrics[f"{key}_{precision}"] <= 1.0
+    assert any(note.startswith("INT8 (performance): PQ ") for note in report.notes)

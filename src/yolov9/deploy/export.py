@@ -211,14 +211,17 @@ def int8_notes(metrics: dict[str, Any], opts: ExportOptions) -> list[str]:
     segmentation models) dropped too much."""
     notes = []
     label = opts.int8_preset if opts.format == "openvino" else f"{opts.format}, static"
-    if "AP_int8" in metrics:
-        masks = ""
-        if "mask_AP_int8" in metrics:
-            masks = f", mask AP {metrics['mask_AP_fp32']:.4f} -> {metrics['mask_AP_int8']:.4f}"
-        notes.append(
-            f"INT8 ({label}): AP {metrics['AP_fp32']:.4f} -> {metrics['AP_int8']:.4f}"
-            f"{masks} on {metrics['val_images']} validation images"
+    shown = [
+        (key, name)
+        for key, name in (("PQ", "PQ"), ("mIoU", "mIoU"), ("AP", "AP"), ("mask_AP", "mask AP"))
+        if f"{key}_int8" in metrics
+    ]
+    if shown:
+        changes = ", ".join(
+            f"{name} {metrics[f'{key}_fp32']:.4f} -> {metrics[f'{key}_int8']:.4f}"
+            for key, name in shown
         )
+        notes.append(f"INT8 ({label}): {changes} on {metrics['val_images']} validation images")
     else:
         notes.append(f"INT8 ({label}): calibrated only, AP not checked")
     if metrics["float_convolutions"]:
@@ -238,7 +241,7 @@ def int8_notes(metrics: dict[str, Any], opts: ExportOptions) -> list[str]:
         else:
             notes.append(f"INT8 {int8_ms:.1f} ms, bf16 {bf16_ms:.1f} ms on this CPU (batch 1)")
     limit = INT8_DROP_WARN if opts.int8_max_drop is None else opts.int8_max_drop
-    key = "mask_AP" if "mask_AP_int8" in metrics else "AP"
+    key = next(k for k in ("PQ", "mIoU", "mask_AP", "AP") if f"{k}_int8" in metrics or k == "AP")
     if f"{key}_int8" in metrics and metrics[f"{key}_fp32"] - metrics[f"{key}_int8"] > limit:
         hint = (
             "try --int8-preset mixed (slower, usually closer to fp32) or "

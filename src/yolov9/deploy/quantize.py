@@ -2,7 +2,8 @@
 
 Segmentation models are quantised the same way (the mask coefficients and prototypes come
 out of convolutions like the boxes' logits); they are checked by box and mask AP, and
-accuracy control keeps their mask AP within the limit.
+accuracy control keeps their mask AP within the limit. Panoptic models are calibrated on their
+panoptic (or semantic) data and checked by PQ, mIoU, box and mask AP (no accuracy control).
 """
 
 from __future__ import annotations
@@ -18,9 +19,13 @@ import numpy as np
 from yolov9.checkpoints import LoadedWeights
 from yolov9.data.dataset import DetectionDataset, load_dataset
 from yolov9.data.images import letterbox
+from yolov9.data.labels import ImageLabels
 from yolov9.data.loader import load_resized
+from yolov9.data.panoptic_formats import SemanticSet
+from yolov9.data.panoptic_training import PanopticTraining, panoptic_training_split
 from yolov9.deploy.graph import ExportOptions
 from yolov9.engine.evaluator import EvalResult, Evaluator, require_masks
+from yolov9.engine.panoptic_val import evaluate_panoptic_model, evaluate_semantic_model
 from yolov9.errors import ConfigError, DataError
 from yolov9.inference.backends import InferenceBackend
 from yolov9.inference.exported import OpenVinoBackend
@@ -87,12 +92,12 @@ def calibration_images(data: str, imgsz: int, count: int) -> list[np.ndarray]:
     """Up to ``count`` training images (val if there is no train split), letterboxed to a
     square ``imgsz``, as (1, 3, s, s) float32 arrays in [0, 1]."""
     try:
-        ds = load_dataset(data, "train")
+        records = _records(data, "train")
     except DataError:
-        ds = load_dataset(data, "val")
-    step = max(len(ds) // count, 1)
+        records = _records(data, "val")
+    step = max(len(records) // count, 1)
     out = []
-    for record in ds.records[::step][:count]:
+    for record in records[::step][:count]:
         try:
             out.append(_network_input(record.path, imgsz))
         except DataError:
@@ -102,9 +107,29 @@ def calibration_images(data: str, imgsz: int, count: int) -> list[np.ndarray]:
     return out
 
 
-def validation_split(data: str, loaded: LoadedWeights) -> DetectionDataset:
+def _records(data: str, split: str) -> list[ImageLabels]:
+    """The images of a split, panoptic and semantic data included."""
+    panoptic = panoptic_training_split(data, split)
+    return (panoptic.dataset if panoptic is not None else load_dataset(data, split)).records
+
+
+def validation_split(data: str, loaded: LoadedWeights) -> DetectionDataset | PanopticTraining:
     """The split that scores fp32 against INT8; it must have the model's classes (and, for
-    a segmentation model, masks: checked now, not after the calibration)."""
+    a segmentation model, masks; for a panoptic model, panoptic or semantic labels: checked
+    now, not after the calibration)."""
+    if get_task(loaded.model.task).gives("semantic"):
+        panoptic = panoptic_training_split(data, "val")
+        if panoptic is None:
+            raise DataError(
+                f"{data} has no panoptic or semantic labels: a panoptic model's INT8 check "
+                "scores PQ and mIoU (give panoptic data, or --no-int8-check)"
+            )
+        if panoptic.dataset.names != loaded.names:
+            raise DataError(
+                f"the model's classes {loaded.names[:5]} are not those of {data} "
+                f"{panoptic.dataset.names[:5]}: INT8 PQ cannot be checked on it"
+            )
+        return panoptic
     val = load_dataset(data, "val")
     if len(val.names) != len(loaded.names):
         raise DataError(
@@ -121,11 +146,41 @@ def task_ap(result: EvalResult) -> float:
     return (result.mask_metrics or result.metrics).AP
 
 
+def pq_change(
+    val: PanopticTraining, imgsz: int, fp32: InferenceBackend, int8: InferenceBackend
+) -> dict[str, Any]:
+    """PQ, mIoU, box and mask AP of a float panoptic model and its INT8 version (mIoU alone
+    on label maps), as ``PQ_fp32``, ``PQ_int8``, ... ``mask_AP_int8``."""
+    metrics: dict[str, Any] = {"val_images": len(val.dataset)}
+    for precision, backend in (("fp32", fp32), ("int8", int8)):
+        if isinstance(val.truth, SemanticSet):
+            report = evaluate_semantic_model(val.truth, backend, imgsz=imgsz, progress=False)
+        else:
+            report = evaluate_panoptic_model(val.truth, backend, imgsz=imgsz, progress=False)
+        if report.panoptic is not None:
+            metrics[f"PQ_{precision}"] = float(report.panoptic.groups["All"]["pq"])
+        if report.semantic is not None:
+            metrics[f"mIoU_{precision}"] = float(report.semantic["mIoU"])
+        if report.boxes is not None:
+            metrics[f"AP_{precision}"] = report.boxes.AP
+            metrics[f"AP50_{precision}"] = report.boxes.AP50
+        if report.masks is not None:
+            metrics[f"mask_AP_{precision}"] = report.masks.AP
+            metrics[f"mask_AP50_{precision}"] = report.masks.AP50
+    return metrics
+
+
 def ap_change(
-    val: DetectionDataset, imgsz: int, fp32: InferenceBackend, int8: InferenceBackend
+    val: DetectionDataset | PanopticTraining,
+    imgsz: int,
+    fp32: InferenceBackend,
+    int8: InferenceBackend,
 ) -> dict[str, Any]:
     """AP and AP50 of a float model and its INT8 version on ``val`` (box, and mask for
-    segmentation models), as ``AP_fp32``, ``AP_int8``, ... ``mask_AP_int8``."""
+    segmentation models), as ``AP_fp32``, ``AP_int8``, ... ``mask_AP_int8``; PQ and mIoU too
+    for panoptic models (:func:`pq_change`)."""
+    if isinstance(val, PanopticTraining):
+        return pq_change(val, imgsz, fp32, int8)
     evaluator = Evaluator(val, imgsz=imgsz, batch_size=1, progress=False)
     results = {"fp32": evaluator.run(fp32), "int8": evaluator.run(int8)}
     metrics: dict[str, Any] = {"val_images": len(val)}
@@ -173,6 +228,11 @@ def quantize_openvino(
     }
     if opts.int8_max_drop is None or val is None:
         quantized = nncf.quantize(model, nncf.Dataset(images), **settings)
+    elif isinstance(val, PanopticTraining):
+        raise ConfigError(
+            "--int8-max-drop (accuracy control) is not available for panoptic models yet: "
+            "export without it (the PQ change is still reported)"
+        )
     else:
         quantized = _with_accuracy_control(model, images, val, xml, opts, settings)
     # a new folder: the fp32 model's weights are memory-mapped and must not be overwritten
