@@ -51,7 +51,9 @@ def run_one(model: str, data: Path, out: Path, seed: int, epochs: int) -> dict[s
         str(data), device="cpu", out=str(out / "val"), exist_ok=True
     )
     pan = report.panoptic
-    assert pan is not None and pan.panoptic is not None and pan.semantic is not None
+    assert pan is not None
+    assert pan.panoptic is not None
+    assert pan.semantic is not None
     groups = pan.panoptic.groups
     times = [r["time"] for r in result.history if "time" in r]
     return {
