@@ -2,6 +2,8 @@
 
     python benchmarks/bench_train_speed.py                  # detection: yolov9-t, coco128, b8
     python benchmarks/bench_train_speed.py --task segment   # yolov9-c-seg, generated, b4
+    python benchmarks/bench_train_speed.py --task panoptic --variants ours ours-fp32 ours-pgi \
+        reference                                           # gelan-c-pan, generated, b4
     python benchmarks/bench_train_speed.py --task segment --rounds 1 --iters 3 --warmup 1 \\
         --train 16 --out /tmp/seg_speed_smoke               # a smoke run
 
@@ -14,7 +16,12 @@ with ``models/detect/yolov9-t.yaml``), batch 8, on coco128 from ``../shared/data
 with the dual segmentation head), batch 4, on ``--train`` (64) + 8 generated images at 320 px,
 4 shape classes with exact polygon masks on crops of the COCO photos in ``../shared/data``
 (``yolov9.data.synthetic.write_dataset(..., masks=True)``). Both trainers read the same
-``data.yaml``.
+``data.yaml``. For ``--task panoptic``: GELAN-C panoptic (ours ``gelan-c-pan``, the
+reference's single-head ``panoptic/train.py`` with ``models/panoptic/gelan-c-pan.yaml``: its
+dual graph does not build), batch 4, on the panoptic demo's generated world in the authors'
+format (things over stuff, laid out as their COCO model: 80 + 93 channels), one YAML each
+(ours names the stuff split, theirs finds ``stuff/`` beside ``images/``); variant ``ours-pgi``
+trains ``yolov9-c-pan`` (what PGI costs).
 
 Variants (``--variants``), each trained from scratch in its own fresh process:
   * ``ours``: ``yolov9.api.train(model="yolov9-c-seg", ...)`` with our default precision
@@ -172,7 +179,40 @@ def worker(args: argparse.Namespace) -> None:
 TASKS = {
     "detect": ("yolov9-t", "train_dual.py", "models/detect/yolov9-t.yaml", 8),
     "segment": ("yolov9-c-seg", "segment/train_dual.py", "models/segment/yolov9-c-dseg.yaml", 4),
+    # the single-head trainer: the reference's dual panoptic graph does not build
+    "panoptic": ("gelan-c-pan", "panoptic/train.py", "models/panoptic/gelan-c-pan.yaml", 4),
 }
+PGI_PANOPTIC = "yolov9-c-pan"  # variant ours-pgi: what PGI costs on top of gelan-c-pan
+
+
+def make_panoptic_dataset(root: Path, n_train: int, imgsz: int, seed: int) -> tuple[Path, Path]:
+    """The panoptic demo's generated world in the authors' format, laid out as the authors'
+    COCO model (80 thing channels, then 93 stuff): things keep classes 0-2, stuff moves to
+    80 + its index. Returns (our data YAML, the reference's data YAML)."""
+    import yaml
+
+    from yolov9.data.coco80 import COCO80_NAMES
+    from yolov9.data.coco_panoptic import COCO_STUFF
+    from yolov9.data.synthetic_world import THINGS, write_world
+
+    if not (root / "ours.yaml").is_file():
+        write_world(root, {"train": n_train, "val": 8}, (imgsz, imgsz), seed=seed)
+        for stuff_file in (root / "stuff").rglob("*.txt"):
+            lines = []
+            for line in stuff_file.read_text().splitlines():
+                cls, _, rest = line.partition(" ")
+                c = int(cls)
+                lines.append(f"{c if c < len(THINGS) else 80 + c - len(THINGS)} {rest}")
+            stuff_file.write_text("\n".join(lines) + "\n")
+        names = list(COCO80_NAMES)
+        stuff = [name for _, name, _ in COCO_STUFF]
+        ours = {"path": str(root), "names": names, "stuff_names": stuff}
+        ours |= {s: {"images": f"images/{s}", "stuff": f"stuff/{s}"} for s in ("train", "val")}
+        (root / "ours.yaml").write_text(yaml.safe_dump(ours, sort_keys=False))
+        ref = {"path": str(root), "train": "images/train", "val": "images/val", "nc": 80}
+        ref["names"] = dict(enumerate(names))
+        (root / "reference.yaml").write_text(yaml.safe_dump(ref, sort_keys=False))
+    return root / "ours.yaml", root / "reference.yaml"
 
 
 def make_dataset(root: Path, n_train: int, imgsz: int, seed: int) -> Path:
@@ -226,7 +266,9 @@ def run_sampled(cmd: list[str], env: dict[str, str], log: Path) -> tuple[int, fl
     return code, peak[0]
 
 
-def command(variant: str, args: argparse.Namespace, data: Path, tmp: Path, result: Path) -> list:
+def command(
+    variant: str, args: argparse.Namespace, data: Path, tmp: Path, result: Path, ref_data: Path
+) -> list:
     if variant == "reference":
         wrapper = tmp / "ref_timed_train.py"
         wrapper.write_text(REF_WRAPPER)
@@ -245,7 +287,7 @@ def command(variant: str, args: argparse.Namespace, data: Path, tmp: Path, resul
             "--hyp",
             "data/hyps/hyp.scratch-high.yaml",
             "--data",
-            str(data),
+            str(ref_data),
             "--img",
             str(args.imgsz),
             "--batch-size",
@@ -272,7 +314,7 @@ def command(variant: str, args: argparse.Namespace, data: Path, tmp: Path, resul
         "--result",
         str(result),
         "--model",
-        args.model,
+        PGI_PANOPTIC if variant == "ours-pgi" else args.model,
         "--data",
         str(data),
         "--imgsz",
@@ -327,9 +369,13 @@ def main() -> None:
     args.batch = args.batch or TASKS[args.task][3]
     tmp = Path(args.out or tempfile.mkdtemp(prefix="bench_train_speed_")).resolve()
     tmp.mkdir(parents=True, exist_ok=True)
+    ref_data = None
     if args.task == "detect":
         data = coco128(tmp)
         args.train = 128
+    elif args.task == "panoptic":
+        folder = tmp / f"pan-data-{args.train}-{args.imgsz}px-seed{args.seed}"
+        data, ref_data = make_panoptic_dataset(folder, args.train, args.imgsz, args.seed)
     else:
         data = make_dataset(
             tmp / f"data-{args.train}-{args.imgsz}px-seed{args.seed}",
@@ -369,7 +415,7 @@ def main() -> None:
         for variant in args.variants:
             result = tmp / f"result-{variant}-{r}.json"
             log = tmp / f"log-{variant}-{r}.txt"
-            cmd = command(variant, args, data, tmp, result)
+            cmd = command(variant, args, data, tmp, result, ref_data or data)
             start = time.time()
             code, tree = run_sampled(cmd, env, log)
             row = results[variant]

@@ -141,3 +141,23 @@ def test_world_formats_agree(world: dict[str, PanopticTraining], tmp_path: Path)
         assert from_png is not None
         assert from_map is not None
         assert (from_png == from_map).mean() > 0.995
+
+
+def test_coco_panoptic_things_are_read_once_then_cached(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from yolov9.data.panoptic import PanopticSet
+
+    data = write_world(tmp_path, {"train": 3}, (64, 96))["coco-panoptic"]
+    first = panoptic_training_split(data, "train")
+    reads = []
+    monkeypatch.setattr(PanopticSet, "read_ids", lambda self, image: reads.append(image))
+    again = panoptic_training_split(data, "train")
+    assert first is not None
+    assert again is not None
+    assert not reads  # no PNG decoded: the things came from the cache
+    for a, b in zip(first.dataset.records, again.dataset.records, strict=True):
+        assert (a.path, a.width, a.height, a.image_id) == (b.path, b.width, b.height, b.image_id)
+        np.testing.assert_array_equal(a.boxes, b.boxes)
+        np.testing.assert_array_equal(a.classes, b.classes)
+        assert a.segmentations == b.segmentations

@@ -19,7 +19,14 @@ from typing import Any
 
 import numpy as np
 
-from yolov9.data.labels import ImageLabels, Issue, LabelIssue, LabelReport
+from yolov9.data.labels import (
+    ImageLabels,
+    Issue,
+    LabelIssue,
+    LabelReport,
+    pack_segmentations,
+    unpack_segmentations,
+)
 from yolov9.utils.paths import cache_dir
 
 log = logging.getLogger(__name__)
@@ -159,3 +166,26 @@ def _records(arrays: dict[str, np.ndarray]) -> list[ImageLabels]:
         )
         box_start += int(n)
     return records
+
+
+def masks_path(cache_file: Path) -> Path:
+    """Where the exact masks of a label cache's records are kept."""
+    return cache_file.with_name(cache_file.name.removesuffix(".npz") + ".masks.npz")
+
+
+def save_masks(path: Path, records: list[ImageLabels]) -> None:
+    """The records' segmentations beside the label cache (which keeps only ``segments``)."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp.npz")
+    np.savez(tmp, **pack_segmentations(records))
+    os.replace(tmp, path)
+
+
+def load_masks(path: Path, records: list[ImageLabels]) -> bool:
+    """Fill the records' segmentations from ``path``; False if it is missing or stale."""
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            unpack_segmentations({k: z[k] for k in z.files}, records)
+    except (*UNREADABLE, StopIteration) as e:
+        log.debug("ignoring mask cache %s (%s)", path, e)
+        return False
+    return True

@@ -20,12 +20,10 @@ layout (``images/`` + ``labels/``) or a COCO layout (``annotations/*.json`` + ``
 from __future__ import annotations
 
 import logging
-import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import yaml
 
 from yolov9.data import cache
@@ -42,8 +40,6 @@ from yolov9.data.images import IMAGE_SUFFIXES
 from yolov9.data.labels import (
     ImageLabels,
     LabelReport,
-    pack_segmentations,
-    unpack_segmentations,
 )
 from yolov9.errors import ConfigError, DataError
 
@@ -183,28 +179,6 @@ def _voc_masks_dir(root: Path, spec: dict, images: Path, source: str) -> Path | 
     return default if default.is_dir() else None
 
 
-def _masks_cache(cache_file: Path) -> Path:
-    return cache_file.with_name(cache_file.name.removesuffix(".npz") + ".masks.npz")
-
-
-def _save_masks(path: Path, records: list[ImageLabels]) -> None:
-    """The records' segmentations beside the label cache (which keeps only ``segments``)."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp.npz")
-    np.savez(tmp, **pack_segmentations(records))
-    os.replace(tmp, path)
-
-
-def _load_masks(path: Path, records: list[ImageLabels]) -> bool:
-    """Fill the records' segmentations from ``path``; False if it is missing or stale."""
-    try:
-        with np.load(path, allow_pickle=False) as z:
-            unpack_segmentations({k: z[k] for k in z.files}, records)
-    except (*cache.UNREADABLE, StopIteration) as e:
-        log.debug("ignoring mask cache %s (%s)", path, e)
-        return False
-    return True
-
-
 def read_description(data: str | Path) -> tuple[dict[str, Any], Path, str]:
     """(description dict, root folder, source name) for a YAML, a COCO JSON or a folder."""
     path = Path(data).expanduser()
@@ -300,7 +274,7 @@ def load_dataset(
     key = cache.fingerprint(inputs, {**settings, "root": str(root.resolve()), "split": split})
     cache_file = cache.cache_root() / f"{key[:32]}.npz"
     cached = cache.load(cache_file) if use_cache and cache_file.is_file() else None
-    if cached is not None and not _load_masks(_masks_cache(cache_file), cached[0]):
+    if cached is not None and not cache.load_masks(cache.masks_path(cache_file), cached[0]):
         cached = None
     if cached is not None:
         records, issues, meta = cached
@@ -312,7 +286,7 @@ def load_dataset(
         if use_cache:
             try:
                 cache.save(cache_file, records, report, {"names": names_out, "category_ids": ids})
-                _save_masks(_masks_cache(cache_file), records)
+                cache.save_masks(cache.masks_path(cache_file), records)
             except OSError as e:
                 log.warning("could not write the label cache %s (%s)", cache_file, e)
     report.images = len(records)

@@ -13,12 +13,14 @@ built at the end (:func:`semantic_sample`).
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from pathlib import Path
 
 import cv2
 import numpy as np
 
+from yolov9.data import cache
 from yolov9.data.dataset import DetectionDataset
 from yolov9.data.images import read_image
 from yolov9.data.labels import ImageLabels, LabelReport, image_size, training_polygons
@@ -32,6 +34,8 @@ from yolov9.data.panoptic_formats import (
 from yolov9.data.polygons import semantic_target
 from yolov9.data.transforms import VOID, Labels
 from yolov9.errors import DataError
+
+log = logging.getLogger(__name__)
 
 
 class SemanticSource:
@@ -113,17 +117,23 @@ def _report(split: str, records: list[ImageLabels]) -> LabelReport:
     return LabelReport(split=split, images=len(records), boxes=boxes, masks=masks)
 
 
-def _from_coco(panset: PanopticSet, split: str) -> PanopticTraining:
-    isthing = panset.isthing
-    things = [i for i, t in enumerate(isthing) if t]
-    stuff = [i for i, t in enumerate(isthing) if not t]
-    channel = np.empty(len(isthing), np.int64)
-    channel[things + stuff] = np.arange(len(isthing))  # things first, then stuff
-    index = panset.category_index
-    records, pngs, luts = [], [], []
-    for number, image in enumerate(panset.images):
+def _thing_records(panset: PanopticSet, channel: np.ndarray) -> list[ImageLabels]:
+    """Each image's things as instance labels, from its PNG (every PNG read and checked
+    against the JSON), cached as the instance formats' labels are (:mod:`.cache`: any
+    change to the JSON or a PNG reads them again)."""
+    for image in panset.images:
         if image.image is None:
             raise DataError(f"{panset.json_path}: image {image.file_name} not found")
+    inputs = [panset.json_path, *(image.png for image in panset.images)]
+    inputs += [Path(str(image.image)) for image in panset.images]
+    key = cache.fingerprint(inputs, {"panoptic_things": 1, "channels": channel.tolist()})
+    cache_file = cache.cache_root() / f"{key[:32]}.npz"
+    cached = cache.load(cache_file) if cache_file.is_file() else None
+    if cached is not None and cache.load_masks(cache.masks_path(cache_file), cached[0]):
+        log.debug("panoptic things from cache %s", cache_file)
+        return cached[0]
+    records = []
+    for number, image in enumerate(panset.images):
         ids = panset.read_ids(image)
         truth = panset.instance_truth(ids, image)
         segmentations = list(truth.rles)
@@ -141,6 +151,24 @@ def _from_coco(panset: PanopticSet, split: str) -> PanopticTraining:
                 segmentations=segmentations,
             )
         )
+    try:
+        cache.save(cache_file, records, LabelReport(), {})
+        cache.save_masks(cache.masks_path(cache_file), records)
+    except OSError as e:
+        log.warning("could not write the label cache %s (%s)", cache_file, e)
+    return records
+
+
+def _from_coco(panset: PanopticSet, split: str) -> PanopticTraining:
+    isthing = panset.isthing
+    things = [i for i, t in enumerate(isthing) if t]
+    stuff = [i for i, t in enumerate(isthing) if not t]
+    channel = np.empty(len(isthing), np.int64)
+    channel[things + stuff] = np.arange(len(isthing))  # things first, then stuff
+    index = panset.category_index
+    records = _thing_records(panset, channel)
+    pngs, luts = [], []
+    for image in panset.images:
         keys = np.array([0] + [int(s["id"]) for s in image.segments], np.int64)
         values = np.array(
             [VOID] + [channel[index[int(s["category_id"])]] for s in image.segments], np.int64

@@ -106,6 +106,7 @@ def resume_config(
     for text in overrides:  # as on a fresh run: config keys only, no flag names
         cfg = cfg.with_values(parse_override(text), explicit=True, flags=False)
     state["names"] = list(meta["names"])
+    state["stuff_names"] = list(meta.get("stuff_names") or [])
     for key in FIXED_ON_RESUME:
         old, new = _setting(saved, key), _setting(cfg, key)
         if old != new:
@@ -144,10 +145,16 @@ def _run(
             check_semantic_labels(data, cfg.model.name)
         if task.needs("masks"):
             check_training_masks(data)
-        if state is not None and data.names != state["names"]:
+        stuff = data.stuff_names if task.gives("semantic") else []
+        if state is not None and (
+            data.names != state["names"] or stuff != state.get("stuff_names", [])
+        ):
+            what, ours, theirs = "classes", data.names, state["names"]
+            if data.names == state["names"]:
+                what, ours, theirs = "stuff classes", stuff, state.get("stuff_names", [])
             raise ConfigError(
-                f"{cfg.data.data} has the classes {data.names[:5]}..., the run to resume "
-                f"{state['names'][:5]}... ({len(data.names)} against {len(state['names'])}); "
+                f"{cfg.data.data} has the {what} {ours[:5]}..., the run to resume "
+                f"{theirs[:5]}... ({len(ours)} against {len(theirs)}); "
                 "start a new run with --weights to train on other classes"
             )
         if state is None:
