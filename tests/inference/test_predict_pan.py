@@ -151,3 +151,17 @@ def test_tiles_are_refused_for_panoptic_models(pan_ckpt: Path) -> None:
     detector = Detector.from_pretrained(pan_ckpt, imgsz=128)
     with pytest.raises(ConfigError, match="tiles do not apply to panoptic models yet"):
         detector.predict(_image((112, 160), 0), tile=64)
+
+
+def test_a_model_trained_on_label_maps_draws_its_semantic_map(tmp_path: Path) -> None:
+    """No stuff channels (every class a thing, none detected): the panoptic segmentation is
+    void, so the picture shows the semantic map's classes as named regions instead."""
+    model = panoptic_test_model(things=5, stuff=0)
+    ckpt = save_checkpoint(tmp_path / "sem.pt", model, ["a", "b", "sky", "grass", "road"])
+    image = _image((112, 160), 0)
+    result = Detector.from_pretrained(ckpt, imgsz=128).predict(image, conf=0.99)[0]
+    assert result.semantic is not None
+    regions, names, _ = result._stuff_regions()
+    assert len(names) == len(np.unique(result.semantic)) > 1
+    assert regions.min() >= 1  # every pixel in a region
+    assert (result.plot() != image).mean() > 0.5

@@ -139,9 +139,16 @@ class Result:
         )
 
     def _stuff_regions(self) -> tuple[np.ndarray, list[str], list[int]]:
-        """The panoptic stuff segments as a region map (0: none, i: the i-th name)."""
+        """The panoptic stuff segments as a region map (0: none, i: the i-th name). A model
+        without stuff channels (trained on semantic label maps alone) has none: its semantic
+        map is drawn instead, every class present a region."""
         assert self.panoptic is not None
         pan = self.panoptic
+        if pan.labels.num_things == len(pan.labels.names) and self.semantic is not None:
+            present = np.unique(self.semantic).tolist()
+            lut = np.zeros(int(max(present, default=0)) + 1, np.int32)
+            lut[present] = np.arange(1, len(present) + 1)
+            return lut[self.semantic], [pan.labels.names[c] for c in present], present
         stuff = [s for s in pan.segments if not s.isthing]
         lut = np.zeros(int(pan.ids.max(initial=0)) + 1, np.int32)
         for i, s in enumerate(stuff, start=1):
