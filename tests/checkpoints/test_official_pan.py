@@ -16,6 +16,7 @@ import torch.nn.functional as F
 from yolov9.checkpoints import load_weights, save_checkpoint
 from yolov9.config import LossConfig
 from yolov9.errors import ConfigError
+from yolov9.loss import PanopticLoss
 from yolov9.models import SPECS, HeadKind, YOLOv9, build_model, list_models
 from yolov9.ops import box_xyxy_to_xywh
 from yolov9.tasks.panoptic import PanopticLabels, semantic_map
@@ -89,12 +90,13 @@ def test_parity_gelan_c_pan(shared: Path, pan_checkpoint: Path, tmp_path: Path) 
         assert torch.equal(again(x).main.semantic, out.semantic)
 
 
-def test_panoptic_names_and_the_refusal_to_train() -> None:
+def test_panoptic_names_and_criteria() -> None:
     assert "gelan-t-pan" in list_models("panoptic")
     for name in ("gelan-t-pan", "yolov9-t-pan"):
         model = build_model(name, 2, stuff_classes=3)
-        with pytest.raises(ConfigError, match=f"training {name} is not supported yet"):
-            get_task(model.task).criterion(model, LossConfig())
+        criterion = get_task(model.task).criterion(model, LossConfig())
+        assert isinstance(criterion, PanopticLoss)
+        assert criterion.terms == ("box", "seg", "cls", "dfl", "focal", "dice")
     with pytest.raises(ConfigError, match="the authors' Panoptic head has no PGI form"):
         YOLOv9(SPECS["t"], 2, with_aux=True, head=HeadKind("panoptic", stuff_classes=3))
 
