@@ -131,3 +131,22 @@ def test_openvino_int8_reports_the_pq_change(pan_data: tuple[Path, Path], tmp_pa
         for precision in ("fp32", "int8"):
             assert 0.0 <= report.metrics[f"{key}_{precision}"] <= 1.0
     assert any(note.startswith("INT8 (performance): PQ ") for note in report.notes)
+
+
+@pytest.mark.slow  # ~60 s: PQ of the validation split per layer group tried
+def test_int8_accuracy_control_keeps_pq(
+    pan_data: tuple[Path, Path], tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    from tests.deploy.test_export import needs_nncf
+
+    if needs_nncf.args[0]:
+        pytest.skip(needs_nncf.kwargs["reason"])
+    data, weights = pan_data
+    opts = ExportOptions(
+        "openvino", SIZE, int8=True, data=str(data), calibration_images=6, int8_max_drop=0.01
+    )
+    with caplog.at_level("INFO"):
+        report = export(weights, tmp_path / "int8", opts)
+    assert "accuracy control on 6 validation images, max PQ drop 0.01" in caplog.text
+    assert report.metrics is not None
+    assert report.metrics["PQ_fp32"] - report.metrics["PQ_int8"] <= 0.01 + 1e-9

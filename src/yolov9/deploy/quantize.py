@@ -3,7 +3,8 @@
 Segmentation models are quantised the same way (the mask coefficients and prototypes come
 out of convolutions like the boxes' logits); they are checked by box and mask AP, and
 accuracy control keeps their mask AP within the limit. Panoptic models are calibrated on their
-panoptic (or semantic) data and checked by PQ, mIoU, box and mask AP (no accuracy control).
+panoptic (or semantic) data, checked by PQ, mIoU, box and mask AP, and accuracy control keeps
+their PQ (mIoU on label maps) within the limit.
 """
 
 from __future__ import annotations
@@ -228,11 +229,6 @@ def quantize_openvino(
     }
     if opts.int8_max_drop is None or val is None:
         quantized = nncf.quantize(model, nncf.Dataset(images), **settings)
-    elif isinstance(val, PanopticTraining):
-        raise ConfigError(
-            "--int8-max-drop (accuracy control) is not available for panoptic models yet: "
-            "export without it (the PQ change is still reported)"
-        )
     else:
         quantized = _with_accuracy_control(model, images, val, xml, opts, settings)
     # a new folder: the fp32 model's weights are memory-mapped and must not be overwritten
@@ -321,10 +317,27 @@ def _float_convolutions(model: Any) -> list[str]:
     ]
 
 
+def _panoptic_score(
+    val: PanopticTraining, indices: Any, backend: InferenceBackend, imgsz: int
+) -> float:
+    """PQ (mIoU on label maps) of ``backend`` on the images ``indices`` of ``val``."""
+    chosen = list(indices)
+    truth = val.truth
+    if isinstance(truth, SemanticSet):
+        images = [truth.images[i] for i in chosen]
+        labels = [truth.labels[i] for i in chosen]
+        subset = dataclasses.replace(truth, images=images, labels=labels)
+        report = evaluate_semantic_model(subset, backend, imgsz=imgsz, progress=False)
+        return float(report.semantic["mIoU"]) if report.semantic is not None else 0.0
+    panset = dataclasses.replace(truth, images=[truth.images[i] for i in chosen])
+    report = evaluate_panoptic_model(panset, backend, imgsz=imgsz, progress=False)
+    return float(report.panoptic.groups["All"]["pq"]) if report.panoptic is not None else 0.0
+
+
 def _with_accuracy_control(
     model: Any,
     images: list[np.ndarray],
-    val: DetectionDataset,
+    val: DetectionDataset | PanopticTraining,
     xml: Path,
     opts: ExportOptions,
     settings: dict[str, Any],
@@ -332,27 +345,34 @@ def _with_accuracy_control(
     """NNCF's accuracy-controlled quantisation: quantise, then return the most sensitive
     operations to float, one group at a time, until the AP on ``val`` is within
     ``opts.int8_max_drop`` of the fp32 model's (or nothing is left to try); mask AP for
-    segmentation models."""
+    segmentation models, PQ for panoptic models (mIoU on label maps)."""
     import nncf
 
     backend = OpenVinoBackend(xml)
+    records = val.dataset.records if isinstance(val, PanopticTraining) else val.records
 
     def ap_on(compiled: Any, indices: Any) -> tuple[float, None]:
-        subset = dataclasses.replace(val, records=[val.records[i] for i in indices])
-        evaluator = Evaluator(subset, imgsz=opts.imgsz, batch_size=1, progress=False)
-        ap = task_ap(evaluator.run(backend.with_compiled(compiled)))
+        candidate = backend.with_compiled(compiled)
+        if isinstance(val, PanopticTraining):
+            ap = _panoptic_score(val, indices, candidate, opts.imgsz)
+        else:
+            subset = dataclasses.replace(val, records=[val.records[i] for i in indices])
+            evaluator = Evaluator(subset, imgsz=opts.imgsz, batch_size=1, progress=False)
+            ap = task_ap(evaluator.run(candidate))
         return (0.0 if math.isnan(ap) or ap < 0 else ap), None
 
+    metric = "PQ" if isinstance(val, PanopticTraining) else "AP"
     log.info(
-        "INT8: accuracy control on %d validation images, max AP drop %g",
-        len(val),
+        "INT8: accuracy control on %d validation images, max %s drop %g",
+        len(records),
+        metric,
         opts.int8_max_drop,
     )
     return nncf.quantize_with_accuracy_control(
         model,
         nncf.Dataset(images),
         nncf.Dataset(
-            list(range(len(val))), lambda i: _network_input(val.records[i].path, opts.imgsz)
+            list(range(len(records))), lambda i: _network_input(records[i].path, opts.imgsz)
         ),
         ap_on,
         max_drop=opts.int8_max_drop,
