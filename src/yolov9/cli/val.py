@@ -69,6 +69,14 @@ def run(args: argparse.Namespace) -> int:
         **tile_values(args),
     )
     report = validate(args.data, args.weights, predictions=args.predictions, opts=opts)
+    if report.captions is not None:
+        from yolov9.engine.caption_val import caption_summary
+
+        print(caption_summary(report.captions, report.report["images"]))
+        if args.json:
+            write_json(args.json, report.report)
+        log.info("results in %s", report.run_dir)
+        return 0
     if report.panoptic is not None:
         print(report.panoptic.summary())
         if args.save_predictions:

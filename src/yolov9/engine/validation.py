@@ -10,9 +10,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from yolov9.data.captions import CaptionSet, caption_split
 from yolov9.data.dataset import DetectionDataset, load_dataset
 from yolov9.data.panoptic import PanopticSet
 from yolov9.data.panoptic_formats import SemanticSet, panoptic_split
+from yolov9.engine.caption_val import score_caption_file
 from yolov9.engine.evaluator import EvalResult, Evaluator, save_plots, score_predictions
 from yolov9.engine.panoptic_val import (
     PANOPTIC_IOU,
@@ -25,6 +27,7 @@ from yolov9.errors import DataError
 from yolov9.inference.backends import InferenceBackend
 from yolov9.inference.loader import load_backend
 from yolov9.inference.tiles import TILE_KEYS, tile_options
+from yolov9.metrics.caption import CaptionScores
 from yolov9.metrics.coco import CocoMetrics
 from yolov9.tasks.registry import get_task
 from yolov9.utils.paths import new_run_dir, read_json
@@ -65,7 +68,8 @@ class ValOptions:
 class ValReport:
     """``metrics``: the boxes' COCO metrics (the masks' when a scored file has no boxes; None
     for a panoptic results file); ``mask_metrics``: the masks', for segmentation models and
-    segm results files; ``panoptic``: PQ, semantic IoU and AP on panoptic data."""
+    segm results files; ``panoptic``: PQ, semantic IoU and AP on panoptic data; ``captions``:
+    BLEU and CIDEr-D of a caption results file."""
 
     metrics: CocoMetrics | None
     report: dict[str, Any]  # what metrics.json holds ("mask": the masks' metrics, if any)
@@ -73,6 +77,7 @@ class ValReport:
     result: EvalResult | None = None  # None when a predictions file was scored
     mask_metrics: CocoMetrics | None = None
     panoptic: PanopticReport | None = None
+    captions: CaptionScores | None = None  # caption data: BLEU-1..4, CIDEr-D
 
     @property
     def predictions(self) -> list[dict[str, Any]]:
@@ -96,6 +101,9 @@ def validate(
     opts = opts or ValOptions()
     if model is None and predictions is None:
         raise DataError("give --weights (a model to run) or --predictions (a results file)")
+    capset = caption_split(data, opts.split)
+    if capset is not None:
+        return _validate_captions(capset, data, model, predictions, opts)
     panset = panoptic_split(data, opts.split, need_images=predictions is None)
     if panset is not None:
         return _validate_panoptic(panset, data, model, predictions, opts)
@@ -138,6 +146,32 @@ def _open_backend(model: str | Path | InferenceBackend, opts: ValOptions) -> Inf
         imgsz=opts.imgsz,
         threads=opts.threads,
     )
+
+
+def _validate_captions(
+    capset: CaptionSet,
+    data: str | Path,
+    model: str | Path | InferenceBackend | None,
+    predictions: str | Path | None,
+    opts: ValOptions,
+) -> ValReport:
+    """BLEU-1..4 and CIDEr-D of a caption results file (no caption model exists yet)."""
+    if predictions is None:
+        raise DataError(
+            f"{data} is caption data: score a results file with --predictions (caption "
+            f"models are issue 5/7 and do not exist yet; {model} cannot caption)"
+        )
+    scores = score_caption_file(capset, predictions)
+    out = new_run_dir(opts.out, opts.exist_ok)
+    report = {
+        "caption": scores.as_dict(),
+        "images": len(scores.cider_per_image),
+        "predictions": str(predictions),
+        "data": str(data),
+        "split": opts.split,
+    }
+    (out / "metrics.json").write_text(json.dumps(report, indent=1))
+    return ValReport(None, report, out, captions=scores)
 
 
 def _validate_panoptic(

@@ -1,0 +1,149 @@
+"""Caption data: COCO captions JSON (``captions_*.json``: ``images`` with ``id``,
+``file_name``, and ``annotations`` with ``image_id`` and ``caption``), several captions per
+image, and COCO caption results files (a list of ``{"image_id", "caption"}``).
+
+A data YAML names a caption split ``{images: DIR, captions: captions_val.json}``; a captions
+JSON may also be given directly. Problems that leave the data usable are counted and logged
+once, naming an example (empty captions, captions of images the file does not list, images
+without a caption); an unreadable or malformed file is one error naming it.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from yolov9.data.dataset import read_description
+from yolov9.errors import DataError
+from yolov9.utils.paths import read_json
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class CaptionSet:
+    """The captions of one split: image id -> file name, image id -> its captions."""
+
+    source: Path
+    files: dict[Any, str]
+    captions: dict[Any, list[str]]
+    images_dir: Path | None = None
+    problems: list[str] = field(default_factory=list)
+
+    def __len__(self) -> int:
+        return len(self.captions)
+
+
+def is_captions_json(path: str | Path) -> bool:
+    """Whether ``path`` is a COCO captions JSON (annotations with ``caption``)."""
+    path = Path(path)
+    if path.suffix != ".json" or not path.is_file():
+        return False
+    with path.open("rb") as f:
+        head = f.read(1 << 20)
+    if b'"caption"' not in head:
+        return False
+    try:
+        doc = json.loads(path.read_text())
+    except ValueError:
+        return False
+    anns = doc.get("annotations") if isinstance(doc, dict) else None
+    return bool(anns) and isinstance(anns, list) and "caption" in anns[0]
+
+
+def read_captions(path: str | Path, images_dir: str | Path | None = None) -> CaptionSet:
+    """Read a COCO captions JSON.
+
+    Raises:
+        DataError: unreadable JSON, no ``annotations``, an entry without ``image_id`` or
+            ``caption``, or no image with a caption at all.
+    """
+    path = Path(path)
+    doc = read_json(path)
+    if not isinstance(doc, dict) or not isinstance(doc.get("annotations"), list):
+        raise DataError(f"{path}: a COCO captions JSON needs an 'annotations' list")
+    files: dict[Any, str] = {}
+    for i, image in enumerate(doc.get("images", [])):
+        if not isinstance(image, dict) or "id" not in image:
+            raise DataError(f"{path}: images[{i}] needs an 'id'")
+        files[image["id"]] = str(image.get("file_name", ""))
+    captions: dict[Any, list[str]] = {}
+    empty, unknown = [], []
+    for i, ann in enumerate(doc["annotations"]):
+        if not isinstance(ann, dict) or "image_id" not in ann or "caption" not in ann:
+            raise DataError(f"{path}: annotations[{i}] needs 'image_id' and 'caption'")
+        text = str(ann["caption"]).strip()
+        if not text:
+            empty.append(i)
+            continue
+        if files and ann["image_id"] not in files:
+            unknown.append(ann["image_id"])
+            continue
+        captions.setdefault(ann["image_id"], []).append(text)
+    problems = []
+    if empty:
+        problems.append(f"{len(empty)} empty caption(s) skipped (e.g. annotations[{empty[0]}])")
+    if unknown:
+        problems.append(
+            f"{len(unknown)} caption(s) of images not in 'images' skipped (e.g. image "
+            f"{unknown[0]!r})"
+        )
+    without = [i for i in files if i not in captions]
+    if without:
+        problems.append(f"{len(without)} image(s) without a caption (e.g. image {without[0]!r})")
+    for problem in problems:
+        log.warning("%s: %s", path, problem)
+    if not captions:
+        raise DataError(f"{path}: no image has a caption")
+    folder = Path(images_dir) if images_dir is not None else None
+    return CaptionSet(path, files, captions, folder, problems)
+
+
+def caption_split(data: str | Path, split: str = "val") -> CaptionSet | None:
+    """The split as caption data, or None when ``data`` is not caption data: a captions JSON
+    given directly, or a data YAML whose split reads ``{images: DIR, captions: FILE}``."""
+    path = Path(data).expanduser()
+    if path.suffix == ".json":
+        return read_captions(path) if is_captions_json(path) else None
+    if not (path.is_file() or path.is_dir()):
+        return None
+    desc, root, _ = read_description(path)
+    spec = desc.get(split)
+    if not isinstance(spec, dict) or "captions" not in spec:
+        return None
+
+    def resolve(value: Any) -> Path:
+        p = Path(str(value)).expanduser()
+        return p if p.is_absolute() else root / p
+
+    images = resolve(spec["images"]) if spec.get("images") else None
+    return read_captions(resolve(spec["captions"]), images)
+
+
+def read_caption_results(path: str | Path, truth: CaptionSet) -> dict[Any, str]:
+    """A COCO caption results file: one caption per image of ``truth``.
+
+    Raises:
+        DataError: not a list of ``{"image_id", "caption"}``, an image twice, or an image the
+            captions file does not have.
+    """
+    entries = read_json(path)
+    if not isinstance(entries, list) or not entries:
+        raise DataError(f"{path}: expected a non-empty JSON list of {{image_id, caption}}")
+    out: dict[Any, str] = {}
+    for i, entry in enumerate(entries):
+        if not isinstance(entry, dict) or "image_id" not in entry or "caption" not in entry:
+            raise DataError(f"{path}: entry {i} needs 'image_id' and 'caption'")
+        image_id = entry["image_id"]
+        if image_id in out:
+            raise DataError(f"{path}: image {image_id!r} has two captions (entry {i})")
+        if image_id not in truth.captions:
+            raise DataError(
+                f"{path}: entry {i}: image {image_id!r} has no reference caption in "
+                f"{truth.source.name}"
+            )
+        out[image_id] = str(entry["caption"])
+    return out
