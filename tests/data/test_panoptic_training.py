@@ -83,11 +83,12 @@ def test_the_semantic_target_stays_on_the_image(
         assert padding > 0
 
 
-def test_mixup_keeps_both_label_maps_and_voids_either_void() -> None:
+def test_mixup_keeps_both_label_maps_and_voids_what_both_leave_void() -> None:
     rng = np.random.default_rng(0)
     first_map = np.full((8, 8), 3, np.uint16)
     first_map[:, :4] = VOID  # the left cells
     second_map = np.full((8, 8), 5, np.uint16)
+    second_map[:4] = VOID  # the top cells
     image = np.zeros((8, 8, 3), np.uint8)
     first = Labels(np.zeros((0, 4)), np.zeros(0), [], semantic=[first_map])
     second = Labels(np.zeros((0, 4)), np.zeros(0), [], semantic=[second_map])
@@ -95,10 +96,11 @@ def test_mixup_keeps_both_label_maps_and_voids_either_void() -> None:
     target, ignore = semantic_sample(mixed, 8, 4, 8)
     assert target[3][:, 1].all()
     assert not target[3][:, 0].any()
-    assert target[5].all()
+    assert target[5][1].all()
+    assert not target[5][0].any()
     assert target.sum(0).max() == 2
-    assert ignore[:, 0].all()
-    assert not ignore[:, 1].any()
+    # void only where both are: the top-left cell; one map's label is kept elsewhere
+    assert ignore.tolist() == [[True, False], [False, False]]
 
 
 def test_a_batch_carries_the_semantic_target_and_ignore_map(
@@ -161,3 +163,34 @@ def test_coco_panoptic_things_are_read_once_then_cached(
         np.testing.assert_array_equal(a.boxes, b.boxes)
         np.testing.assert_array_equal(a.classes, b.classes)
         assert a.segmentations == b.segmentations
+
+
+def test_pasted_objects_hide_the_stuff_polygons_under_them() -> None:
+    """Copy-paste (polygons): the pasted object's cells carry its class, not the stuff it
+    covers, as the image shows."""
+    sky = np.array([[0, 0], [32, 0], [32, 32], [0, 32]], np.float32)
+    disc = np.array([[8, 8], [24, 8], [24, 24], [8, 24]], np.float32)
+    labels = Labels(
+        np.array([[0, 0, 32, 32], [8, 8, 24, 24]]),
+        np.array([3, 0]),
+        [sky, disc],
+        layer=np.array([0, 1]),
+        stuff=np.array([True, False]),
+    )
+    target, ignore = semantic_sample(labels, 32, 4, 8)
+    assert target[0, 3:5, 3:5].all()
+    assert not target[3, 3:5, 3:5].any()  # hidden under the pasted disc
+    assert target[3, 0, 0]
+    assert not ignore.any()
+
+
+def test_a_broken_label_map_is_replaced_and_reported(tmp_path: Path) -> None:
+    yamls = write_world(tmp_path, {"train": 3}, (64, 96))
+    (tmp_path / "semantic" / "train" / "train_00001.png").write_bytes(b"not a png")
+    split = panoptic_training_split(yamls["semantic"], "train")
+    assert split is not None
+    spec = AugmentConfig(mosaic=0.0)
+    data = TrainDataset(split.dataset.records, 64, spec, masks=True, semantic=split.source)
+    sample = data[1]
+    assert sample.semantic is not None
+    assert any("train_00001.png" in p and "label map" in p for p in sample.problems)

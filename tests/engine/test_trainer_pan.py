@@ -106,3 +106,13 @@ def test_a_pan_model_on_instance_data_is_refused_in_one_line(
     assert last.startswith("error: ")
     assert "instance labels only" in last
     assert not (tmp_path / "r").exists()
+
+
+def test_an_instance_model_on_label_maps_is_refused_in_one_line(
+    world: dict[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    argv = ["train", "--model", "gelan-t", "--data", str(world["semantic"]), "--epochs", "1"]
+    assert main([*argv, "--imgsz", "64", "--out", str(tmp_path / "r")]) == 2
+    last = capsys.readouterr().err.strip().splitlines()[-1]
+    assert last.startswith("error: ")
+    assert "semantic label maps only" in last

@@ -38,7 +38,17 @@ def test_tokenize_lowercases_and_drops_punctuation() -> None:
         "the",
         "curb",
     ]
-    assert tokenize("Two dogs;playing-fetch!") == ["two", "dogs", "playing", "fetch"]
+    assert tokenize("Two dogs;playing-fetch!") == ["two", "dogs", "playing-fetch"]
+    assert tokenize("A T-shirt, 3.5 ft -- in the U.S. ... 'quoted'") == [
+        "a",
+        "t-shirt",
+        "3.5",
+        "ft",
+        "in",
+        "the",
+        "u.s",
+        "quoted",
+    ]
 
 
 def test_a_perfect_caption() -> None:

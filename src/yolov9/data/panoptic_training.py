@@ -231,22 +231,32 @@ def semantic_sample(
 
     Label maps are sampled at the centre of each ``ratio`` x ``ratio`` cell; without label
     maps the polygons (things and stuff) are drawn into their channels as the reference does.
-    A pixel is ignored where a label map is ``VOID`` or where no channel is set (unlabelled by
-    every polygon; the reference instead pushes such pixels towards no class at all).
+    A pixel is ignored where every label map is ``VOID`` (MixUp blends two: one labels what
+    the other does not) or where no channel is set (unlabelled by every polygon; the reference
+    instead pushes such pixels towards no class at all). Pasted objects hide what is under
+    them, as in the image.
     """
     h = w = size // ratio
     if labels.semantic:
         target = np.zeros((num_channels, h, w), np.uint8)
-        ignore = np.zeros((h, w), bool)
+        ignore = np.ones((h, w), bool)
         ys, xs = np.mgrid[0:h, 0:w]
         for label_map in labels.semantic:
             cells = label_map[ratio // 2 :: ratio, ratio // 2 :: ratio][:h, :w].astype(np.int64)
-            ignore |= cells == VOID
+            ignore &= cells == VOID
             known = cells < num_channels
             target[cells[known], ys[known], xs[known]] = 1
     else:
         segments = labels.segments or []
-        target = semantic_target(segments, labels.classes, (size, size), ratio, num_channels)
+        target = semantic_target(
+            segments,
+            labels.classes,
+            (size, size),
+            ratio,
+            num_channels,
+            group=labels.group,
+            layer=labels.layer,
+        )
         ignore = np.zeros((h, w), bool)
     ignore |= target.max(0) == 0
     return target, ignore
@@ -256,4 +266,5 @@ def resize_label_map(label_map: np.ndarray, shape: tuple[int, int]) -> np.ndarra
     """A label map at ``shape`` (h, w) by nearest neighbour."""
     if label_map.shape == shape:
         return label_map
-    return cv2.resize(label_map, (shape[1], shape[0]), interpolation=cv2.INTER_NEAREST)
+    # pixel-centre aligned, as the image's resize (INTER_NEAREST samples floor(x * scale))
+    return cv2.resize(label_map, (shape[1], shape[0]), interpolation=cv2.INTER_NEAREST_EXACT)

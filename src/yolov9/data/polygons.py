@@ -117,14 +117,19 @@ def semantic_target(
     size: tuple[int, int],
     ratio: int,
     num_channels: int,
+    *,
+    group: np.ndarray | None = None,
+    layer: np.ndarray | None = None,
 ) -> np.ndarray:
     """(num_channels, h // ratio, w // ratio) uint8 multi-hot semantic target of polygons on an
     (h, w) image, each ORed into its channel (things first, then stuff), as the reference
     builds it from its ``stuff/*.txt`` files: every polygon rasterised like an instance mask
     (:func:`instance_masks`), overlapping polygons setting a pixel in several channels, pixels
-    under none left all-zero."""
+    under none left all-zero. With ``group`` and ``layer`` (copy-paste), a polygon pasted over
+    others hides them, as in the image."""
     height, width = size
     out = np.zeros((num_channels, height // ratio, width // ratio), np.uint8)
-    for mask, channel in zip(instance_masks(segments, size, ratio), channels, strict=True):
+    masks = instance_masks(segments, size, ratio, group=group, layer=layer)
+    for mask, channel in zip(masks, channels, strict=True):
         out[int(channel)] |= mask
     return out

@@ -108,7 +108,9 @@ class TrainDataset(Dataset[TrainSample]):
         self, index: int, rng: np.random.Generator, problems: list[str]
     ) -> tuple[np.ndarray, Labels]:
         """Image resized to long side ``imgsz`` and its training labels; an unreadable image
-        is replaced by a random other one (and reported)."""
+        is replaced by a random other one (and reported), as is one whose semantic labels
+        (label map, stuff file) cannot be read."""
+        semantic: tuple[list[np.ndarray], list[int], list[np.ndarray]] = ([], [], [])
         for _ in range(10):
             record = self.records[index]
             try:
@@ -116,6 +118,8 @@ class TrainDataset(Dataset[TrainSample]):
                 if cached is None and self.cache is not None:
                     raise DataError(f"{record.path}: cannot decode image")
                 image, (h0, w0) = cached or load_resized(record.path, self.imgsz, augment=True)
+                if self.semantic is not None:  # a bad label map or stuff file: as unreadable
+                    semantic = self._semantic(index, image)
                 break
             except DataError as e:
                 problems.append(str(e))
@@ -129,19 +133,30 @@ class TrainDataset(Dataset[TrainSample]):
         if segs is not None:
             segs = [seg * np.array([sx, sy], np.float32) for seg in segs]
         labels = Labels(boxes, record.classes[keep], segs)
-        return image, labels if self.semantic is None else self._semantic(index, image, labels)
+        if self.semantic is None:
+            return image, labels
+        return image, self._with_semantic(labels, *semantic)
 
-    def _semantic(self, index: int, image: np.ndarray, labels: Labels) -> Labels:
-        """``labels`` with image ``index``'s label map or stuff polygons, at ``image``'s size."""
+    def _semantic(
+        self, index: int, image: np.ndarray
+    ) -> tuple[list[np.ndarray], list[int], list[np.ndarray]]:
+        """Image ``index``'s label map (at ``image``'s size), or its stuff polygons (in
+        ``image``'s pixels) and their channels."""
         assert self.semantic is not None
         record = self.records[index]
         scale = np.array([image.shape[1] / record.width, image.shape[0] / record.height])
         label_map = self.semantic.label_map(index)
         maps = [resize_label_map(label_map, image.shape[:2])] if label_map is not None else []
         channels, polygons = self.semantic.stuff(index)
-        if not polygons:
+        return maps, channels, [(p * scale).astype(np.float32) for p in polygons]
+
+    @staticmethod
+    def _with_semantic(
+        labels: Labels, maps: list[np.ndarray], channels: list[int], stuff: list[np.ndarray]
+    ) -> Labels:
+        """``labels`` with the label maps, and the stuff polygons as stuff objects."""
+        if not stuff:
             return Labels(labels.boxes, labels.classes, labels.segments, semantic=maps)
-        stuff = [(p * scale).astype(np.float32) for p in polygons]
         boxes = np.array([[*p.min(0), *p.max(0)] for p in stuff], np.float32)
         return Labels(
             np.concatenate([labels.boxes, boxes]),
@@ -187,7 +202,7 @@ class TrainDataset(Dataset[TrainSample]):
                     self.imgsz,
                     scaleup=self.augment,
                     pad_value=VOID,
-                    interpolation=cv2.INTER_NEAREST,
+                    interpolation=cv2.INTER_NEAREST_EXACT,
                 )[0]
                 for m in labels.semantic
             ]

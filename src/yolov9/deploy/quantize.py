@@ -20,9 +20,8 @@ import numpy as np
 from yolov9.checkpoints import LoadedWeights
 from yolov9.data.dataset import DetectionDataset, load_dataset
 from yolov9.data.images import letterbox
-from yolov9.data.labels import ImageLabels
 from yolov9.data.loader import load_resized
-from yolov9.data.panoptic_formats import SemanticSet
+from yolov9.data.panoptic_formats import SemanticSet, panoptic_split
 from yolov9.data.panoptic_training import PanopticTraining, panoptic_training_split
 from yolov9.deploy.graph import ExportOptions
 from yolov9.engine.evaluator import EvalResult, Evaluator, require_masks
@@ -93,14 +92,14 @@ def calibration_images(data: str, imgsz: int, count: int) -> list[np.ndarray]:
     """Up to ``count`` training images (val if there is no train split), letterboxed to a
     square ``imgsz``, as (1, 3, s, s) float32 arrays in [0, 1]."""
     try:
-        records = _records(data, "train")
+        paths = _image_paths(data, "train")
     except DataError:
-        records = _records(data, "val")
-    step = max(len(records) // count, 1)
+        paths = _image_paths(data, "val")
+    step = max(len(paths) // count, 1)
     out = []
-    for record in records[::step][:count]:
+    for path in paths[::step][:count]:
         try:
-            out.append(_network_input(record.path, imgsz))
+            out.append(_network_input(path, imgsz))
         except DataError:
             continue
     if not out:
@@ -108,10 +107,14 @@ def calibration_images(data: str, imgsz: int, count: int) -> list[np.ndarray]:
     return out
 
 
-def _records(data: str, split: str) -> list[ImageLabels]:
-    """The images of a split, panoptic and semantic data included."""
-    panoptic = panoptic_training_split(data, split)
-    return (panoptic.dataset if panoptic is not None else load_dataset(data, split)).records
+def _image_paths(data: str, split: str) -> list[str]:
+    """The images of a split, panoptic and semantic data included (their labels unread)."""
+    truth = panoptic_split(data, split)
+    if isinstance(truth, SemanticSet):
+        return [str(p) for p in truth.images]
+    if truth is not None:
+        return [str(image.image) for image in truth.images if image.image is not None]
+    return [r.path for r in load_dataset(data, split).records]
 
 
 def validation_split(data: str, loaded: LoadedWeights) -> DetectionDataset | PanopticTraining:
@@ -125,10 +128,12 @@ def validation_split(data: str, loaded: LoadedWeights) -> DetectionDataset | Pan
                 f"{data} has no panoptic or semantic labels: a panoptic model's INT8 check "
                 "scores PQ and mIoU (give panoptic data, or --no-int8-check)"
             )
-        if panoptic.dataset.names != loaded.names:
+        theirs = (panoptic.dataset.names, panoptic.stuff_names)
+        if theirs != (list(loaded.names), list(loaded.stuff_names)):
             raise DataError(
-                f"the model's classes {loaded.names[:5]} are not those of {data} "
-                f"{panoptic.dataset.names[:5]}: INT8 PQ cannot be checked on it"
+                f"the model's classes {loaded.names[:5]} (stuff {loaded.stuff_names[:5]}) are "
+                f"not those of {data} ({theirs[0][:5]}, stuff {theirs[1][:5]}): INT8 PQ "
+                "cannot be checked on it"
             )
         return panoptic
     val = load_dataset(data, "val")
@@ -361,7 +366,9 @@ def _with_accuracy_control(
             ap = task_ap(evaluator.run(candidate))
         return (0.0 if math.isnan(ap) or ap < 0 else ap), None
 
-    metric = "PQ" if isinstance(val, PanopticTraining) else "AP"
+    metric = "AP"
+    if isinstance(val, PanopticTraining):
+        metric = "mIoU" if val.semantic_only else "PQ"
     log.info(
         "INT8: accuracy control on %d validation images, max %s drop %g",
         len(records),

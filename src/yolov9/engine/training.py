@@ -141,8 +141,7 @@ def _run(
         _seed(cfg, dist)
         data = load_training_data(cfg.data.data)
         task = get_task(parse_model_name(cfg.model.name).task)
-        if task.gives("semantic"):
-            check_semantic_labels(data, cfg.model.name)
+        check_semantic_labels(data, cfg.model.name, panoptic=task.gives("semantic"))
         if task.needs("masks"):
             check_training_masks(data)
         stuff = data.stuff_names if task.gives("semantic") else []

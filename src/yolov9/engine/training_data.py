@@ -123,8 +123,16 @@ def check_training_masks(data: TrainingData) -> None:
         )
 
 
-def check_semantic_labels(data: TrainingData, model: str) -> None:
-    """A panoptic model learns the semantic map: refuse data without semantic labels."""
+def check_semantic_labels(data: TrainingData, model: str, *, panoptic: bool) -> None:
+    """A panoptic model learns the semantic map: refuse data without semantic labels; an
+    instance model learns objects: refuse label maps (which have none)."""
+    if not panoptic:
+        if data.panoptic is not None and data.panoptic.semantic_only:
+            raise DataError(
+                f"{model} learns objects, but this data has semantic label maps only (no "
+                "boxes); train a panoptic model on it (e.g. yolov9-t-pan)"
+            )
+        return
     if data.panoptic is None:
         raise DataError(
             f"{model} learns things and stuff, but this data has instance labels only; give "

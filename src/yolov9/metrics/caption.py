@@ -2,7 +2,7 @@
 
 Both take, per image id, one candidate caption and its reference captions, already tokenised
 (:func:`tokenize`: our documented stand-in for the Stanford PTB tokenizer the COCO tool runs,
-which needs Java).
+which needs Java; where the two differ is said there).
 
 **BLEU-n** (the tool's ``bleu_scorer``, option ``closest``): for every candidate, its n-gram
 counts clipped by the largest count of that n-gram in any one reference; over the corpus, the
@@ -35,15 +35,21 @@ import numpy as np
 MAX_ORDER = 4
 SIGMA = 6.0
 _TINY, _SMALL = 1e-15, 1e-9  # the COCO tool's smoothing of BLEU's ratios
-# what the COCO tool drops after PTB tokenisation, and what splits words here
-_PUNCTUATION = re.compile(r"[^\w\s']|_")
+# characters that separate words (apostrophes, hyphens and dots may be inside one)
+_SEPARATORS = re.compile(r"[^\w\s'.\-]|_")
 
 
 def tokenize(caption: str) -> list[str]:
-    """Lower-case words: punctuation becomes space (apostrophes are kept inside words, as in
-    "man's"), runs of whitespace separate words. A stand-in for the COCO tool's PTB tokenizer
-    (which splits "man's" into "man 's"): on plain captions the two differ only there."""
-    return _PUNCTUATION.sub(" ", caption.lower()).split()
+    """Lower-case words, punctuation dropped: characters other than letters, digits,
+    apostrophes, hyphens and dots separate words; apostrophes, hyphens and dots are kept
+    inside a word ("t-shirt", "3.5", "man's") and stripped from its ends ("street." ->
+    "street"); what is left empty ("--", "...") is dropped.
+
+    A stand-in for the COCO tool's Stanford PTB tokenizer (Java), which then removes its
+    punctuation tokens. They differ on contractions and possessives (PTB: "man 's", here
+    "man's") and on abbreviations ending in a dot (PTB: "u.s.", here "u.s")."""
+    words = (w.strip(".-'") for w in _SEPARATORS.sub(" ", caption.lower()).split())
+    return [w for w in words if w]
 
 
 def _ngrams(words: Sequence[str], max_order: int = MAX_ORDER) -> Counter[tuple[str, ...]]:
