@@ -54,15 +54,10 @@ def run_one(model: str, data: Path, out: Path, seed: int, epochs: int) -> dict[s
     assert pan is not None
     assert pan.panoptic is not None
     assert pan.semantic is not None
-    groups = pan.panoptic.groups
+    figures = pan.figures()
     times = [r["time"] for r in result.history if "time" in r]
     return {
-        "PQ": float(groups["All"]["pq"]),
-        "PQ_th": float(groups["Things"]["pq"]),
-        "PQ_st": float(groups["Stuff"]["pq"]),
-        "mIoU": float(pan.semantic["mIoU"]),
-        "AP": pan.boxes.AP if pan.boxes is not None else 0.0,
-        "mask/AP": pan.masks.AP if pan.masks is not None else 0.0,
+        **{k: figures.get(k, 0.0) for k in KEYS},
         "best_epoch": float(result.best_metrics.get("epoch", -1)) + 1,
         "epoch_s": statistics.median(times) if times else 0.0,
         "wall_min": (time.perf_counter() - start) / 60,

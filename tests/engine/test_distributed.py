@@ -180,6 +180,19 @@ def test_two_process_training_with_torchrun_survives_one_rank_diverging(
     assert not (tmp_path / "run-2").exists()  # only rank 0 created a run folder
 
 
+def _two_process_epoch(tmp_path: Path, model: str, data: Path) -> str:
+    """One epoch of ``model`` on ``data`` by torchrun with two CPU processes (batch 4, 64 px,
+    run folder ``tmp_path/run``); checks it ran in two processes and returns its log."""
+    cmd = [*TORCHRUN, "--standalone", "--nproc_per_node", "2"]
+    cmd += ["-m", "yolov9", "train", "--model", model, "--data", str(data)]
+    cmd += ["--epochs", "1", "--imgsz", "64", "--batch", "4", "--workers", "0", "--device", "cpu"]
+    cmd += ["--out", str(tmp_path / "run"), "--set", "optim.nominal_batch=4"]
+    code, log, _ = run_job(cmd, worker_env(tmp_path), tmp_path / "log.txt", timeout=600)
+    assert code == 0, log[-3000:]
+    assert "2 process(es)" in log
+    return log
+
+
 @pytest.mark.slow
 def test_two_process_segmentation_training(tmp_path: Path) -> None:
     """Masks travel with their images to each rank; the ranks' mask losses all-reduce."""
@@ -190,13 +203,7 @@ def test_two_process_segmentation_training(tmp_path: Path) -> None:
     desc = yaml.safe_load(write_seg_dataset(tmp_path / "data", images=8)["yolo"].read_text())
     data = tmp_path / "data" / "train.yaml"
     data.write_text(yaml.safe_dump({**desc, "train": desc["val"]}))
-    cmd = [*TORCHRUN, "--standalone", "--nproc_per_node", "2"]
-    cmd += ["-m", "yolov9", "train", "--model", "yolov9-t-seg", "--data", str(data)]
-    cmd += ["--epochs", "1", "--imgsz", "64", "--batch", "4", "--workers", "0", "--device", "cpu"]
-    cmd += ["--out", str(tmp_path / "run"), "--set", "optim.nominal_batch=4"]
-    code, log, _ = run_job(cmd, worker_env(tmp_path), tmp_path / "log.txt", timeout=600)
-    assert code == 0, log[-3000:]
-    assert "2 process(es)" in log
+    log = _two_process_epoch(tmp_path, "yolov9-t-seg", data)
     assert "mask AP" in log
     assert load_weights(tmp_path / "run" / "weights" / "last.pt").model.task == "segment"
 
@@ -208,13 +215,7 @@ def test_two_process_panoptic_training(tmp_path: Path) -> None:
     from yolov9.data.synthetic_world import write_world
 
     data = write_world(tmp_path / "data", {"train": 8, "val": 2}, (64, 96))["coco-panoptic"]
-    cmd = [*TORCHRUN, "--standalone", "--nproc_per_node", "2"]
-    cmd += ["-m", "yolov9", "train", "--model", "yolov9-t-pan", "--data", str(data)]
-    cmd += ["--epochs", "1", "--imgsz", "64", "--batch", "4", "--workers", "0", "--device", "cpu"]
-    cmd += ["--out", str(tmp_path / "run"), "--set", "optim.nominal_batch=4"]
-    code, log, _ = run_job(cmd, worker_env(tmp_path), tmp_path / "log.txt", timeout=600)
-    assert code == 0, log[-3000:]
-    assert "2 process(es)" in log
+    log = _two_process_epoch(tmp_path, "yolov9-t-pan", data)
     assert "val PQ" in log
     loaded = load_weights(tmp_path / "run" / "weights" / "last.pt")
     assert loaded.model.task == "panoptic"

@@ -10,10 +10,11 @@ from typing import Any
 import pytest
 import torch
 
+from tests.engine.test_trainer import _cfg as trainer_cfg
 from tests.engine.test_trainer import _Interrupt
 from yolov9.checkpoints import load_weights, read_torch_file
 from yolov9.cli import main
-from yolov9.config import TrainConfig, resolve
+from yolov9.config import TrainConfig
 from yolov9.data.synthetic_world import NAMES, STUFF, THINGS, write_world
 from yolov9.engine.training import resume, train
 
@@ -28,22 +29,9 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 
 
 def _cfg(data: Path, out: Path, **kw: Any) -> TrainConfig:
-    values = {
-        "model.name": "yolov9-t-pan",
-        "data.data": str(data),
-        "data.imgsz": 64,
-        "data.batch": 4,
-        "data.workers": 0,
-        "data.val_batch": 4,
-        "optim.nominal_batch": 4,
-        "optim.warmup_epochs": 0.0,
-        "augment.close_mosaic": 1,
-        "epochs": 2,
-        "out": str(out),
-        "exist_ok": True,
-    }
-    values.update(kw)
-    return resolve(None, [], **values)
+    """The detection trainer tests' short run, with yolov9-t-pan and mosaic closed after one
+    epoch."""
+    return trainer_cfg(data, out, **{"model.name": "yolov9-t-pan", "augment.close_mosaic": 1, **kw})
 
 
 def test_pan_run_validates_pq_and_resumes_exactly(world: dict[str, Path], tmp_path: Path) -> None:

@@ -189,3 +189,25 @@ def load_masks(path: Path, records: list[ImageLabels]) -> bool:
         log.debug("ignoring mask cache %s (%s)", path, e)
         return False
     return True
+
+
+def load_with_masks(
+    cache_file: Path,
+) -> tuple[list[ImageLabels], list[LabelIssue], dict[str, Any]] | None:
+    """A label cache with its records' exact masks (:func:`load`, :func:`load_masks`), or
+    None when either is missing, unreadable or stale."""
+    cached = load(cache_file) if cache_file.is_file() else None
+    if cached is None or not load_masks(masks_path(cache_file), cached[0]):
+        return None
+    return cached
+
+
+def save_with_masks(
+    cache_file: Path, records: list[ImageLabels], report: LabelReport, meta: dict[str, Any]
+) -> None:
+    """Write a label cache and its masks; a cache that cannot be written is a warning."""
+    try:
+        save(cache_file, records, report, meta)
+        save_masks(masks_path(cache_file), records)
+    except OSError as e:
+        log.warning("could not write the label cache %s (%s)", cache_file, e)

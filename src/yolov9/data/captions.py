@@ -10,7 +10,6 @@ without a caption); an unreadable or malformed file is one error naming it.
 
 from __future__ import annotations
 
-import json
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,7 +17,7 @@ from typing import Any
 
 from yolov9.data.dataset import read_description
 from yolov9.errors import DataError
-from yolov9.utils.paths import read_json
+from yolov9.utils.paths import annotations_with, read_json
 
 log = logging.getLogger(__name__)
 
@@ -39,19 +38,7 @@ class CaptionSet:
 
 def is_captions_json(path: str | Path) -> bool:
     """Whether ``path`` is a COCO captions JSON (annotations with ``caption``)."""
-    path = Path(path)
-    if path.suffix != ".json" or not path.is_file():
-        return False
-    with path.open("rb") as f:
-        head = f.read(1 << 20)
-    if b'"caption"' not in head:
-        return False
-    try:
-        doc = json.loads(path.read_text())
-    except ValueError:
-        return False
-    anns = doc.get("annotations") if isinstance(doc, dict) else None
-    return bool(anns) and isinstance(anns, list) and "caption" in anns[0]
+    return annotations_with(path, "caption")
 
 
 def read_captions(path: str | Path, images_dir: str | Path | None = None) -> CaptionSet:

@@ -273,9 +273,7 @@ def load_dataset(
     settings["segmentations"] = 1  # version of the mask representation (``_masks_cache``)
     key = cache.fingerprint(inputs, {**settings, "root": str(root.resolve()), "split": split})
     cache_file = cache.cache_root() / f"{key[:32]}.npz"
-    cached = cache.load(cache_file) if use_cache and cache_file.is_file() else None
-    if cached is not None and not cache.load_masks(cache.masks_path(cache_file), cached[0]):
-        cached = None
+    cached = cache.load_with_masks(cache_file) if use_cache else None
     if cached is not None:
         records, issues, meta = cached
         report.issues = issues
@@ -284,11 +282,8 @@ def load_dataset(
     else:
         records, names_out, ids = parse()
         if use_cache:
-            try:
-                cache.save(cache_file, records, report, {"names": names_out, "category_ids": ids})
-                cache.save_masks(cache.masks_path(cache_file), records)
-            except OSError as e:
-                log.warning("could not write the label cache %s (%s)", cache_file, e)
+            meta = {"names": names_out, "category_ids": ids}
+            cache.save_with_masks(cache_file, records, report, meta)
     report.images = len(records)
     report.boxes = sum(len(r.classes) for r in records)
     report.masks = sum(s is not None for r in records for s in r.segmentations or [])

@@ -15,7 +15,6 @@ Every disagreement between a PNG and the JSON is one line naming the file and se
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -25,7 +24,7 @@ import numpy as np
 from yolov9.data.images import IMAGE_SUFFIXES, read_image
 from yolov9.errors import DataError
 from yolov9.ops.masks import encode_rle
-from yolov9.utils.paths import read_json
+from yolov9.utils.paths import annotations_with, read_json
 
 IGNORE = -1  # semantic ground truth of void pixels
 
@@ -151,19 +150,7 @@ class PanopticSet:
 
 def is_panoptic_json(path: str | Path) -> bool:
     """Whether ``path`` is a COCO panoptic JSON (annotations with ``segments_info``)."""
-    path = Path(path)
-    if path.suffix != ".json" or not path.is_file():
-        return False
-    with path.open("rb") as f:
-        head = f.read(1 << 20)
-    if b"segments_info" not in head and b'"annotations"' in head:
-        return False
-    try:
-        doc = json.loads(path.read_text())
-    except ValueError:
-        return False
-    anns = doc.get("annotations") if isinstance(doc, dict) else None
-    return bool(anns) and isinstance(anns, list) and "segments_info" in anns[0]
+    return annotations_with(path, "segments_info")
 
 
 def _image_dirs(json_path: Path, images: str | Path | None, png_dir: Path) -> list[Path]:

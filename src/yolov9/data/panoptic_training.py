@@ -128,8 +128,8 @@ def _thing_records(panset: PanopticSet, channel: np.ndarray) -> list[ImageLabels
     inputs += [Path(str(image.image)) for image in panset.images]
     key = cache.fingerprint(inputs, {"panoptic_things": 1, "channels": channel.tolist()})
     cache_file = cache.cache_root() / f"{key[:32]}.npz"
-    cached = cache.load(cache_file) if cache_file.is_file() else None
-    if cached is not None and cache.load_masks(cache.masks_path(cache_file), cached[0]):
+    cached = cache.load_with_masks(cache_file)
+    if cached is not None:
         log.debug("panoptic things from cache %s", cache_file)
         return cached[0]
     records = []
@@ -151,11 +151,7 @@ def _thing_records(panset: PanopticSet, channel: np.ndarray) -> list[ImageLabels
                 segmentations=segmentations,
             )
         )
-    try:
-        cache.save(cache_file, records, LabelReport(), {})
-        cache.save_masks(cache.masks_path(cache_file), records)
-    except OSError as e:
-        log.warning("could not write the label cache %s (%s)", cache_file, e)
+    cache.save_with_masks(cache_file, records, LabelReport(), {})
     return records
 
 

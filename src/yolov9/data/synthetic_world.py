@@ -138,6 +138,12 @@ def make_world_scene(
     return np.clip(image, 0, 255).astype(np.uint8), label, stuff, things
 
 
+def thing_boxes(things: list[tuple[int, np.ndarray]]) -> tuple[np.ndarray, np.ndarray]:
+    """(N, 4) xyxy pixel boxes and (N,) category indices of a scene's thing polygons."""
+    boxes = np.array([[*p.min(0), *(p.max(0) + 1)] for _, p in things], np.float32)
+    return boxes.reshape(-1, 4), np.array([c for c, _ in things], np.int64)
+
+
 def _polygon_line(cls: int, polygon: np.ndarray, w: int, h: int) -> str:
     coords = (polygon.astype(np.float64) / (w, h)).reshape(-1)
     return f"{cls} " + " ".join(f"{v:.6f}" for v in coords)

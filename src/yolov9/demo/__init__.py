@@ -24,12 +24,12 @@ import time
 from pathlib import Path
 from typing import Any
 
-import cv2
 import numpy as np
 
-from yolov9.api import Detector, train
+from yolov9.api import Detector
 from yolov9.data.synthetic import write_dataset
-from yolov9.demo.report import SCENE_CONF, scene_report
+from yolov9.demo.report import describe_scene, scene_report
+from yolov9.demo.steps import predict_new_scene, train_with_pgi
 from yolov9.errors import ConfigError
 from yolov9.tasks.base import DemoSpec
 from yolov9.tasks.registry import TASKS, get_task
@@ -80,24 +80,9 @@ def run_demo(
         data.parent,
     )
 
-    model = settings.model
-    key = spec.fitness
-    log.info("2. training %s with PGI for %d epochs (watch %s rise)", model, epochs, key)
-    result = train(
-        model=model,
-        data=str(data),
-        imgsz=imgsz,
-        batch=settings.batch,
-        lr0=settings.lr0,
-        epochs=epochs,
-        seed=seed,
-        out=str(out / "train"),
-        exist_ok=True,
-        val_every=min(settings.val_every, epochs),
+    result, curve = train_with_pgi(
+        settings, data, out, seed=seed, epochs=epochs, imgsz=imgsz, key=spec.fitness
     )
-    curve = [(int(r["epoch"]) + 1, r[key]) for r in result.history if key in r]
-    log.info("   %s (50-95) by epoch: %s", key, "  ".join(f"{e}:{ap:.3f}" for e, ap in curve))
-
     assert result.best_converted is not None
     log.info("3. converted (no auxiliary branch): %s", result.best_converted)
     detector = Detector.from_pretrained(result.best_converted, device="cpu")
@@ -114,26 +99,10 @@ def run_demo(
     rng = np.random.default_rng(seed + 12345)
     size = (imgsz + 96, imgsz + 160)
     image, boxes, labels = settings.scene(rng, size, imgsz / 5)
-    scene = out / "new_scene.jpg"
-    cv2.imwrite(str(scene), cv2.cvtColor(image, cv2.COLOR_RGB2BGR))
-    at_size = Detector(detector.backend, imgsz=-(-max(size) // 32) * 32)  # the same network
-    prediction = at_size.predict(scene, conf=SCENE_CONF)[0]
-    annotated = prediction.save(out / "new_scene_pred.jpg")
+    prediction = predict_new_scene(detector.backend, image, out)
     seen = scene_report(boxes, labels, prediction.boxes, prediction.labels, prediction.scores)
-    log.info(
-        "4. a new %dx%d scene with %d shapes, at confidence >= %.2f: %d found and correctly "
-        "named (%s); misnamed: %s; missed: %s; false detections: %s",
-        size[1],
-        size[0],
-        seen["shapes"],
-        SCENE_CONF,
-        len(seen["found"]),
-        ", ".join(seen["found"]) or "none",
-        ", ".join(seen["misnamed"]) or "none",
-        ", ".join(seen["missed"]) or "none",
-        ", ".join(seen["false"]) or "none",
-    )
-    log.info("   annotated picture: %s", annotated)
+    log.info("%s", describe_scene(size, seen))
+    log.info("   annotated picture: %s", out / "new_scene_pred.jpg")
     minutes = (time.perf_counter() - start) / 60
     log.info("done in %.1f min; everything is in %s", minutes, out)
     summary: dict[str, Any] = {

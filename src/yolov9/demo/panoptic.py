@@ -17,12 +17,19 @@ import time
 from pathlib import Path
 from typing import Any
 
-import cv2
 import numpy as np
 
-from yolov9.api import Detector, train
-from yolov9.data.synthetic_world import NAMES, THINGS, VOID_LABEL, make_world_scene, write_world
-from yolov9.demo.report import SCENE_CONF, scene_report
+from yolov9.api import Detector
+from yolov9.data.synthetic_world import (
+    NAMES,
+    THINGS,
+    VOID_LABEL,
+    make_world_scene,
+    thing_boxes,
+    write_world,
+)
+from yolov9.demo.report import describe_scene, scene_report
+from yolov9.demo.steps import predict_new_scene, train_with_pgi
 from yolov9.tasks.base import DemoSpec
 
 log = logging.getLogger(__name__)
@@ -59,21 +66,9 @@ def run_panoptic_demo(
         imgsz,
         data.parent,
     )
-    log.info("2. training %s with PGI for %d epochs (watch PQ rise)", settings.model, epochs)
-    result = train(
-        model=settings.model,
-        data=str(data),
-        imgsz=imgsz,
-        batch=settings.batch,
-        lr0=settings.lr0,
-        epochs=epochs,
-        seed=seed,
-        out=str(out / "train"),
-        exist_ok=True,
-        val_every=min(settings.val_every, epochs),
+    result, curve = train_with_pgi(
+        settings, data, out, seed=seed, epochs=epochs, imgsz=imgsz, key="PQ"
     )
-    curve = [(int(r["epoch"]) + 1, r["PQ"]) for r in result.history if "PQ" in r]
-    log.info("   PQ by epoch: %s", "  ".join(f"{e}:{pq:.3f}" for e, pq in curve))
     assert result.best_converted is not None
     log.info("3. converted (no auxiliary branch): %s", result.best_converted)
     model = Detector.from_pretrained(result.best_converted, device="cpu")
@@ -89,43 +84,21 @@ def run_panoptic_demo(
     rng = np.random.default_rng(seed + 12345)
     size = (imgsz + 96, imgsz + 160)
     image, truth, _, things = make_world_scene(rng, size)
-    scene = out / "new_scene.jpg"
-    cv2.imwrite(str(scene), cv2.cvtColor(image, cv2.COLOR_RGB2BGR))
-    at_size = Detector(model.backend, imgsz=-(-max(size) // 32) * 32)
-    prediction = at_size.predict(scene, conf=SCENE_CONF)[0]
-    annotated = prediction.save(out / "new_scene_pred.jpg")
-    boxes = np.array([[*p.min(0), *(p.max(0) + 1)] for _, p in things], np.float32)
-    labels = np.array([c for c, _ in things])
+    prediction = predict_new_scene(model.backend, image, out)
+    boxes, labels = thing_boxes(things)
     seen = scene_report(
         boxes, labels, prediction.boxes, prediction.labels, prediction.scores, names=THINGS
     )
     assert prediction.semantic is not None
     stuff = stuff_report(truth, prediction.semantic, list(NAMES))
-    log.info(
-        "4. a new %dx%d scene with %d things, at confidence >= %.2f: %d found and correctly "
-        "named (%s); misnamed: %s; missed: %s; false detections: %s; stuff IoU: %s",
-        size[1],
-        size[0],
-        seen["shapes"],
-        SCENE_CONF,
-        len(seen["found"]),
-        ", ".join(seen["found"]) or "none",
-        ", ".join(seen["misnamed"]) or "none",
-        ", ".join(seen["missed"]) or "none",
-        ", ".join(seen["false"]) or "none",
-        ", ".join(f"{k} {v:.2f}" for k, v in stuff.items()),
-    )
-    log.info("   picture (stuff named, things boxed and masked): %s", annotated)
+    stuff_iou = ", ".join(f"{k} {v:.2f}" for k, v in stuff.items())
+    log.info("%s; stuff IoU: %s", describe_scene(size, seen, "things"), stuff_iou)
+    log.info("   picture (stuff named, things boxed and masked): %s", out / "new_scene_pred.jpg")
     minutes = (time.perf_counter() - start) / 60
     log.info("done in %.1f min; everything is in %s", minutes, out)
-    groups = pan.panoptic.groups
+    figures = pan.figures()
     return {
-        "PQ": float(groups["All"]["pq"]),
-        "PQ_th": float(groups["Things"]["pq"]),
-        "PQ_st": float(groups["Stuff"]["pq"]),
-        "mIoU": float(pan.semantic["mIoU"]),
-        "AP": pan.boxes.AP if pan.boxes is not None else 0.0,
-        "mask/AP": pan.masks.AP if pan.masks is not None else 0.0,
+        **{k: figures.get(k, 0.0) for k in ("PQ", "PQ_th", "PQ_st", "mIoU", "AP", "mask/AP")},
         "first_PQ": curve[0][1] if curve else 0.0,
         "minutes": minutes,
         "scene": seen,

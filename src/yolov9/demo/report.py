@@ -10,7 +10,7 @@ import torch
 from yolov9.data.synthetic import SHAPES
 from yolov9.ops.boxes import box_iou
 
-__all__ = ["SCENE_CONF", "scene_report"]
+__all__ = ["SCENE_CONF", "describe_scene", "scene_report"]
 
 SCENE_CONF = 0.5  # the new scene is drawn at a confidence a user would trust
 
@@ -61,3 +61,14 @@ def scene_report(
         "missed": missed,
         "false": false,
     }
+
+
+def describe_scene(size: tuple[int, int], seen: dict[str, Any], noun: str = "shapes") -> str:
+    """Step 4's account of a :func:`scene_report` on an (h, w) scene."""
+    return (
+        f"4. a new {size[1]}x{size[0]} scene with {seen['shapes']} {noun}, at confidence >= "
+        f"{SCENE_CONF:.2f}: {len(seen['found'])} found and correctly named "
+        f"({', '.join(seen['found']) or 'none'}); misnamed: {', '.join(seen['misnamed']) or 'none'}"
+        f"; missed: {', '.join(seen['missed']) or 'none'}; false detections: "
+        f"{', '.join(seen['false']) or 'none'}"
+    )

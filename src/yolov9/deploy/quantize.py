@@ -21,11 +21,12 @@ from yolov9.checkpoints import LoadedWeights
 from yolov9.data.dataset import DetectionDataset, load_dataset
 from yolov9.data.images import letterbox
 from yolov9.data.loader import load_resized
+from yolov9.data.panoptic import PanopticSet
 from yolov9.data.panoptic_formats import SemanticSet, panoptic_split
 from yolov9.data.panoptic_training import PanopticTraining, panoptic_training_split
 from yolov9.deploy.graph import ExportOptions
 from yolov9.engine.evaluator import EvalResult, Evaluator, require_masks
-from yolov9.engine.panoptic_val import evaluate_panoptic_model, evaluate_semantic_model
+from yolov9.engine.panoptic_val import evaluate_model
 from yolov9.errors import ConfigError, DataError
 from yolov9.inference.backends import InferenceBackend
 from yolov9.inference.exported import OpenVinoBackend
@@ -159,20 +160,11 @@ def pq_change(
     on label maps), as ``PQ_fp32``, ``PQ_int8``, ... ``mask_AP_int8``."""
     metrics: dict[str, Any] = {"val_images": len(val.dataset)}
     for precision, backend in (("fp32", fp32), ("int8", int8)):
-        if isinstance(val.truth, SemanticSet):
-            report = evaluate_semantic_model(val.truth, backend, imgsz=imgsz, progress=False)
-        else:
-            report = evaluate_panoptic_model(val.truth, backend, imgsz=imgsz, progress=False)
-        if report.panoptic is not None:
-            metrics[f"PQ_{precision}"] = float(report.panoptic.groups["All"]["pq"])
-        if report.semantic is not None:
-            metrics[f"mIoU_{precision}"] = float(report.semantic["mIoU"])
-        if report.boxes is not None:
-            metrics[f"AP_{precision}"] = report.boxes.AP
-            metrics[f"AP50_{precision}"] = report.boxes.AP50
-        if report.masks is not None:
-            metrics[f"mask_AP_{precision}"] = report.masks.AP
-            metrics[f"mask_AP50_{precision}"] = report.masks.AP50
+        report = evaluate_model(val.truth, backend, imgsz=imgsz, progress=False)
+        figures = report.figures()
+        for key in ("PQ", "mIoU", "AP", "AP50", "mask/AP", "mask/AP50"):
+            if key in figures:
+                metrics[f"{key.replace('/', '_')}_{precision}"] = figures[key]
     return metrics
 
 
@@ -328,15 +320,14 @@ def _panoptic_score(
     """PQ (mIoU on label maps) of ``backend`` on the images ``indices`` of ``val``."""
     chosen = list(indices)
     truth = val.truth
+    subset: PanopticSet | SemanticSet
     if isinstance(truth, SemanticSet):
         images = [truth.images[i] for i in chosen]
-        labels = [truth.labels[i] for i in chosen]
-        subset = dataclasses.replace(truth, images=images, labels=labels)
-        report = evaluate_semantic_model(subset, backend, imgsz=imgsz, progress=False)
-        return float(report.semantic["mIoU"]) if report.semantic is not None else 0.0
-    panset = dataclasses.replace(truth, images=[truth.images[i] for i in chosen])
-    report = evaluate_panoptic_model(panset, backend, imgsz=imgsz, progress=False)
-    return float(report.panoptic.groups["All"]["pq"]) if report.panoptic is not None else 0.0
+        subset = dataclasses.replace(truth, images=images, labels=[truth.labels[i] for i in chosen])
+    else:
+        subset = dataclasses.replace(truth, images=[truth.images[i] for i in chosen])
+    figures = evaluate_model(subset, backend, imgsz=imgsz, progress=False).figures()
+    return figures.get("mIoU" if val.semantic_only else "PQ", 0.0)
 
 
 def _with_accuracy_control(

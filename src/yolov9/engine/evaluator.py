@@ -170,7 +170,7 @@ class Evaluator:
         parts: list[CocoResults] = []  # per image: arrays, not dicts (1.5 M detections on COCO)
         failed: list[str] = []
         failed_ids: set[int] = set()
-        losses = _LossMeans()
+        losses = LossMeans()
         clock = _Clock()
         if self.tile is not None:
             if criterion is not None:
@@ -214,10 +214,7 @@ class Evaluator:
             out.update(
                 {"mask/AP": mm.AP, "mask/AP50": mm.AP50, "mask/AP75": mm.AP75, "mask/APs": mm.APs}
             )
-        for k, v in (result.losses or {}).items():
-            if "/" in k:  # per head, unweighted: comparable with train/main/* and train/aux/*
-                out[f"val/{k}"] = v
-        return out
+        return out | per_head_losses(result.losses or {})
 
     def _run_batches(
         self,
@@ -227,7 +224,7 @@ class Evaluator:
         parts: list[CocoResults],
         failed: list[str],
         failed_ids: set[int],
-        losses: _LossMeans,
+        losses: LossMeans,
         clock: _Clock,
     ) -> None:
         """The reference's protocol: rect batches through the backend."""
@@ -315,7 +312,7 @@ class Evaluator:
         backend: InferenceBackend,
         batch: EvalBatch,
         criterion: Criterion | None,
-        losses: _LossMeans,
+        losses: LossMeans,
         clock: _Clock,
     ) -> list[Detections]:
         """Detections of one batch (and its loss terms, with a criterion)."""
@@ -364,7 +361,13 @@ class _Clock:
         return {k: 1e3 * v / max(n, 1) for k, v in self.totals.items()}
 
 
-class _LossMeans:
+def per_head_losses(losses: dict[str, float]) -> dict[str, float]:
+    """The unweighted terms of each head as ``val/main/*`` and ``val/aux/*`` (comparable with
+    the training record's ``train/main/*`` and ``train/aux/*``)."""
+    return {f"val/{k}": v for k, v in losses.items() if "/" in k}
+
+
+class LossMeans:
     """Mean of each loss term over the batches seen."""
 
     def __init__(self) -> None:

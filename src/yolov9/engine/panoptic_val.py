@@ -72,6 +72,23 @@ class PanopticReport:
         }
         return out
 
+    def figures(self) -> dict[str, float]:
+        """The headline figures, those measured: ``PQ`` ``SQ`` ``RQ`` ``PQ_th`` ``PQ_st``,
+        ``mIoU``, box ``AP`` ``AP50`` and ``mask/AP`` ``mask/AP50``."""
+        out: dict[str, float] = {}
+        if self.panoptic is not None:
+            groups = self.panoptic.groups
+            out.update({k.upper(): float(groups["All"][k]) for k in ("pq", "sq", "rq")})
+            out["PQ_th"] = float(groups["Things"]["pq"])
+            out["PQ_st"] = float(groups["Stuff"]["pq"])
+        if self.semantic is not None:
+            out["mIoU"] = float(self.semantic["mIoU"])
+        if self.boxes is not None:
+            out.update({"AP": self.boxes.AP, "AP50": self.boxes.AP50})
+        if self.masks is not None:
+            out.update({"mask/AP": self.masks.AP, "mask/AP50": self.masks.AP50})
+        return out
+
     def as_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {"images": self.images}
         if self.panoptic is not None:
@@ -282,3 +299,17 @@ def evaluate_panoptic_model(
     boxes = evaluate_coco(gt, detections) if gt_anns else None
     mask_metrics = evaluate_coco(gt, detections, iou_type="segm") if gt_anns else None
     return PanopticReport(pan, panset.categories, len(panset), sem, boxes, mask_metrics)
+
+
+def evaluate_model(
+    truth: PanopticSet | SemanticSet,
+    backend: InferenceBackend,
+    *,
+    imgsz: int | None = None,
+    progress: bool = True,
+) -> PanopticReport:
+    """PQ, mIoU, box and mask AP on panoptic ground truth (the authors' protocol), mIoU on
+    label maps."""
+    if isinstance(truth, SemanticSet):
+        return evaluate_semantic_model(truth, backend, imgsz=imgsz, progress=progress)
+    return evaluate_panoptic_model(truth, backend, imgsz=imgsz, progress=progress)

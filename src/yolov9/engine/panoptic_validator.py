@@ -10,7 +10,8 @@ from torch.utils.data import DataLoader
 
 from yolov9.data.panoptic_training import PanopticTraining
 from yolov9.data.train_dataset import TrainBatch, TrainDataset, collate_train
-from yolov9.engine.panoptic_val import evaluate_panoptic_model, evaluate_semantic_model
+from yolov9.engine.evaluator import LossMeans, per_head_losses
+from yolov9.engine.panoptic_val import evaluate_model
 from yolov9.inference.backends import TorchBackend
 from yolov9.loss import Criterion, Targets
 from yolov9.models import YOLOv9
@@ -54,16 +55,12 @@ class PanopticValidator:
             num_workers=self.workers,
             collate_fn=collate_train,
         )
-        sums: dict[str, float] = {}
-        batches = 0
+        means = LossMeans()
         for batch in loader:
             images = batch.images.to(self.device).float().div_(255.0)
             targets = Targets(batch.targets, batch.masks, batch.semantic, batch.ignore)
-            parts = criterion(model(images), targets.to(self.device)).parts
-            for k, v in parts.items():
-                sums[k] = sums.get(k, 0.0) + float(v)
-            batches += 1
-        return {k: v / max(batches, 1) for k, v in sums.items()}
+            means.add(criterion(model(images), targets.to(self.device)).parts)
+        return means.means()
 
     def record(self, model: YOLOv9, criterion: Criterion | None = None) -> dict[str, float]:
         """The epoch's validation figures: ``PQ`` ``SQ`` ``RQ`` ``PQ_th`` ``PQ_st``, ``mIoU``,
@@ -76,35 +73,8 @@ class PanopticValidator:
             prepare=False,
             stuff_names=self.split.stuff_names,
         )
-        truth = self.split.truth
-        if self.split.semantic_only:
-            report = evaluate_semantic_model(
-                truth,  # type: ignore[arg-type]
-                backend,
-                imgsz=self.imgsz,
-                progress=self.progress,
-            )
-        else:
-            report = evaluate_panoptic_model(
-                truth,  # type: ignore[arg-type]
-                backend,
-                imgsz=self.imgsz,
-                progress=self.progress,
-            )
-        out: dict[str, float] = {}
-        if report.panoptic is not None:
-            groups = report.panoptic.groups
-            out.update({k.upper(): float(groups["All"][k]) for k in ("pq", "sq", "rq")})
-            out["PQ_th"] = float(groups["Things"]["pq"])
-            out["PQ_st"] = float(groups["Stuff"]["pq"])
-        if report.semantic is not None:
-            out["mIoU"] = float(report.semantic["mIoU"])
-        if report.boxes is not None:
-            out.update({"AP": report.boxes.AP, "AP50": report.boxes.AP50})
-        if report.masks is not None:
-            out.update({"mask/AP": report.masks.AP, "mask/AP50": report.masks.AP50})
+        report = evaluate_model(self.split.truth, backend, imgsz=self.imgsz, progress=self.progress)
+        out = report.figures()
         if criterion is not None:
-            for k, v in self.losses(model, criterion).items():
-                if "/" in k:  # per head, unweighted
-                    out[f"val/{k}"] = v
+            out |= per_head_losses(self.losses(model, criterion))
         return out

@@ -36,6 +36,25 @@ def new_run_dir(base: str | Path, exist_ok: bool = False) -> Path:
     return path
 
 
+def annotations_with(path: str | Path, key: str) -> bool:
+    """Whether ``path`` is a JSON file (COCO-style) whose first ``annotations`` entry has
+    ``key`` (``segments_info``: COCO panoptic; ``caption``: COCO captions). The first MiB
+    decides when it shows the annotations without the key; otherwise the file is parsed."""
+    path = Path(path)
+    if path.suffix != ".json" or not path.is_file():
+        return False
+    with path.open("rb") as f:
+        head = f.read(1 << 20)
+    if f'"{key}"'.encode() not in head and b'"annotations"' in head:
+        return False
+    try:
+        doc = json.loads(path.read_text())
+    except ValueError:
+        return False
+    anns = doc.get("annotations") if isinstance(doc, dict) else None
+    return bool(anns) and isinstance(anns, list) and isinstance(anns[0], dict) and key in anns[0]
+
+
 def read_json(path: str | Path) -> Any:
     """A JSON file's content (a missing, unreadable or malformed file is one line)."""
     try:

@@ -19,7 +19,7 @@ from torch import nn
 from yolov9.config import LossConfig
 from yolov9.data.coco_panoptic import default_stuff_names
 from yolov9.data.images import LetterboxInfo
-from yolov9.data.synthetic_world import make_world_scene
+from yolov9.data.synthetic_world import make_world_scene, thing_boxes
 from yolov9.loss import PanopticLoss
 from yolov9.models import YOLOv9
 from yolov9.ops.nms import Detections
@@ -54,8 +54,8 @@ def _scene(
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """A generated world scene (the panoptic demo's) with its things' boxes and classes."""
     image, _, _, things = make_world_scene(rng, size)
-    boxes = np.array([[*p.min(0), *(p.max(0) + 1)] for _, p in things], np.float32)
-    return image, boxes.reshape(-1, 4), np.array([c for c, _ in things], np.int64)
+    boxes, labels = thing_boxes(things)
+    return image, boxes, labels
 
 
 def _panoptic(
