@@ -57,7 +57,8 @@ def _params(model: torch.nn.Module) -> int:
 
 def test_every_segmentation_name_is_listed() -> None:
     assert sorted(list_models("segment")) == sorted(EXPECTED)
-    everything = set(list_models("detect")) | set(EXPECTED) | set(list_models("panoptic"))
+    everything = set(list_models("detect")) | set(EXPECTED)
+    everything |= set(list_models("panoptic")) | set(list_models("caption"))
     assert set(list_models()) == everything
 
 

@@ -9,7 +9,15 @@ from typing import NamedTuple
 
 from yolov9.errors import ConfigError
 from yolov9.models.head import DetectHead, HeadOutput
-from yolov9.models.variants import AUTHORS_GRAPHS, DETECT, SPECS, AuxKind, HeadKind, ModelSpec
+from yolov9.models.variants import (
+    AUTHORS_GRAPHS,
+    DETECT,
+    SPECS,
+    AuxKind,
+    CaptionSpec,
+    HeadKind,
+    ModelSpec,
+)
 from yolov9.models.yolov9 import ModelOutput, YOLOv9
 
 __all__ = [
@@ -17,6 +25,7 @@ __all__ = [
     "DETECT",
     "SPECS",
     "AuxKind",
+    "CaptionSpec",
     "DetectHead",
     "HeadKind",
     "HeadOutput",
@@ -41,6 +50,9 @@ _SEG_SUFFIXES = {
     # ours (PGI): yolov9-x-seg's head plus the semantic branch; converted: gelan-x-dpan
     ("yolov9", "pan"): HeadKind("dpanoptic", proto_depth=2, stuff_classes=93),
     ("gelan", "dpan"): HeadKind("dpanoptic", proto_depth=1, stuff_classes=93),
+    # detection plus a caption head; its vocabulary size comes from the data (build_model)
+    ("gelan", "cap"): HeadKind("caption", caption=CaptionSpec()),
+    ("yolov9", "cap"): HeadKind("caption", caption=CaptionSpec()),
 }
 
 
@@ -52,8 +64,9 @@ def list_models(task: str | None = None) -> list[str]:
     segment = [n for n in segment if not n.endswith("dseg") or n.startswith("gelan")]
     panoptic = [f"{family}-{size}-pan" for family in ("yolov9", "gelan") for size in SPECS]
     panoptic += [f"gelan-{size}-dpan" for size in SPECS]
-    by_task = {"detect": detect, "segment": segment, "panoptic": panoptic}
-    return by_task.get(task or "", detect + segment + panoptic)
+    caption = [f"{family}-{size}-cap" for family in ("yolov9", "gelan") for size in SPECS]
+    by_task = {"detect": detect, "segment": segment, "panoptic": panoptic, "caption": caption}
+    return by_task.get(task or "", detect + segment + panoptic + caption)
 
 
 class ModelName(NamedTuple):
@@ -95,17 +108,27 @@ def build_model(
     reg_max: int = 16,
     aux: str = "pgi",
     stuff_classes: int | None = None,
+    caption: CaptionSpec | None = None,
+    vocabulary: bytes | None = None,
 ) -> YOLOv9:
     """Build a randomly initialised model by name, for any number of classes.
 
     ``aux`` chooses the auxiliary branch of a ``yolov9-*`` model: ``"pgi"`` (the paper's
     YOLOv9), ``"deep-supervision"`` (the ablation baseline) or ``"none"`` (same as gelan-*).
     ``stuff_classes``: a panoptic model's semantic channels beyond its ``num_classes`` things
-    (default 93, the authors' COCO layout).
+    (default 93, the authors' COCO layout). ``caption``: a caption model's head sizes (its
+    ``vocab_size`` is required); ``vocabulary``: the tokenizer's bytes it keeps.
     """
     spec, with_aux, head = parse_model_name(name)
     if stuff_classes is not None and head.stuff_classes:  # a panoptic head
         head = dataclasses.replace(head, stuff_classes=stuff_classes)
+    if head.caption is not None:
+        if caption is None or caption.vocab_size < 4:
+            raise ConfigError(f"{name} needs a caption vocabulary (build_model(caption=...))")
+        head = dataclasses.replace(head, caption=caption)
     if aux == "none":
         with_aux = False
-    return YOLOv9(spec, num_classes, with_aux=with_aux, reg_max=reg_max, aux_mode=aux, head=head)
+    model = YOLOv9(spec, num_classes, with_aux=with_aux, reg_max=reg_max, aux_mode=aux, head=head)
+    if vocabulary is not None and model.caption is not None:
+        model.caption.set_vocabulary(vocabulary)
+    return model

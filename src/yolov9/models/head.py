@@ -29,6 +29,9 @@ class HeadOutput(NamedTuple):
         protos: (B, M, H/4, W/4) prototype masks at stride 4 (segmentation heads).
         semantic: (B, C + S, H/4, W/4) semantic logits over things then stuff at stride 4
             (panoptic heads).
+        memory: (B, S, d) the caption head's encoded visual tokens (caption models).
+        caption_logits: (B, T, V) next-token logits of the captions given to the forward
+            pass (teacher forcing; caption models in training).
     """
 
     pred_dist: Tensor
@@ -38,6 +41,8 @@ class HeadOutput(NamedTuple):
     coeffs: Tensor | None = None
     protos: Tensor | None = None
     semantic: Tensor | None = None
+    memory: Tensor | None = None
+    caption_logits: Tensor | None = None
 
 
 class DFL(nn.Module):

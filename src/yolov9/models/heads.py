@@ -20,7 +20,7 @@ def build_head(
 ) -> DetectHead:
     """The head of ``kind`` over levels of ``in_channels``; segmentation heads take their
     prototype widths from ``proto_widths`` (the size's neck P3 block)."""
-    if kind.name == "detect":
+    if kind.name in ("detect", "caption"):  # a caption model's caption head is its own part
         return DetectHead(num_classes, in_channels, reg_max)
     if kind.name not in HEAD_KINDS or proto_widths is None:
         raise ConfigError(f"unknown head {kind.name!r}; known: {', '.join(HEAD_KINDS)}")

@@ -17,6 +17,8 @@ import enum
 from dataclasses import dataclass
 from typing import Literal
 
+from yolov9.errors import ConfigError
+
 
 class AuxKind(enum.Enum):
     """How PGI's auxiliary branch is realised for a size."""
@@ -78,6 +80,28 @@ class NeckSpec:
 
 
 @dataclass(frozen=True)
+class CaptionSpec:
+    """Sizes of a caption head (defaults: the reference's 256 wide, 8 heads, FFN 512, one
+    encoder and one decoder layer; beam search over at most 20 tokens)."""
+
+    vocab_size: int = 0  # token ids (set from the tokenizer learnt on the training captions)
+    d_model: int = 256
+    heads: int = 8
+    ffn: int = 512
+    encoder_layers: int = 1
+    decoder_layers: int = 1
+    regions: int = 300  # top-scoring anchors read as region tokens
+    max_len: int = 20  # longest caption in tokens, BOS and EOS not counted
+    dropout: float = 0.1
+
+    def __post_init__(self) -> None:
+        if self.d_model % self.heads:
+            raise ConfigError(
+                f"caption d_model {self.d_model} is not a multiple of heads {self.heads}"
+            )
+
+
+@dataclass(frozen=True)
 class HeadKind:
     """What a model's heads (main and auxiliary alike) predict, and how they are built.
 
@@ -94,6 +118,8 @@ class HeadKind:
       the ``panoptic`` semantic branch, per head. ``yolov9-x-pan`` is built with prototype
       depth 2 (as ``yolov9-x-seg``) and keeps it when converted (``gelan-x-dpan``, built
       with depth 1 by name).
+    * ``caption``: the detection head plus a caption head (``models.caption``) on the main
+      path only (the auxiliary head is a detection head), of sizes ``caption``.
 
     Prototype widths come from the size's neck: the P3 block's (out, hidden, stage) widths
     (C: 256, 256, 128, the authors' ``npr=256``), so the small sizes stay small.
@@ -103,6 +129,7 @@ class HeadKind:
     proto_depth: int = 1
     num_masks: int = 32
     stuff_classes: int = 0  # panoptic: semantic channels beyond the thing classes
+    caption: CaptionSpec | None = None  # caption: the caption head's sizes
 
     @property
     def task(self) -> str:
@@ -124,6 +151,7 @@ HEAD_TASKS = {
     "dsegment": "segment",
     "panoptic": "panoptic",
     "dpanoptic": "panoptic",
+    "caption": "caption",
 }
 HEAD_KINDS = tuple(HEAD_TASKS)
 DETECT = HeadKind()

@@ -10,6 +10,7 @@ from yolov9.errors import ConfigError
 from yolov9.models.aux import build_aux
 from yolov9.models.backbone import DualBackbone, GELANBackbone
 from yolov9.models.blocks import fuse_model
+from yolov9.models.caption import CaptionHead
 from yolov9.models.head import STRIDES, HeadOutput
 from yolov9.models.heads import build_head
 from yolov9.models.neck import PANNeck
@@ -66,6 +67,9 @@ class YOLOv9(nn.Module):
         )
         self.neck = PANNeck(spec.neck, spec.backbone.level_outputs[2:], spec.backbone.downsample)
         self.head = build_head(head, num_classes, spec.neck.out_channels, reg_max, spec.neck.top3)
+        self.caption: CaptionHead | None = (
+            CaptionHead(head.caption, spec.neck.out_channels) if head.caption is not None else None
+        )
         self.aux_mode = aux_mode if with_aux else "none"
         self.aux: nn.Module | None = (
             build_aux(spec, num_classes, reg_max, aux_mode, head) if with_aux else None
@@ -73,7 +77,8 @@ class YOLOv9(nn.Module):
 
     @property
     def task(self) -> str:
-        """The task its head does: ``"detect"``, ``"segment"`` or ``"panoptic"``."""
+        """The task its head does: ``"detect"``, ``"segment"``, ``"panoptic"`` or
+        ``"caption"``."""
         return self.head_kind.task
 
     @property
@@ -87,14 +92,21 @@ class YOLOv9(nn.Module):
             "dsegment": "-dseg",
             "panoptic": "-pan",
             "dpanoptic": "-dpan",
+            "caption": "-cap",
         }[self.head_kind.name]
         if self.aux is not None:  # the PGI graph's name: yolov9-x-seg, yolov9-x-pan
             suffix = {"-dseg": "-seg", "-dpan": "-pan"}.get(suffix, suffix)
         return f"{family}-{self.spec.size}{suffix}"
 
-    def forward(self, images: Tensor) -> ModelOutput:
+    def forward(self, images: Tensor, captions: Tensor | None = None) -> ModelOutput:
+        """``captions`` (B, T) token ids (caption models, teacher forcing): the main output
+        then carries their next-token logits."""
         features = self.backbone(images)
-        main = self.head(list(self.neck(*features.levels[2:])))
+        levels = list(self.neck(*features.levels[2:]))
+        main = self.head(levels)
+        if self.caption is not None:
+            memory, logits = self.caption(levels, main.pred_logits, captions)
+            main = main._replace(memory=memory, caption_logits=logits)
         aux = self.aux(images, features.aux_taps) if self.aux is not None else None
         return ModelOutput(main, aux)
 
