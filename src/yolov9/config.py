@@ -45,6 +45,7 @@ class ModelConfig:
     weights: str | None = None  # start from a checkpoint (any supported format)
     aux: str = "pgi"  # pgi | deep-supervision | none (the paper's ablation)
     recompute: str = "none"  # activation checkpointing: none | highres | all (less memory)
+    vocab: int = 1000  # caption models: the most token ids learnt from the training captions
 
 
 @dataclass(frozen=True)
@@ -79,6 +80,8 @@ class LossConfig:
     cls: float = 0.5
     dfl: float = 1.5
     seg: float = 2.5  # segmentation models' mask term (divided by the batch size)
+    caption: float = 1.0  # caption models' cross-entropy term
+    caption_smoothing: float = 0.1  # label smoothing of the caption cross-entropy
     aux_weight: float = 0.25
     topk: int = 10
     alpha: float = 0.5
@@ -307,7 +310,7 @@ def _nest(key: str, value: Any) -> dict[str, Any]:
 
 
 def _ranges(cfg: TrainConfig) -> list[tuple[bool, str, str]]:
-    d, a, o, lo = cfg.data, cfg.augment, cfg.optim, cfg.loss
+    d, a, o, lo, m = cfg.data, cfg.augment, cfg.optim, cfg.loss, cfg.model
     checks = [
         (cfg.epochs >= 1, "epochs", "must be >= 1"),
         (cfg.patience >= 0, "patience", "must be >= 0 (0: never stop early)"),
@@ -340,7 +343,11 @@ def _ranges(cfg: TrainConfig) -> list[tuple[bool, str, str]]:
     ]
     checks += [
         (getattr(lo, k) >= 0, f"loss.{k}", "is a gain and must be >= 0")
-        for k in ("box", "cls", "dfl")
+        for k in ("box", "cls", "dfl", "seg", "caption")
+    ]
+    checks += [
+        (0 <= lo.caption_smoothing < 1, "loss.caption_smoothing", "must be in [0, 1)"),
+        (m.vocab >= 8, "model.vocab", "must be >= 8 (a caption vocabulary)"),
     ]
     checks += [
         (0 <= getattr(a, k) <= 1, f"augment.{k}", "is a probability and must be in [0, 1]")

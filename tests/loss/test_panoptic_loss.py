@@ -114,7 +114,7 @@ def test_ignored_pixels_count_in_neither_term() -> None:
 
 def test_the_semantic_target_is_required_and_checked() -> None:
     out = _tiny("gelan-t-pan")(torch.rand(2, 3, 64, 64))
-    boxes, masks, semantic, _ = _targets()
+    boxes, masks, semantic, *_ = _targets()
     with pytest.raises(ValueError, match="needs the batch's semantic target"):
         PanopticLoss(3)(out, Targets(boxes, masks))
     with pytest.raises(ValueError, match="semantic target of 4 channels for 5 logits"):

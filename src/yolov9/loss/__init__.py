@@ -1,7 +1,8 @@
 """Training criteria: the task-aligned assigner, the loss terms, the PGI dual criterion and
-the segmentation criterion."""
+the segmentation, panoptic and caption criteria."""
 
 from yolov9.loss.assigner import Assignment, TaskAlignedAssigner
+from yolov9.loss.caption import CaptionLoss
 from yolov9.loss.criterion import YOLOv9Loss
 from yolov9.loss.interface import Criterion, LossOutput, Targets
 from yolov9.loss.panoptic import PanopticLoss
@@ -9,6 +10,7 @@ from yolov9.loss.segment import SegmentationLoss
 
 __all__ = [
     "Assignment",
+    "CaptionLoss",
     "Criterion",
     "LossOutput",
     "PanopticLoss",

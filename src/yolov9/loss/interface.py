@@ -22,12 +22,15 @@ class Targets(NamedTuple):
             channels (things, then stuff); a pixel may be set in several channels or none.
         semantic_ignore: (B, h, w) bool, pixels the semantic terms leave out (void,
             unlabelled, the letterbox padding); None: none.
+        captions: caption criteria: (B, T) token ids of one caption per image (BOS ... EOS,
+            padding after).
     """
 
     boxes: Tensor
     masks: Tensor | None = None
     semantic: Tensor | None = None
     semantic_ignore: Tensor | None = None
+    captions: Tensor | None = None
 
     def to(self, device: torch.device | str) -> Targets:
         def move(t: Tensor | None) -> Tensor | None:
@@ -38,6 +41,7 @@ class Targets(NamedTuple):
             move(self.masks),
             move(self.semantic),
             move(self.semantic_ignore),
+            move(self.captions),
         )
 
 

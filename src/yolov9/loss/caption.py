@@ -1,0 +1,84 @@
+"""The caption criterion: the PGI detection terms plus the caption term.
+
+The caption term is the cross-entropy of the next-token logits against the caption (teacher
+forcing), averaged over its tokens, padding left out, with label smoothing (0.1 by default);
+its gain weighs it like a detection term, and the total is multiplied by the batch size as the
+detection criterion's.
+
+With ``detection=False`` (caption data without boxes) the detection terms are not computed at
+all: the detection heads receive no gradient, so their weights (weight decay included, which
+an optimiser applies only to parameters with a gradient) stay as they were. The logged box,
+cls and dfl terms are then 0.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+from yolov9.loss.criterion import YOLOv9Loss
+from yolov9.loss.interface import LossOutput, Targets
+from yolov9.models.caption import PAD
+from yolov9.models.yolov9 import ModelOutput
+
+TERMS = ("box", "cls", "dfl", "caption")
+
+
+def caption_cross_entropy(logits: Tensor, tokens: Tensor, label_smoothing: float = 0.1) -> Tensor:
+    """Mean cross-entropy of (B, T - 1, V) next-token logits against ``tokens`` (B, T: BOS ...
+    EOS, PAD after), padding ignored."""
+    target = tokens[:, 1 : 1 + logits.shape[1]].to(logits.device)
+    return F.cross_entropy(
+        logits.float().flatten(0, 1),
+        target.flatten(),
+        ignore_index=PAD,
+        label_smoothing=label_smoothing,
+    )
+
+
+class CaptionLoss(YOLOv9Loss):
+    """Loss of a caption model (module docstring).
+
+    Args:
+        num_classes: C.
+        caption_gain: the caption term's weight.
+        label_smoothing: of the caption cross-entropy.
+        detection: whether the detection terms count (False: caption data without boxes).
+        Other arguments as :class:`~yolov9.loss.criterion.YOLOv9Loss`.
+    """
+
+    def __init__(
+        self,
+        num_classes: int,
+        *,
+        caption_gain: float = 1.0,
+        label_smoothing: float = 0.1,
+        detection: bool = True,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(num_classes, **kwargs)
+        self.terms = TERMS
+        self.caption_gain, self.label_smoothing = caption_gain, label_smoothing
+        self.detection = detection
+
+    def forward(self, outputs: ModelOutput, targets: Targets) -> LossOutput:
+        logits = outputs.main.caption_logits
+        if logits is None or targets.captions is None:
+            raise ValueError("the caption loss needs the captions (given to the model and here)")
+        batch_size = logits.shape[0]
+        scale = batch_size if self.scale_by_batch else 1
+        term = caption_cross_entropy(logits, targets.captions, self.label_smoothing)
+        weighted = self.caption_gain * term
+        if self.detection:
+            det = super().forward(outputs, targets)
+            total, parts = det.total + weighted * scale, dict(det.parts)
+        else:
+            zero = torch.zeros((), device=logits.device)
+            total = weighted * scale
+            parts = {k: float(zero) for k in ("box", "cls", "dfl")}
+        parts["main/caption"] = float(term.detach())
+        parts["caption"] = float(weighted.detach())
+        return LossOutput(total, parts)
