@@ -1,8 +1,9 @@
 """Generated caption data: scenes of one to three coloured shapes on a plain background, each
 with five reference captions from varied templates (what is there and how many, colours, and
 for two shapes where one is relative to the other: left of, right of, above, below), written
-as a COCO captions split (``images/<split>/*.png``, ``captions_<split>.json``) and a data
-YAML naming it. For the caption task's tests, demo and benchmark; no downloads.
+as a COCO captions split (``images/<split>/*.png``, ``captions_<split>.json``) with the
+shapes' boxes as YOLO labels (``labels/<split>/*.txt``, classes ``SHAPES``) and a data YAML
+naming it. For the caption task's tests, demo and benchmark; no downloads.
 """
 
 from __future__ import annotations
@@ -79,7 +80,8 @@ def scene_captions(
 def make_caption_scene(
     rng: np.random.Generator, size: tuple[int, int]
 ) -> tuple[np.ndarray, list[dict[str, Any]], list[str]]:
-    """RGB image, its objects and five captions."""
+    """RGB image, its objects (``shape``, ``colour``, centre ``cx`` ``cy``, half side ``r``)
+    and five captions."""
     h, w = size
     background = str(rng.choice(list(BACKGROUNDS)))
     image = np.full((h, w, 3), BACKGROUNDS[background], np.uint8)
@@ -94,11 +96,11 @@ def make_caption_scene(
             continue
         shape, colour = str(rng.choice(SHAPES)), str(rng.choice(list(COLOURS)))
         _draw(image, shape, COLOURS[colour], cx, cy, r)
-        objects.append({"shape": shape, "colour": colour, "cx": cx, "cy": cy})
+        objects.append({"shape": shape, "colour": colour, "cx": cx, "cy": cy, "r": r})
     if not objects:  # every try collided: one shape in the middle
         shape, colour = str(rng.choice(SHAPES)), str(rng.choice(list(COLOURS)))
         _draw(image, shape, COLOURS[colour], w // 2, h // 2, r)
-        objects.append({"shape": shape, "colour": colour, "cx": w // 2, "cy": h // 2})
+        objects.append({"shape": shape, "colour": colour, "cx": w // 2, "cy": h // 2, "r": r})
     return image, objects, scene_captions(objects, background, rng)
 
 
@@ -110,13 +112,21 @@ def write_caption_dataset(
     rng = np.random.default_rng(seed)
     desc: dict[str, Any] = {"path": str(root)}
     for split, count in splits.items():
-        folder = root / "images" / split
+        folder, labels = root / "images" / split, root / "labels" / split
         folder.mkdir(parents=True, exist_ok=True)
+        labels.mkdir(parents=True, exist_ok=True)
         images, annotations = [], []
+        h, w = size
         for i in range(count):
-            image, _, captions = make_caption_scene(rng, size)
+            image, objects, captions = make_caption_scene(rng, size)
             name = f"{split}_{i:05d}.png"
             cv2.imwrite(str(folder / name), image[..., ::-1])
+            lines = [
+                f"{SHAPES.index(o['shape'])} {o['cx'] / w:.6f} {o['cy'] / h:.6f} "
+                f"{2 * o['r'] / w:.6f} {2 * o['r'] / h:.6f}"
+                for o in objects
+            ]
+            (labels / f"{split}_{i:05d}.txt").write_text("\n".join(lines) + "\n")
             images.append({"id": i + 1, "file_name": name, "height": size[0], "width": size[1]})
             for caption in captions:
                 annotations.append(
@@ -125,6 +135,7 @@ def write_caption_dataset(
         doc = {"images": images, "annotations": annotations}
         (root / f"captions_{split}.json").write_text(json.dumps(doc))
         desc[split] = {"images": f"images/{split}", "captions": f"captions_{split}.json"}
+    desc["names"] = list(SHAPES)
     path = root / "captions.yaml"
     path.write_text(yaml.safe_dump(desc, sort_keys=False))
     return path

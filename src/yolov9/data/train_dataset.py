@@ -53,6 +53,7 @@ class TrainSample:
     masks: torch.Tensor | None = None  # (N, s / ratio, s / ratio) uint8, one per target
     semantic: torch.Tensor | None = None  # (K, s / ratio, s / ratio) uint8 multi-hot target
     ignore: torch.Tensor | None = None  # (s / ratio, s / ratio) bool: no semantic target
+    captions: torch.Tensor | None = None  # (T,) token ids of one caption (caption data)
 
 
 class TrainDataset(Dataset[TrainSample]):
@@ -248,6 +249,7 @@ class TrainBatch:
     masks: torch.Tensor | None = None  # instance masks, one per target (segmentation only)
     semantic: torch.Tensor | None = None  # (B, K, h, w) multi-hot semantic target (panoptic)
     ignore: torch.Tensor | None = None  # (B, h, w) bool: pixels without a semantic target
+    captions: torch.Tensor | None = None  # (B, T) token ids, one caption per image
 
 
 def _stacked(parts: list[torch.Tensor | None]) -> torch.Tensor | None:
@@ -266,4 +268,5 @@ def collate_train(samples: list[TrainSample]) -> TrainBatch:
         else None,
         _stacked([s.semantic for s in samples]),
         _stacked([s.ignore for s in samples]),
+        _stacked([s.captions for s in samples]),
     )

@@ -1,0 +1,183 @@
+"""A caption split as training data: its images (with boxes where YOLO label files lie beside
+them, ``labels/`` for ``images/``), the captions of each, and the samples a caption model
+trains on.
+
+Images are found as for COCO instances JSON: the split's ``images`` folder, or for a captions
+JSON given directly ``<root>/images/<name>``, ``<root>/<name>``, ``<root>/images``, an
+``images`` folder beside the JSON, or the JSON's folder (``name``: the file's stem without
+``captions_``). Class names are the data YAML's ``names`` (one class, ``object``, without).
+
+Samples are not augmented: captions say where things are and what colour they are, so
+flips, mosaics and colour jitter would make them false. Images are letterboxed into the
+``imgsz`` square, as a caption model's predictor letterboxes them too (the padding then looks
+the same in training and prediction). Each sample is the letterboxed image,
+its boxes, and one of its captions drawn at random per epoch (``(seed, epoch, index)``), as
+token ids framed by BOS and EOS and padded to the longest caption the head reads.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch.utils.data import Dataset
+
+from yolov9.data.captions import CaptionSet, caption_split
+from yolov9.data.dataset import DetectionDataset, _names, read_description
+from yolov9.data.formats import read_yolo
+from yolov9.data.images import letterbox
+from yolov9.data.labels import ImageLabels, LabelReport
+from yolov9.data.loader import load_resized
+from yolov9.data.train_dataset import TrainSample
+from yolov9.errors import DataError
+
+DEFAULT_NAMES = ["object"]
+
+
+@dataclass(frozen=True)
+class CaptionTraining:
+    """One caption split: ``dataset`` holds its readable images (boxes where labelled),
+    ``captions[i]`` the captions of ``dataset.records[i]``."""
+
+    truth: CaptionSet
+    dataset: DetectionDataset
+    captions: list[list[str]]
+
+    @property
+    def has_boxes(self) -> bool:
+        return self.dataset.report.boxes > 0
+
+    def image_ids(self) -> list[object]:
+        """The captions file's image id of each record."""
+        by_path = {
+            str(self.images_dir / name): image_id for image_id, name in self.truth.files.items()
+        }
+        return [by_path[str(r.path)] for r in self.dataset.records]
+
+    @property
+    def images_dir(self) -> Path:
+        return images_folder(self.truth)
+
+
+def images_folder(truth: CaptionSet) -> Path:
+    """Where the images of a captions file are (module docstring)."""
+    if truth.images_dir is not None:
+        return truth.images_dir
+    src = truth.source
+    name = src.stem.removeprefix("captions_")
+    first = next(iter(truth.files.values()), "")
+    candidates = [
+        src.parent.parent / "images" / name,
+        src.parent.parent / name,
+        src.parent.parent / "images",
+        src.parent / "images",
+        src.parent,
+    ]
+    for folder in candidates:
+        if first and (folder / first).is_file():
+            return folder
+    return next((c for c in candidates if c.is_dir()), src.parent)
+
+
+def caption_training_split(data: str | Path, split: str) -> CaptionTraining | None:
+    """The split as caption training data, or None when ``data`` is not caption data.
+
+    Raises:
+        DataError: no image of the captions file can be read.
+    """
+    truth = caption_split(data, split)
+    if truth is None:
+        return None
+    names = None
+    path = Path(data).expanduser()
+    if path.suffix != ".json":
+        desc, _, source = read_description(path)
+        names = _names(desc.get("names"), source)
+    names = names or DEFAULT_NAMES
+    folder = images_folder(truth)
+    ids = [i for i in truth.files if i in truth.captions]
+    paths = [folder / truth.files[i] for i in ids]
+    report = LabelReport(split=f"{path.name}:{split}")
+    records = read_yolo(paths, len(names), report)
+    if not records:
+        raise DataError(
+            f"{truth.source}: none of its {len(paths)} captioned images can be read in {folder} "
+            "(give the split's images folder: {images: DIR, captions: FILE})"
+        )
+    report.images = len(records)
+    report.boxes = sum(len(r.classes) for r in records)
+    captions_of = {str(p): truth.captions[i] for p, i in zip(paths, ids, strict=True)}
+    dataset = DetectionDataset(records, list(names), list(range(len(names))), report, "yolo", split)
+    return CaptionTraining(truth, dataset, [captions_of[str(r.path)] for r in records])
+
+
+# caption -> token ids (BOS ... EOS)
+Encoder = Callable[[str], list[int]]
+
+
+class CaptionTrainDataset(Dataset[TrainSample]):
+    """Letterboxed images, their boxes and one caption each (module docstring)."""
+
+    def __init__(
+        self,
+        records: Sequence[ImageLabels],
+        captions: Sequence[Sequence[str]],
+        encode: Encoder,
+        imgsz: int,
+        *,
+        max_tokens: int,
+        seed: int = 0,
+    ) -> None:
+        if not records:
+            raise DataError("the caption split has no images")
+        self.records, self.imgsz, self.seed = list(records), imgsz, seed
+        self.max_tokens = max_tokens  # BOS and EOS included
+        self.tokens = [[self._frame(encode(c)) for c in caps] for caps in captions]
+        self.epoch = 0
+
+    def _frame(self, ids: list[int]) -> list[int]:
+        """Cut to ``max_tokens`` (keeping EOS last)."""
+        return ids if len(ids) <= self.max_tokens else ids[: self.max_tokens - 1] + ids[-1:]
+
+    def __len__(self) -> int:
+        return len(self.records)
+
+    def set_epoch(self, epoch: int, *, mosaic: bool = True) -> None:
+        self.epoch = epoch
+
+    def __getitem__(self, index: int) -> TrainSample:
+        rng = np.random.default_rng((self.seed, self.epoch, index))
+        problems: list[str] = []
+        record = self.records[index]
+        for _ in range(10):
+            record = self.records[index]
+            try:
+                resized, (h0, w0) = load_resized(record.path, self.imgsz, augment=False)
+                break
+            except DataError as e:
+                problems.append(str(e))
+                index = int(rng.integers(len(self.records)))
+        else:
+            raise DataError(f"{record.path}: 10 unreadable images in a row")
+        image, info = letterbox(resized, self.imgsz, auto=False)
+        sx, sy = resized.shape[1] / w0 * info.ratio, resized.shape[0] / h0 * info.ratio
+        keep = record.train_mask
+        boxes = record.boxes[keep] * np.array([sx, sy, sx, sy], np.float32)
+        boxes = boxes + np.array([*info.pad, *info.pad], np.float32)
+        targets = np.concatenate(
+            [record.classes[keep, None].astype(np.float32), boxes.astype(np.float32)], 1
+        )
+        choices = self.tokens[index]
+        ids = choices[int(rng.integers(len(choices)))]
+        tokens = torch.zeros(self.max_tokens, dtype=torch.long)
+        tokens[: len(ids)] = torch.tensor(ids, dtype=torch.long)
+        return TrainSample(
+            torch.from_numpy(np.ascontiguousarray(image)),
+            torch.from_numpy(targets),
+            index,
+            problems,
+            captions=tokens,
+        )
