@@ -149,7 +149,7 @@ def test_tracked_results_keep_the_image_segmentation_with_valid_links(pan_ckpt: 
 
 def test_tiles_are_refused_for_panoptic_models(pan_ckpt: Path) -> None:
     detector = Detector.from_pretrained(pan_ckpt, imgsz=128)
-    with pytest.raises(ConfigError, match="tiles do not apply to panoptic models yet"):
+    with pytest.raises(ConfigError, match="tiles do not apply to panoptic"):
         detector.predict(_image((112, 160), 0), tile=64)
 
 

@@ -24,7 +24,7 @@ from yolov9.tasks.registry import TASKS, get_task
 
 
 def test_every_head_kind_has_its_registered_task() -> None:
-    assert tuple(TASKS) == NAMES == ("detect", "segment", "panoptic")
+    assert tuple(TASKS) == NAMES == ("detect", "segment", "panoptic", "caption")
     assert tuple(name for name, t in TASKS.items() if t.demo is not None) == DEMO_NAMES
     for kind in HEAD_KINDS:
         task = get_task(HeadKind(kind).task)

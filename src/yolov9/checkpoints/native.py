@@ -8,6 +8,7 @@ Files are written atomically: a temporary file in the same folder, then a rename
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as _dt
 import json
 import os
@@ -20,7 +21,7 @@ import torch
 from torch import Tensor
 
 from yolov9.errors import CheckpointError, ConfigError
-from yolov9.models import HeadKind, YOLOv9, parse_model_name
+from yolov9.models import CaptionSpec, HeadKind, YOLOv9, parse_model_name
 
 FORMAT = "yolov9-checkpoint"
 VERSION = 1
@@ -55,6 +56,7 @@ def model_meta(model: YOLOv9, names: list[str], **extra: Any) -> dict[str, Any]:
         "proto_depth": model.head_kind.proto_depth,
         "num_masks": model.head_kind.num_masks,
         "stuff_classes": model.head_kind.stuff_classes,
+        "caption": dataclasses.asdict(spec) if (spec := model.head_kind.caption) else None,
         "reg_max": model.reg_max,
         "aux": model.aux_mode,
         "yolov9_version": __version__,
@@ -120,6 +122,7 @@ def model_from_state(
                 int(meta.get("proto_depth", head.proto_depth)),
                 int(meta.get("num_masks", head.num_masks)),
                 int(meta.get("stuff_classes", head.stuff_classes)),
+                _caption_spec(meta.get("caption")),
             )
     except (KeyError, ValueError, TypeError) as e:
         raise CheckpointError(f"{source}: invalid metadata ({e})") from None
@@ -147,8 +150,8 @@ def model_from_state(
     problems += [
         f"{k}: shape {tuple(v.shape)} != {tuple(expected[k].shape)}"
         for k, v in state.items()
-        if k in expected and v.shape != expected[k].shape
-    ]
+        if k in expected and v.shape != expected[k].shape and k != "caption.vocab"
+    ]  # a caption model's vocabulary is as long as its file says
     if problems:
         raise CheckpointError(
             f"{source}: weights do not fit {model.name} with {num_classes} classes "
@@ -156,6 +159,16 @@ def model_from_state(
         )
     model.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in state.items()})
     return model, names
+
+
+def _caption_spec(raw: Any) -> CaptionSpec | None:
+    """A caption head's sizes from the metadata (None: not a caption model)."""
+    if raw is None:
+        return None
+    if not isinstance(raw, dict):
+        raise TypeError(f"'caption' must be a mapping, got {type(raw).__name__}")
+    known = {f.name for f in dataclasses.fields(CaptionSpec)}
+    return CaptionSpec(**{k: v for k, v in raw.items() if k in known})
 
 
 def load_native(obj: dict[str, Any], source: str) -> tuple[YOLOv9, list[str], dict[str, Any]]:

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import logging
 from pathlib import Path
 from typing import Any
 
 from yolov9.config import INFERENCE_PRECISIONS
+from yolov9.errors import ConfigError
 
 log = logging.getLogger("yolov9")
 
@@ -67,6 +69,51 @@ def write_json(path: str | Path, obj: Any) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(obj, indent=1))
     return path
+
+
+def add_caption_args(p: argparse.ArgumentParser) -> None:
+    """How a caption model decodes (beam search by default)."""
+    cap = p.add_argument_group("caption models")
+    cap.add_argument(
+        "--beam",
+        type=positive_int,
+        default=None,
+        help="beam width of caption decoding (default 5; 1: greedy)",
+    )
+    cap.add_argument(
+        "--max-tokens",
+        type=positive_int,
+        default=None,
+        help="longest caption in tokens (default 20, at most what the model was trained for)",
+    )
+    cap.add_argument(
+        "--length-penalty",
+        type=float,
+        default=None,
+        help="beam search ranks captions by sum(log p) / length ** this (default 1.0: the mean "
+        "log-probability per token; 0: the sum, which favours short captions)",
+    )
+
+
+def apply_caption_args(args: argparse.Namespace, backend: Any, task: Any, weights: str) -> None:
+    """Set a caption model's decoding from the flags; the flags on another model: one line."""
+    given = {
+        k: v
+        for k, v in (
+            ("beam", args.beam),
+            ("max_len", args.max_tokens),
+            ("length_penalty", args.length_penalty),
+        )
+        if v is not None
+    }
+    if not given:
+        return
+    if not task.gives("caption"):
+        flags = ", ".join(f"--{k.replace('_', '-')}" for k in given).replace(
+            "max-len", "max-tokens"
+        )
+        raise ConfigError(f"{flags}: for caption models; {weights} is a {task.description} model")
+    backend.decoding = dataclasses.replace(backend.decoding, **given)
 
 
 def add_tile_args(p: argparse.ArgumentParser) -> None:

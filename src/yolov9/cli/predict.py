@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import argparse
 import time
+from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from yolov9.cli.common import (
+    add_caption_args,
     add_device_args,
     add_tile_args,
+    apply_caption_args,
     imgsz,
     log,
     positive_int,
@@ -17,6 +20,9 @@ from yolov9.cli.common import (
     unit_float,
 )
 from yolov9.errors import ConfigError, YOLOv9Error
+
+if TYPE_CHECKING:
+    from yolov9.inference.result import Result
 
 SOURCE_HELP = (
     "image, folder, glob pattern, video, webcam index (0) or stream URL (rtsp://, http://...)"
@@ -132,6 +138,7 @@ def _add_common(p: argparse.ArgumentParser, *, conf: float | None) -> None:
         default=0,
         help="stuff segments with fewer pixels become void (default 0: none, as the authors)",
     )
+    add_caption_args(p)
 
 
 def run_predict(args: argparse.Namespace) -> int:
@@ -185,6 +192,7 @@ def _run(args: argparse.Namespace, *, tracking: bool) -> int:
         fusion=FusionOptions(score_threshold=args.pan_conf, min_stuff_area=args.min_stuff_area),
     )
     task = get_task(detector.task)
+    apply_caption_args(args, detector.backend, task, args.weights)
     if args.mask_format is not None and not task.gives("masks"):
         raise YOLOv9Error(
             f"--mask-format needs a segmentation model; {args.weights} is a "
@@ -195,10 +203,10 @@ def _run(args: argparse.Namespace, *, tracking: bool) -> int:
             raise YOLOv9Error(
                 f"{flag} needs a panoptic model; {args.weights} is for {task.description}"
             )
-    if tiles and task.gives("panoptic"):
+    if tiles and (task.gives("panoptic") or task.gives("caption")):
         raise YOLOv9Error(
-            "--tile does not apply to panoptic models yet (the semantic map of tiles is not "
-            "merged); predict without it"
+            f"--tile does not apply to {task.description} models yet (the semantic maps or "
+            "captions of tiles are not merged); predict without it"
         )
     wants_folder = not args.no_save or (tracking and args.save_mot)
     out = new_run_dir(args.out or args.out_default, args.exist_ok) if wants_folder else None
@@ -224,6 +232,7 @@ def _run(args: argparse.Namespace, *, tracking: bool) -> int:
         )
     else:
         results = detector.stream(args.source, batch_size=args.batch, **options, **tiles)
+    results = _print_captions(results)
     writer = OutputWriter(
         None if args.no_save else out,
         json_path=Path(args.save_json) if args.save_json else None,
@@ -260,3 +269,15 @@ def _run(args: argparse.Namespace, *, tracking: bool) -> int:
         f"; {len(skipped)} unreadable file(s) skipped" if skipped else "",
     )
     return 1 if skipped else 0
+
+
+def _print_captions(results: Iterable[Result]) -> Iterator[Result]:
+    """Pass the results on, printing each caption model's caption (one line per image)."""
+    for result in results:
+        if result.caption is not None:
+            where = result.path or "frame"
+            if result.frame is not None:
+                where += f" frame {result.frame}"
+            score = f" ({result.caption_score:.2f})" if result.caption_score is not None else ""
+            print(f"{where}: caption: {result.caption}{score}", flush=True)
+        yield result

@@ -117,7 +117,8 @@ def run(args: argparse.Namespace) -> int:
         result = train(resolve(args.config, args.overrides, **values))
     m = result.best_metrics
     if result.fitness in m:  # without a validation split there is no score
-        shown = [(k, m[k]) for k in ("PQ", "mIoU", "AP", "AP50", "mask/AP", "mask/AP50") if k in m]
+        keys = ("PQ", "mIoU", "AP", "AP50", "mask/AP", "mask/AP50", "CIDEr-D", "BLEU-4")
+        shown = [(k, m[k]) for k in keys if k in m]
         log.info(
             "best: %s (best by %s; epoch %d of %d run)",
             ", ".join(f"{k} {v:.4f}" for k, v in shown),

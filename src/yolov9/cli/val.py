@@ -6,8 +6,10 @@ import argparse
 from typing import Any
 
 from yolov9.cli.common import (
+    add_caption_args,
     add_device_args,
     add_tile_args,
+    apply_caption_args,
     imgsz,
     log,
     positive_int,
@@ -39,6 +41,7 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--workers", type=int, default=-1, help="data-loading processes (-1: auto)")
     add_device_args(p)
     add_tile_args(p)
+    add_caption_args(p)
     p.add_argument("--out", default="runs/val", help="run folder for plots and reports")
     p.add_argument("--exist-ok", action="store_true")
     p.add_argument("--no-plots", action="store_true")
@@ -68,11 +71,28 @@ def run(args: argparse.Namespace) -> int:
         plots=not args.no_plots,
         **tile_values(args),
     )
-    report = validate(args.data, args.weights, predictions=args.predictions, opts=opts)
+    model: Any = args.weights
+    if args.weights and any(
+        v is not None for v in (args.beam, args.max_tokens, args.length_penalty)
+    ):
+        from yolov9.inference.loader import load_backend
+        from yolov9.tasks.registry import get_task
+
+        model = load_backend(
+            args.weights,
+            device=args.device,
+            precision=args.precision,
+            imgsz=args.imgsz,
+            threads=args.threads,
+        )
+        apply_caption_args(args, model, get_task(model.task), args.weights)
+    report = validate(args.data, model, predictions=args.predictions, opts=opts)
     if report.captions is not None:
         from yolov9.engine.caption_val import caption_summary
 
         print(caption_summary(report.captions, report.report["images"]))
+        if args.save_predictions:
+            write_json(args.save_predictions, report.predictions)
         if args.json:
             write_json(args.json, report.report)
         log.info("results in %s", report.run_dir)

@@ -63,6 +63,10 @@ def run_demo(
         from yolov9.demo.panoptic import run_panoptic_demo
 
         return run_panoptic_demo(out, settings, seed=seed, epochs=epochs, imgsz=imgsz)
+    if spec.gives("caption"):  # shapes and their captions, scored by CIDEr-D
+        from yolov9.demo.caption import run_caption_demo
+
+        return run_caption_demo(out, settings, seed=seed, epochs=epochs, imgsz=imgsz)
     data = write_dataset(
         out / "data",
         splits={"train": settings.train_images, "val": settings.val_images},

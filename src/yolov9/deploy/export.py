@@ -290,6 +290,11 @@ def check_options(opts: ExportOptions, task: Task | None = None) -> None:
         )
     if fmt == "coreml" and opts.nms and task is not None:
         task.refuse_vision_nms()
+    if task is not None and task.gives("caption"):
+        raise ConfigError(
+            "caption models do not export yet (their beam search runs in PyTorch, and an "
+            "exported graph would lose the caption): predict with the checkpoint itself"
+        )
 
 
 # what each format needs beyond the base install, to convert and to verify: (extra, modules)

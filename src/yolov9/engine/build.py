@@ -18,9 +18,12 @@ from torch.utils.data import DataLoader, DistributedSampler
 
 from yolov9.config import LossConfig, TrainConfig
 from yolov9.data.augment import AugmentConfig
+from yolov9.data.caption_training import CaptionTrainDataset
 from yolov9.data.dataset import DetectionDataset
 from yolov9.data.panoptic_training import SemanticSource
 from yolov9.data.train_dataset import TrainBatch, TrainDataset, collate_train
+from yolov9.engine.caption_build import caption_parts
+from yolov9.engine.caption_validator import CaptionValidator
 from yolov9.engine.ema import ModelEMA
 from yolov9.engine.evaluator import Evaluator
 from yolov9.engine.hooks import Hook
@@ -58,9 +61,10 @@ class TrainingParts:
     ema: ModelEMA
     scaler: torch.amp.GradScaler | None  # fp16 only
     autocast_dtype: torch.dtype | None  # None: fp32
-    train_set: TrainDataset
+    train_set: TrainDataset | CaptionTrainDataset
     loader: Loader
-    evaluator: Evaluator | PanopticValidator | None  # rank 0 with a validation split only
+    # rank 0 with a validation split only
+    evaluator: Evaluator | PanopticValidator | CaptionValidator | None
     hooks: list[Hook]
     run_dir: Path
     device: torch.device
@@ -87,7 +91,20 @@ def build_training(
     """The parts of a run; ``fresh=False`` (a resumed run) skips the fine-tuning transfer,
     which the saved state replaces anyway."""
     stuff = len(data.stuff_names) if data.panoptic is not None else None
-    model = build_model(cfg.model.name, len(data.names), aux=cfg.model.aux, stuff_classes=stuff)
+    task = get_task(parse_model_name(cfg.model.name).task)
+    cap = (
+        caption_parts(cfg, data, device=device, is_main=dist.is_main)
+        if task.gives("caption")
+        else None
+    )
+    model = build_model(
+        cfg.model.name,
+        len(data.names),
+        aux=cfg.model.aux,
+        stuff_classes=stuff,
+        caption=cap.spec if cap else None,
+        vocabulary=cap.tokenizer.model_bytes if cap else None,
+    )
     if cfg.model.weights and fresh:
         transfer_weights(model, cfg.model.weights)
     # channels-last: oneDNN's (and cuDNN's) convolutions train about 25 % faster on it
@@ -101,30 +118,36 @@ def build_training(
     autocast = autocast_dtype(cfg.precision, device)
     use_scaler = autocast == torch.float16
     d = cfg.data
-    task = get_task(model.task)
     semantic = data.panoptic.source if data.panoptic and task.gives("semantic") else None
-    train_set = training_set(
-        data.train,
-        d.imgsz,
-        cfg.augment,
-        seed=cfg.seed,
-        cache=d.cache,
-        masks=task.needs("masks"),  # label maps: no objects, so no masks, and no boxes
-        semantic=semantic,
-    )
-    evaluator = (
-        validation(data, task, d.imgsz, d.val_batch, workers=d.workers, device=device)
-        if dist.is_main
-        else None
-    )
+    train_set: TrainDataset | CaptionTrainDataset
+    evaluator: Evaluator | PanopticValidator | CaptionValidator | None
+    if cap is not None:  # captions: plain letterboxed images, one caption each
+        train_set, evaluator = cap.train_set, cap.validator
+    else:
+        train_set = training_set(
+            data.train,
+            d.imgsz,
+            cfg.augment,
+            seed=cfg.seed,
+            cache=d.cache,
+            masks=task.needs("masks"),  # label maps: no objects, so no masks, and no boxes
+            semantic=semantic,
+        )
+        evaluator = (
+            validation(data, task, d.imgsz, d.val_batch, workers=d.workers, device=device)
+            if dist.is_main
+            else None
+        )
     return TrainingParts(
         cfg=cfg,
         names=data.names,
         task=task,
-        fitness=evaluator.fitness if isinstance(evaluator, PanopticValidator) else task.fitness,
+        fitness=evaluator.fitness
+        if isinstance(evaluator, PanopticValidator | CaptionValidator)
+        else task.fitness,
         model=model,
         net=distributed(model, dist, device, sync_bn=cfg.sync_bn),
-        criterion=criterion(cfg.loss, model).to(device),
+        criterion=criterion(cap.loss if cap else cfg.loss, model).to(device),
         optimizer=build_optimizer(model, o.optimizer, o.lr0, o.momentum, weight_decay),
         schedule=lr_factor(o.schedule, cfg.epochs, o.lrf),
         accumulate=accumulate,
@@ -234,7 +257,7 @@ def _worker_init(_: int) -> None:
 
 
 def train_loader(
-    train_set: TrainDataset,
+    train_set: TrainDataset | CaptionTrainDataset,
     epoch: int,
     *,
     batch: int,

@@ -227,8 +227,8 @@ class Trainer:
         images = batch.images.to(p.device, non_blocking=True).float().div_(255.0)
         dtype = p.autocast_dtype
         with torch.autocast(p.device.type, dtype or torch.float32, enabled=dtype is not None):
-            out = p.net(images)
-        targets = Targets(batch.targets, batch.masks, batch.semantic, batch.ignore)
+            out = p.net(images, batch.captions)  # captions: caption models (teacher forcing)
+        targets = Targets(batch.targets, batch.masks, batch.semantic, batch.ignore, batch.captions)
         loss = p.criterion(out, targets.to(p.device))
         total = loss.total * p.dist.world_size  # DDP averages gradients
         if not all_ranks(bool(torch.isfinite(total)), p.dist, p.device):
@@ -294,10 +294,12 @@ class Trainer:
             text += f" | val AP {r['AP']:.4f} AP50 {r['AP50']:.4f}"
         if "mask/AP" in r:
             text += f" | mask AP {r['mask/AP']:.4f} AP50 {r['mask/AP50']:.4f}"
-        if "val/main/box" in r:
-            text += f" | val loss main {sum(r[f'val/main/{k}'] for k in terms):.3f}"
-        if "val/aux/box" in r:
-            text += f" aux {sum(r[f'val/aux/{k}'] for k in terms):.3f}"
+        if "CIDEr-D" in r:
+            text += f" | val CIDEr-D {r['CIDEr-D']:.4f} BLEU-4 {r['BLEU-4']:.4f}"
+        for head in ("main", "aux"):  # a head's terms (the auxiliary head has no caption)
+            if f"val/{head}/box" in r or f"val/{head}/caption" in r:
+                total = sum(r.get(f"val/{head}/{k}", 0.0) for k in terms)
+                text += f" | val loss {head} {total:.3f}" if head == "main" else f" aux {total:.3f}"
         return text + f" | {r['time']:.0f} s"
 
     # -------------------------------------------------------------------- checkpoints
@@ -310,7 +312,11 @@ class Trainer:
             "metrics": {
                 k: v
                 for k, v in record.items()
-                if k in ("AP", "AP50", "AP75", "mask/AP", "mask/AP50", "mask/AP75", "PQ", "mIoU")
+                if k
+                in (
+                    *("AP", "AP50", "AP75", "mask/AP", "mask/AP50", "mask/AP75", "PQ", "mIoU"),
+                    *("BLEU-1", "BLEU-2", "BLEU-3", "BLEU-4", "CIDEr-D"),
+                )
             },
         }
         if p.stuff_names:

@@ -31,6 +31,7 @@ from yolov9.engine.train_state import read_training_state
 from yolov9.engine.trainer import Trainer, TrainResult
 from yolov9.engine.training_data import (
     TrainingData,
+    check_caption_data,
     check_semantic_labels,
     check_training_masks,
     label_sizes,
@@ -141,6 +142,7 @@ def _run(
         _seed(cfg, dist)
         data = load_training_data(cfg.data.data)
         task = get_task(parse_model_name(cfg.model.name).task)
+        check_caption_data(data, cfg.model.name, captions=task.gives("caption"))
         check_semantic_labels(data, cfg.model.name, panoptic=task.gives("semantic"))
         if task.needs("masks"):
             check_training_masks(data)

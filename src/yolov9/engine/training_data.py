@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
+from yolov9.data.caption_training import CaptionTraining, caption_training_split
 from yolov9.data.dataset import DetectionDataset, load_dataset
 from yolov9.data.labels import Issue
 from yolov9.data.panoptic_training import PanopticTraining, panoptic_training_split
@@ -20,12 +21,16 @@ log = logging.getLogger(__name__)
 class TrainingData:
     """The splits of a run. Panoptic and semantic data also carry each split's semantic
     labels and ground truth (``panoptic``, ``panoptic_val``); ``train`` and ``val`` then hold
-    their things (no objects for label maps)."""
+    their things (no objects for label maps). Caption data also carries each split's
+    captions (``captions``, ``captions_val``); ``train`` and ``val`` then hold its images,
+    with boxes where it has them."""
 
     train: DetectionDataset
     val: DetectionDataset | None  # None: the dataset has no validation split
     panoptic: PanopticTraining | None = None
     panoptic_val: PanopticTraining | None = None
+    captions: CaptionTraining | None = None
+    captions_val: CaptionTraining | None = None
 
     @property
     def names(self) -> list[str]:
@@ -51,6 +56,9 @@ def load_training_data(data: str) -> TrainingData:
     Raises:
         DataError: no usable training split, or splits with different class names.
     """
+    captions = caption_training_split(data, "train")
+    if captions is not None:
+        return _caption_training_data(data, captions)
     panoptic = panoptic_training_split(data, "train")
     if panoptic is not None:
         return _panoptic_training_data(data, panoptic)
@@ -79,6 +87,35 @@ def _panoptic_training_data(data: str, train: PanopticTraining) -> TrainingData:
     ):
         raise DataError(f"{data}: the train and val splits have different class names")
     return TrainingData(train.dataset, val.dataset if val else None, train, val)
+
+
+def _caption_training_data(data: str, train: CaptionTraining) -> TrainingData:
+    try:
+        val = caption_training_split(data, "val")
+    except DataError as e:
+        log.warning("no validation: %s", e)
+        val = None
+    if val is not None and val.dataset.names != train.dataset.names:
+        raise DataError(f"{data}: the train and val splits have different class names")
+    return TrainingData(
+        train.dataset, val.dataset if val else None, captions=train, captions_val=val
+    )
+
+
+def check_caption_data(data: TrainingData, model: str, *, captions: bool) -> None:
+    """A caption model learns captions: refuse data without them; any other model: refuse
+    caption data (its boxes, if any, are for a caption model's detection head)."""
+    if captions and data.captions is None:
+        raise DataError(
+            f"{model} learns captions, but this data has none; give caption data (a data YAML "
+            "with train: {images: DIR, captions: captions_train.json}, README 'Captions') or "
+            "train a detection model (e.g. yolov9-t)"
+        )
+    if not captions and data.captions is not None:
+        raise DataError(
+            f"this is caption data (captions in {data.captions.truth.source.name}); train a "
+            f"caption model on it (e.g. yolov9-t-cap), not {model}"
+        )
 
 
 def check_training_data(ds: DetectionDataset) -> None:

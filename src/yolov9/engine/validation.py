@@ -6,15 +6,16 @@ from __future__ import annotations
 
 import json
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from yolov9.data.caption_training import caption_training_split
 from yolov9.data.captions import CaptionSet, caption_split
 from yolov9.data.dataset import DetectionDataset, load_dataset
 from yolov9.data.panoptic import PanopticSet
 from yolov9.data.panoptic_formats import SemanticSet, panoptic_split
-from yolov9.engine.caption_val import score_caption_file
+from yolov9.engine.caption_val import score_caption_file, score_model_captions
 from yolov9.engine.evaluator import EvalResult, Evaluator, save_plots, score_predictions
 from yolov9.engine.panoptic_val import (
     PANOPTIC_IOU,
@@ -78,9 +79,13 @@ class ValReport:
     mask_metrics: CocoMetrics | None = None
     panoptic: PanopticReport | None = None
     captions: CaptionScores | None = None  # caption data: BLEU-1..4, CIDEr-D
+    caption_results: list[dict[str, Any]] = field(default_factory=list)  # a model's captions
 
     @property
     def predictions(self) -> list[dict[str, Any]]:
+        """COCO results: the model's detections, or its captions on caption data."""
+        if self.caption_results:
+            return self.caption_results
         return self.result.predictions if self.result is not None else []
 
 
@@ -155,23 +160,33 @@ def _validate_captions(
     predictions: str | Path | None,
     opts: ValOptions,
 ) -> ValReport:
-    """BLEU-1..4 and CIDEr-D of a caption results file (no caption model exists yet)."""
-    if predictions is None:
-        raise DataError(
-            f"{data} is caption data: score a results file with --predictions (caption "
-            f"models are issue 5/7 and do not exist yet; {model} cannot caption)"
+    """BLEU-1..4 and CIDEr-D of a caption results file, or of a caption model's captions of
+    the split's images (kept in ``ValReport.caption_results`` as COCO caption results)."""
+    results: list[dict[str, Any]] = []
+    if predictions is not None:
+        scores = score_caption_file(capset, predictions)
+        source: dict[str, Any] = {"predictions": str(predictions)}
+    else:
+        assert model is not None
+        backend = _open_backend(model, opts)
+        split = caption_training_split(data, opts.split)
+        assert split is not None
+        imgsz = opts.imgsz or backend.imgsz
+        scores, captions = score_model_captions(
+            backend, split, imgsz=imgsz, batch_size=min(opts.batch, 16)
         )
-    scores = score_caption_file(capset, predictions)
+        results = [{"image_id": k, "caption": v} for k, v in captions.items()]
+        source = {"model": backend.describe(), "imgsz": imgsz}
     out = new_run_dir(opts.out, opts.exist_ok)
     report = {
         "caption": scores.as_dict(),
         "images": len(scores.cider_per_image),
-        "predictions": str(predictions),
+        **source,
         "data": str(data),
         "split": opts.split,
     }
     (out / "metrics.json").write_text(json.dumps(report, indent=1))
-    return ValReport(None, report, out, captions=scores)
+    return ValReport(None, report, out, captions=scores, caption_results=results)
 
 
 def _validate_panoptic(

@@ -18,9 +18,13 @@ import numpy as np
 import torch
 
 from yolov9.data.coco_panoptic import default_stuff_names
+from yolov9.errors import CheckpointError
 from yolov9.inference.graph import inference_graph
 from yolov9.models import ModelOutput, YOLOv9
+from yolov9.models.caption import CaptionHead
+from yolov9.models.caption_search import Decoding, decode
 from yolov9.ops.nms import Detections, non_max_suppression
+from yolov9.tasks.caption import CaptionTokenizer
 from yolov9.tasks.registry import get_task
 from yolov9.utils.device import select_device
 
@@ -36,12 +40,18 @@ class Decoded(NamedTuple):
     coeffs: torch.Tensor | None = None
     protos: torch.Tensor | None = None
     semantic: torch.Tensor | None = None
+    captions: list[tuple[str, float]] | None = None  # caption models: (text, score) per image
 
 
 def nms_with_masks(decoded: Decoded, **nms: Any) -> list[Detections]:
     """NMS of a batch; each image's detections carry their mask coefficients and the image's
     prototypes (and semantic logits) when the model has them."""
     dets = non_max_suppression(decoded.boxes, decoded.scores, **nms)
+    if decoded.captions is not None:
+        dets = [
+            Detections(d.boxes, d.scores, d.labels, d.anchors, caption=text, caption_score=score)
+            for d, (text, score) in zip(dets, decoded.captions, strict=True)
+        ]
     if decoded.coeffs is None or decoded.protos is None:
         return dets
     semantic = decoded.semantic if decoded.semantic is not None else [None] * len(dets)
@@ -49,6 +59,21 @@ def nms_with_masks(decoded: Decoded, **nms: Any) -> list[Detections]:
         Detections(d.boxes, d.scores, d.labels, d.anchors, c[d.anchors], p, s)
         for d, c, p, s in zip(dets, decoded.coeffs, decoded.protos, semantic, strict=True)
     ]
+
+
+def caption_tokenizer(head: CaptionHead, source: str) -> CaptionTokenizer:
+    """The vocabulary kept in a caption head's weights.
+
+    Raises:
+        CheckpointError: the weights keep none (one line, naming ``source``).
+    """
+    vocab = head.vocabulary()
+    if not vocab:
+        raise CheckpointError(
+            f"{source}: a caption model without its vocabulary (the 'caption.vocab' weights); "
+            "train it with yolov9 train, which keeps the vocabulary in the checkpoint"
+        )
+    return CaptionTokenizer(vocab)
 
 
 class InferenceBackend:
@@ -161,6 +186,7 @@ class TorchBackend(InferenceBackend):
         precision: str = "fp32",
         prepare: bool = True,
         stuff_names: list[str] | None = None,
+        decoding: Decoding | None = None,
     ) -> None:
         self.device = select_device(device)
         self.precision = precision
@@ -174,6 +200,10 @@ class TorchBackend(InferenceBackend):
         if task.gives("semantic"):
             count = model.head_kind.stuff_classes
             self.stuff_names = tuple(default_stuff_names(count, stuff_names))
+        self.decoding = decoding or Decoding()  # caption models: beam 5, 20 tokens
+        self.tokenizer: CaptionTokenizer | None = None
+        if model.caption is not None:
+            self.tokenizer = caption_tokenizer(model.caption, self.source_name)
 
     @torch.inference_mode()
     def forward(self, images: torch.Tensor) -> ModelOutput:
@@ -193,7 +223,20 @@ class TorchBackend(InferenceBackend):
         coeffs = main.coeffs.float() if main.coeffs is not None else None
         protos = main.protos.float() if main.protos is not None else None
         semantic = main.semantic.float() if main.semantic is not None else None
-        return Decoded(boxes.float(), scores.float(), coeffs, protos, semantic)
+        captions = self.captions(main.memory) if main.memory is not None else None
+        return Decoded(boxes.float(), scores.float(), coeffs, protos, semantic, captions)
+
+    def captions(self, memory: torch.Tensor) -> list[tuple[str, float]]:
+        """The caption and score of each image of the caption head's ``memory``."""
+        head, tokenizer = self.model.caption, self.tokenizer
+        assert head is not None
+        assert tokenizer is not None
+        memory = memory.to(head.out_bias.dtype)
+        found = decode(head, memory, self.decoding)
+        return [
+            (tokenizer.decode(ids), score)
+            for ids, score in zip(found.tokens, found.scores, strict=True)
+        ]
 
     @torch.inference_mode()
     def infer(self, images: torch.Tensor) -> Decoded:

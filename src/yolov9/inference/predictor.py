@@ -66,11 +66,14 @@ class Predictor:
 
     def preprocess(self, images: list[np.ndarray]) -> tuple[torch.Tensor, list[LetterboxInfo]]:
         """Letterbox each RGB image (minimal stride padding, or the export's fixed input
-        shape) and pad them to a common batch shape."""
+        shape; caption models: the square they were trained on, see
+        :mod:`yolov9.data.caption_training`) and pad them to a common batch shape."""
         fixed = self.backend.fixed_shape
         target = fixed or self.imgsz
+        square = self.task.gives("caption")
         boxed, infos = zip(
-            *(letterbox(im, target, auto=fixed is None) for im in images), strict=True
+            *(letterbox(im, target, auto=fixed is None and not square) for im in images),
+            strict=True,
         )
         h = max(b.shape[0] for b in boxed)
         w = max(b.shape[1] for b in boxed)
@@ -107,10 +110,10 @@ class Predictor:
             "multi_label": multi_label,
         }
         if tile is not None:
-            if self.task.gives("panoptic"):
+            if self.task.gives("panoptic") or self.task.gives("caption"):
                 raise ConfigError(
-                    "tiles do not apply to panoptic models yet (the semantic map of tiles is "
-                    "not merged); predict without them"
+                    f"tiles do not apply to {self.task.description} models yet (the "
+                    "semantic maps or captions of tiles are not merged); predict without them"
                 )
             tiler = TiledDetector(
                 self.backend, tile, imgsz=self.imgsz, full_res_masks=self.full_res_masks

@@ -12,7 +12,7 @@ import numpy as np
 
 from yolov9.tasks.panoptic import PanopticSegmentation
 from yolov9.tasks.segment.masks import InstanceMasks, mask_records
-from yolov9.utils.draw import draw_detections, draw_regions
+from yolov9.utils.draw import draw_caption, draw_detections, draw_regions
 
 
 @dataclass
@@ -35,6 +35,8 @@ class Result:
             stuff; uint8 below 257 channels, else uint16).
         panoptic: panoptic models: the segment id map and one record per segment, fused
             from the instances and the semantic map (``yolov9.tasks.panoptic.fusion``).
+        caption: caption models: the image's caption; ``caption_score`` its score (the
+            geometric mean of its tokens' probabilities, ``yolov9.models.caption_search``).
     """
 
     boxes: np.ndarray
@@ -50,6 +52,8 @@ class Result:
     track_ids: np.ndarray | None = None
     semantic: np.ndarray | None = field(default=None, repr=False)
     panoptic: PanopticSegmentation | None = field(default=None, repr=False)
+    caption: str | None = None
+    caption_score: float | None = None
 
     def __len__(self) -> int:
         return int(self.scores.shape[0])
@@ -87,6 +91,9 @@ class Result:
         ``{"size": [h, w], "counts": str}`` (``mask_format="rle"``) or a list of flat
         ``[x1, y1, x2, y2, ...]`` outer-boundary polygons (``"polygon"``); ``None`` leaves
         masks out. Detection results are unaffected by ``mask_format``.
+
+        A caption model's result ends with one record for the image itself: ``file``,
+        ``frame``, ``caption`` and ``caption_score`` (no ``box``).
         """
         out = [
             {
@@ -108,6 +115,16 @@ class Result:
             self._check_masks()
             for record, mask in zip(out, mask_records(self.masks, mask_format), strict=True):
                 record["mask"] = mask
+        if self.caption is not None:
+            score = None if self.caption_score is None else round(float(self.caption_score), 5)
+            out.append(
+                {
+                    "file": self.path,
+                    "frame": self.frame,
+                    "caption": self.caption,
+                    "caption_score": score,
+                }
+            )
         return out
 
     def _check_masks(self) -> None:
@@ -128,7 +145,7 @@ class Result:
         image = self.image
         if self.panoptic is not None:  # stuff regions (with their names) under the instances
             image = draw_regions(image, *self._stuff_regions())
-        return draw_detections(
+        drawn = draw_detections(
             image,
             self.boxes,
             self.scores,
@@ -137,6 +154,7 @@ class Result:
             masks=self.masks.crop if self.masks is not None else None,
             track_ids=self.track_ids,
         )
+        return draw_caption(drawn, self.caption) if self.caption else drawn
 
     def _stuff_regions(self) -> tuple[np.ndarray, list[str], list[int]]:
         """The panoptic stuff segments as a region map (0: none, i: the i-th name). A model

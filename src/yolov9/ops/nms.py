@@ -36,6 +36,7 @@ class Detections(NamedTuple):
         coeffs: (N, M) mask coefficients of the detections (segmentation models).
         protos: (M, h, w) the image's prototype masks (segmentation models).
         semantic: (K, h, w) the image's semantic logits (panoptic models).
+        caption: the image's caption and ``caption_score`` its score (caption models).
     """
 
     boxes: Tensor
@@ -45,6 +46,8 @@ class Detections(NamedTuple):
     coeffs: Tensor | None = None
     protos: Tensor | None = None
     semantic: Tensor | None = None
+    caption: str | None = None
+    caption_score: float | None = None
 
     def __len__(self) -> int:  # the number of detections (so ``_replace`` cannot be used)
         return int(self.scores.shape[0])
@@ -61,6 +64,8 @@ class Detections(NamedTuple):
             move(self.coeffs),
             move(self.protos),
             move(self.semantic),
+            self.caption,
+            self.caption_score,
         )
 
 

@@ -5,5 +5,15 @@ This module is import-light (no torch) so that the command line's parsers can li
 task names; the task objects live in ``base``, ``detect``, ``segment`` and ``registry``.
 """
 
-NAMES = ("detect", "segment", "panoptic")  # the registered tasks, in the registry's order
-DEMO_NAMES = ("detect", "segment", "panoptic")  # the tasks with an embedded demo (``Task.demo``)
+NAMES = (
+    "detect",
+    "segment",
+    "panoptic",
+    "caption",
+)  # the registered tasks, in the registry's order
+DEMO_NAMES = (
+    "detect",
+    "segment",
+    "panoptic",
+    "caption",
+)  # the tasks with an embedded demo (``Task.demo``)

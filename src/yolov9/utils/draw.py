@@ -196,3 +196,31 @@ def draw_trails(
         pts = np.round(np.asarray(points, np.float32)).astype(np.int32).reshape(-1, 1, 2)
         cv2.polylines(image_rgb, [pts], False, class_colour(int(tid)), thickness, cv2.LINE_AA)
     return image_rgb
+
+
+def draw_caption(image_rgb: np.ndarray, text: str) -> np.ndarray:
+    """Return a copy of ``image_rgb`` with ``text`` written across its top, on a darkened band,
+    wrapped to the image's width (the size of the image does not change)."""
+    out = np.ascontiguousarray(image_rgb.copy())
+    h, w = out.shape[:2]
+    font_scale = max(0.35, min(h, w) / 900)
+    lines: list[str] = []
+    for word in text.split():
+        trial = f"{lines[-1]} {word}" if lines else word
+        fits = cv2.getTextSize(trial, cv2.FONT_HERSHEY_SIMPLEX, font_scale, 1)[0][0] <= w - 6
+        if lines and fits:
+            lines[-1] = trial
+        else:
+            lines.append(word)
+    (_, th), base = cv2.getTextSize("Ag", cv2.FONT_HERSHEY_SIMPLEX, font_scale, 1)
+    step = th + base + 3
+    band = min(h, step * len(lines) + 4)
+    out[:band] = (out[:band] * 0.35).astype(out.dtype)
+    for i, line in enumerate(lines):
+        y = 2 + th + i * step
+        if y > h:
+            break
+        cv2.putText(
+            out, line, (3, y), cv2.FONT_HERSHEY_SIMPLEX, font_scale, (255, 255, 255), 1, cv2.LINE_AA
+        )
+    return out

@@ -54,6 +54,9 @@ class CaptionTokenizer:
                 vocab_size=vocab_size,
                 hard_vocab_limit=False,  # fewer ids when the captions hold fewer pieces
                 character_coverage=1.0,
+                # the text is normalised already (normalize): no NFKC table in the model,
+                # which keeps the vocabulary kept in a checkpoint a few kB, not 240 kB
+                normalization_rule_name="identity",
                 pad_id=PAD,
                 unk_id=UNK,
                 bos_id=BOS,

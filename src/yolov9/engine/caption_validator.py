@@ -1,0 +1,76 @@
+"""Per-epoch validation of a caption model in training: BLEU-1..4 and CIDEr-D of its captions
+on the validation split (as ``yolov9 val`` scores them, :mod:`yolov9.engine.caption_val`),
+and the mean loss of both heads on the split's images with one caption each (drawn once,
+the same every epoch)."""
+
+from __future__ import annotations
+
+import torch
+from torch.utils.data import DataLoader
+
+from yolov9.data.caption_training import CaptionTrainDataset, CaptionTraining, Encoder
+from yolov9.data.train_dataset import TrainBatch, collate_train
+from yolov9.engine.caption_val import score_model_captions
+from yolov9.engine.evaluator import LossMeans, per_head_losses
+from yolov9.inference.backends import TorchBackend
+from yolov9.loss import Criterion, Targets
+from yolov9.models import YOLOv9
+from yolov9.utils.device import default_workers
+
+
+class CaptionValidator:
+    """Validates a caption model on one split; ``record`` once per validated epoch."""
+
+    fitness = "CIDEr-D"  # the record key that picks the best epoch
+
+    def __init__(
+        self,
+        split: CaptionTraining,
+        encode: Encoder,
+        *,
+        imgsz: int,
+        batch_size: int,
+        workers: int,
+        device: torch.device,
+        max_tokens: int,
+        progress: bool = True,
+    ) -> None:
+        self.split, self.imgsz, self.device, self.progress = split, imgsz, device, progress
+        self.batch_size, self.workers = batch_size, default_workers(workers)
+        self.loss_set = CaptionTrainDataset(
+            split.dataset.records, split.captions, encode, imgsz, max_tokens=max_tokens
+        )
+
+    @torch.inference_mode()
+    def losses(self, model: YOLOv9, criterion: Criterion) -> dict[str, float]:
+        """Mean loss terms over the split (the model as it is: both heads)."""
+        loader: DataLoader[TrainBatch] = DataLoader(
+            self.loss_set,  # type: ignore[arg-type]
+            batch_size=self.batch_size,
+            num_workers=self.workers,
+            collate_fn=collate_train,
+        )
+        means = LossMeans()
+        for batch in loader:
+            images = batch.images.to(self.device).float().div_(255.0)
+            targets = Targets(batch.targets, captions=batch.captions).to(self.device)
+            means.add(criterion(model(images, targets.captions), targets).parts)
+        return means.means()
+
+    def record(self, model: YOLOv9, criterion: Criterion | None = None) -> dict[str, float]:
+        """The epoch's figures: ``BLEU-1`` .. ``BLEU-4``, ``CIDEr-D`` and ``val/main/*``
+        ``val/aux/*``."""
+        backend = TorchBackend(
+            model, self.split.dataset.names, imgsz=self.imgsz, device=self.device, prepare=False
+        )
+        scores, _ = score_model_captions(
+            backend,
+            self.split,
+            imgsz=self.imgsz,
+            batch_size=self.batch_size,
+            progress=self.progress,
+        )
+        out = scores.as_dict()
+        if criterion is not None:
+            out |= per_head_losses(self.losses(model, criterion))
+        return out

@@ -1,0 +1,184 @@
+"""Training caption models: a short PGI run validates BLEU and CIDEr-D and both heads'
+losses, picks the best epoch by CIDEr-D, keeps the vocabulary in the checkpoint, resumes
+exactly; captions without boxes leave the detection heads untouched; `yolov9 val` and
+`yolov9 predict` caption through the command line; bad combinations are one line."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+import torch
+
+from tests.engine.test_trainer import _cfg as trainer_cfg
+from tests.engine.test_trainer import _Interrupt
+from yolov9.checkpoints import load_weights, read_torch_file
+from yolov9.cli import main
+from yolov9.config import TrainConfig
+from yolov9.data.synthetic_captions import SHAPES, write_caption_dataset
+from yolov9.engine.training import resume, train
+from yolov9.errors import DataError
+from yolov9.tasks.caption import CaptionTokenizer
+
+
+@pytest.fixture(scope="module")
+def captions(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """8 training and 3 validation scenes (96 x 128), boxes and five captions each."""
+    return write_caption_dataset(tmp_path_factory.mktemp("cap-train"), {"train": 8, "val": 3})
+
+
+def _cfg(data: Path, out: Path, **kw: Any) -> TrainConfig:
+    return trainer_cfg(data, out, **{"model.name": "yolov9-t-cap", **kw})
+
+
+def test_cap_run_validates_cider_and_resumes_exactly(captions: Path, tmp_path: Path) -> None:
+    full = train(_cfg(captions, tmp_path / "full"))
+    assert full.fitness == "CIDEr-D"
+    for record in full.history:
+        assert {"BLEU-1", "BLEU-4", "CIDEr-D"} <= set(record)
+        assert record["train/main/caption"] > 0
+        assert record["val/main/caption"] > 0
+        for head in ("main", "aux"):
+            for term in ("box", "cls", "dfl"):
+                assert record[f"train/{head}/{term}"] > 0
+    best = max(full.history, key=lambda r: r["CIDEr-D"])
+    assert full.best_metrics["CIDEr-D"] == best["CIDEr-D"]
+    assert full.best_converted is not None
+    converted = load_weights(full.best_converted)
+    assert converted.model.aux is None
+    assert converted.model.task == "caption"
+    assert converted.names == list(SHAPES)
+    head = converted.model.caption
+    assert head is not None
+    tokenizer = CaptionTokenizer(head.vocabulary())  # the checkpoint alone captions
+    assert len(tokenizer) == head.spec.vocab_size
+
+    with pytest.raises(KeyboardInterrupt):
+        train(_cfg(captions, tmp_path / "part"), hooks=[_Interrupt(after_epoch=0)])
+    resumed = resume(tmp_path / "part/weights/last.pt")
+    a, b = read_torch_file(full.last), read_torch_file(resumed.last)
+    for key in a["model"]:
+        assert torch.equal(a["model"][key], b["model"][key]), key
+
+
+def test_captions_without_boxes_leave_the_detection_heads_as_they_were(
+    captions: Path, tmp_path: Path
+) -> None:
+    """Fine-tuning a caption model on captions alone: the detection terms are off, so the
+    heads (main and auxiliary) keep the starting weights exactly."""
+    first = train(_cfg(captions, tmp_path / "first", epochs=1))
+    root = captions.parent
+    doc = json.loads((root / "captions_train.json").read_text())
+    only = tmp_path / "only"
+    only.mkdir()
+    (only / "captions_train.json").write_text(json.dumps(doc))
+    (only / "captions_val.json").write_text((root / "captions_val.json").read_text())
+    (only / "data.yaml").write_text(
+        f"train: {{images: {root / 'images/train'}, captions: captions_train.json}}\n"
+        f"val: {{images: {root / 'images/val'}, captions: captions_val.json}}\n"
+        "names: [circle, square, triangle]\n"
+    )
+    # no labels/ beside these images: copy them elsewhere so no boxes are found
+    for split in ("train", "val"):
+        (only / "images" / split).mkdir(parents=True)
+        for f in (root / "images" / split).iterdir():
+            (only / "images" / split / f.name).write_bytes(f.read_bytes())
+    (only / "data.yaml").write_text(
+        "train: {images: images/train, captions: captions_train.json}\n"
+        "val: {images: images/val, captions: captions_val.json}\n"
+        "names: [circle, square, triangle]\n"
+    )
+    tuned = train(
+        _cfg(only / "data.yaml", tmp_path / "tuned", epochs=1, **{"model.weights": str(first.last)})
+    )
+    record = tuned.history[-1]
+    assert record["train/box"] == 0
+    assert record["train/main/caption"] > 0
+    before = load_weights(first.last).model.state_dict()
+    after = load_weights(tuned.last).model.state_dict()
+    for key, value in after.items():
+        if key.startswith(("head.", "aux.")) and "running" not in key and "num_batches" not in key:
+            assert torch.equal(value, before[key]), key
+    assert not all(torch.equal(after[k], before[k]) for k in after if k.startswith("caption."))
+
+
+def test_val_and_predict_caption_through_the_cli(
+    captions: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    run = train(_cfg(captions, tmp_path / "run", epochs=1))
+    weights = str(run.best_converted or run.last)
+    out = tmp_path / "metrics.json"
+    results = tmp_path / "captions.json"
+    code = main(
+        [
+            "val",
+            "--weights",
+            weights,
+            "--data",
+            str(captions),
+            "--imgsz",
+            "64",
+            "--json",
+            str(out),
+            "--save-predictions",
+            str(results),
+            "--out",
+            str(tmp_path / "v"),
+        ]
+    )
+    assert code == 0
+    assert "3 images captioned: BLEU-1" in capsys.readouterr().out
+    report = json.loads(out.read_text())
+    assert set(report["caption"]) == {"BLEU-1", "BLEU-2", "BLEU-3", "BLEU-4", "CIDEr-D"}
+    written = json.loads(results.read_text())
+    assert sorted(e["image_id"] for e in written) == [1, 2, 3]
+    # the written results score the same through --predictions
+    again = tmp_path / "again.json"
+    main(
+        [
+            "val",
+            "--predictions",
+            str(results),
+            "--data",
+            str(captions.parent / "captions_val.json"),
+            "--json",
+            str(again),
+            "--out",
+            str(tmp_path / "v2"),
+        ]
+    )
+    assert json.loads(again.read_text())["caption"] == report["caption"]
+
+    image = captions.parent / "images" / "val" / "val_00000.png"
+    records = tmp_path / "records.json"
+    code = main(
+        [
+            "predict",
+            "--weights",
+            weights,
+            "--source",
+            str(image),
+            "--imgsz",
+            "64",
+            "--save-json",
+            str(records),
+            "--out",
+            str(tmp_path / "p"),
+        ]
+    )
+    assert code == 0
+    printed = capsys.readouterr()
+    last = json.loads(records.read_text())[-1]
+    assert set(last) == {"file", "frame", "caption", "caption_score"}
+    assert f"caption: {last['caption']}" in printed.out + printed.err
+
+
+def test_wrong_combinations_are_one_line(captions: Path, tmp_path: Path) -> None:
+    with pytest.raises(DataError, match="train a caption model on it"):
+        train(_cfg(captions, tmp_path / "a", **{"model.name": "yolov9-t"}))
+    boxes = captions.parent / "boxes.yaml"  # the same images and boxes, as detection data
+    boxes.write_text("train: images/train\nval: images/val\nnames: [circle, square, triangle]\n")
+    with pytest.raises(DataError, match="learns captions, but this data has none"):
+        train(_cfg(boxes, tmp_path / "b"))
