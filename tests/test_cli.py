@@ -220,6 +220,17 @@ def test_panoptic_demo_runs_end_to_end(tmp_path: Path) -> None:
     assert "PQ" in (out / "train" / "results.csv").read_text()
 
 
+def test_caption_demo_runs_end_to_end(tmp_path: Path) -> None:
+    out = tmp_path / "cap-demo"
+    argv = ["demo", "--task", "caption", "--out", str(out), "--epochs", "1", "--imgsz", "64"]
+    assert main(argv) == 0
+    assert (out / "new_scene_pred.jpg").is_file()
+    converted = load_weights(out / "train" / "weights" / "best-converted.pt")
+    assert converted.model.name == "gelan-t-cap"
+    assert converted.names == ["circle", "square", "triangle"]
+    assert "CIDEr-D" in (out / "train" / "results.csv").read_text()
+
+
 def test_val_scores_a_predictions_file(tmp_path: Path, shapes: dict[str, Path]) -> None:
     from yolov9.data.dataset import load_dataset
     from yolov9.metrics.coco import coco_ground_truth

@@ -9,14 +9,17 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
+import torch
 
 from yolov9.data.caption_training import (
     CaptionTrainDataset,
     caption_training_split,
+    collate_captions,
     images_folder,
 )
 from yolov9.data.captions import read_captions
 from yolov9.data.synthetic_captions import SHAPES, write_caption_dataset
+from yolov9.data.train_dataset import TrainSample
 from yolov9.errors import DataError
 
 
@@ -49,13 +52,13 @@ def test_samples_carry_the_letterboxed_boxes_and_one_caption(generated: Path) ->
     split = caption_training_split(generated, "train")
     assert split is not None
     data = CaptionTrainDataset(
-        split.dataset.records, split.captions, _encode, 64, max_tokens=8, seed=1
+        split.dataset.records, split.captions, _encode, 160, max_tokens=8, seed=1
     )
     sample = data[0]
-    assert sample.image.shape == (64, 64, 3)
+    # as the predictor letterboxes it: 96x128 -> 120x160, padded to 128x160 (4 px above)
+    assert sample.image.shape == (128, 160, 3)
     record = split.dataset.records[0]
-    # 96x128 -> 48x64 in a 64x64 square: scale 0.5, 8 pixels of padding above
-    expected = record.boxes * 0.5 + np.array([0, 8, 0, 8], np.float32)
+    expected = record.boxes * 1.25 + np.array([0, 4, 0, 4], np.float32)
     np.testing.assert_allclose(sample.targets[:, 1:].numpy(), expected, atol=0.01)
     assert sample.captions is not None
     assert sample.captions.shape == (8,)
@@ -71,6 +74,21 @@ def test_samples_carry_the_letterboxed_boxes_and_one_caption(generated: Path) ->
         assert first == tuple(data[0].captions.tolist())
         drawn.add(first)
     assert len(drawn) > 1
+
+
+def test_a_batch_is_padded_to_its_largest_image_at_the_bottom_and_right() -> None:
+    wide = TrainSample(torch.full((64, 96, 3), 7, dtype=torch.uint8), torch.zeros(0, 5), 0)
+    tall = TrainSample(torch.full((96, 64, 3), 9, dtype=torch.uint8), torch.zeros(0, 5), 1)
+    for s in (wide, tall):
+        s.captions = torch.tensor([2, 5, 3])
+    batch = collate_captions([wide, tall])
+    assert batch.images.shape == (2, 3, 96, 96)
+    assert int(batch.images[0, 0, 63, 95]) == 7
+    assert int(batch.images[0, 0, 64, 0]) == 114
+    assert int(batch.images[1, 0, 95, 63]) == 9
+    assert int(batch.images[1, 0, 0, 64]) == 114
+    assert batch.captions is not None
+    assert batch.captions.shape == (2, 3)
 
 
 def test_captions_alone_have_no_boxes_and_one_class(tmp_path: Path) -> None:
@@ -108,3 +126,31 @@ def test_the_shared_coco_captions_read_as_a_split(shared: Path) -> None:
     assert len(split.dataset) == 79
     assert not split.has_boxes
     assert all(len(c) >= 5 for c in split.captions)
+
+
+def test_json_lines_are_the_plain_form(tmp_path: Path) -> None:
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    for name in ("a.jpg", "b.jpg"):
+        cv2.imwrite(str(photos / name), np.full((24, 32, 3), 200, np.uint8))
+    lines = [
+        {"image": "photos/a.jpg", "captions": ["A bright picture.", "  "]},
+        {"image": "photos/b.jpg", "captions": ["light grey", "a pale square"], "id": "b"},
+        {"image": "photos/missing.jpg", "captions": []},
+    ]
+    path = tmp_path / "mine.jsonl"
+    path.write_text("\n".join(json.dumps(x) for x in lines) + "\n\n")
+    split = caption_training_split(path, "train")
+    assert split is not None
+    assert split.image_ids() == [1, "b"]
+    assert split.captions == [["A bright picture."], ["light grey", "a pale square"]]
+    assert split.truth.problems == [
+        "1 empty caption(s) skipped",
+        "1 image(s) without a caption (e.g. line 3)",
+    ]
+    path.write_text('{"image": "photos/a.jpg", "captions": ["x"]}\n{"image": "b.jpg"}\n')
+    with pytest.raises(DataError, match=r"mine.jsonl:2: needs 'image' and a list of 'captions'"):
+        caption_training_split(path, "train")
+    path.write_text("not json\n")
+    with pytest.raises(DataError, match=r"mine.jsonl:1: not a JSON object"):
+        caption_training_split(path, "train")

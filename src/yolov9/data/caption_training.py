@@ -8,11 +8,13 @@ JSON given directly ``<root>/images/<name>``, ``<root>/<name>``, ``<root>/images
 ``captions_``). Class names are the data YAML's ``names`` (one class, ``object``, without).
 
 Samples are not augmented: captions say where things are and what colour they are, so
-flips, mosaics and colour jitter would make them false. Images are letterboxed into the
-``imgsz`` square, as a caption model's predictor letterboxes them too (the padding then looks
-the same in training and prediction). Each sample is the letterboxed image,
-its boxes, and one of its captions drawn at random per epoch (``(seed, epoch, index)``), as
-token ids framed by BOS and EOS and padded to the longest caption the head reads.
+flips, mosaics and colour jitter would make them false. Each image is letterboxed as the
+predictor letterboxes it (long side ``imgsz``, the short side padded to a multiple of 32 only),
+and :func:`collate_captions` pads a batch to its largest image at the bottom and right, as
+the predictor pads a batch: a caption model trains on the inputs it will see. Each sample is
+the letterboxed image, its boxes, and one of its captions drawn at random per epoch
+(``(seed, epoch, index)``), as token ids framed by BOS and EOS and padded to the longest
+caption the head reads.
 """
 
 from __future__ import annotations
@@ -28,10 +30,10 @@ from torch.utils.data import Dataset
 from yolov9.data.captions import CaptionSet, caption_split
 from yolov9.data.dataset import DetectionDataset, _names, read_description
 from yolov9.data.formats import read_yolo
-from yolov9.data.images import letterbox
+from yolov9.data.images import PAD_VALUE, letterbox
 from yolov9.data.labels import ImageLabels, LabelReport
 from yolov9.data.loader import load_resized
-from yolov9.data.train_dataset import TrainSample
+from yolov9.data.train_dataset import TrainBatch, TrainSample, collate_train
 from yolov9.errors import DataError
 
 DEFAULT_NAMES = ["object"]
@@ -93,7 +95,7 @@ def caption_training_split(data: str | Path, split: str) -> CaptionTraining | No
         return None
     names = None
     path = Path(data).expanduser()
-    if path.suffix != ".json":
+    if path.suffix not in (".json", ".jsonl"):  # a data YAML: its class names
         desc, _, source = read_description(path)
         names = _names(desc.get("names"), source)
     names = names or DEFAULT_NAMES
@@ -112,6 +114,19 @@ def caption_training_split(data: str | Path, split: str) -> CaptionTraining | No
     captions_of = {str(p): truth.captions[i] for p, i in zip(paths, ids, strict=True)}
     dataset = DetectionDataset(records, list(names), list(range(len(names))), report, "yolo", split)
     return CaptionTraining(truth, dataset, [captions_of[str(r.path)] for r in records])
+
+
+def collate_captions(samples: list[TrainSample]) -> TrainBatch:
+    """A batch of caption samples, the images padded at the bottom and right to the largest
+    (boxes do not move)."""
+    h = max(int(s.image.shape[0]) for s in samples)
+    w = max(int(s.image.shape[1]) for s in samples)
+    for s in samples:
+        if s.image.shape[:2] != (h, w):
+            padded = torch.full((h, w, 3), PAD_VALUE, dtype=torch.uint8)
+            padded[: s.image.shape[0], : s.image.shape[1]] = s.image
+            s.image = padded
+    return collate_train(samples)
 
 
 # caption -> token ids (BOS ... EOS)
@@ -145,6 +160,10 @@ class CaptionTrainDataset(Dataset[TrainSample]):
     def __len__(self) -> int:
         return len(self.records)
 
+    @staticmethod
+    def collate(samples: list[TrainSample]) -> TrainBatch:
+        return collate_captions(samples)
+
     def set_epoch(self, epoch: int, *, mosaic: bool = True) -> None:
         self.epoch = epoch
 
@@ -162,7 +181,7 @@ class CaptionTrainDataset(Dataset[TrainSample]):
                 index = int(rng.integers(len(self.records)))
         else:
             raise DataError(f"{record.path}: 10 unreadable images in a row")
-        image, info = letterbox(resized, self.imgsz, auto=False)
+        image, info = letterbox(resized, self.imgsz, auto=True)
         sx, sy = resized.shape[1] / w0 * info.ratio, resized.shape[0] / h0 * info.ratio
         keep = record.train_mask
         boxes = record.boxes[keep] * np.array([sx, sy, sx, sy], np.float32)

@@ -2,14 +2,21 @@
 ``file_name``, and ``annotations`` with ``image_id`` and ``caption``), several captions per
 image, and COCO caption results files (a list of ``{"image_id", "caption"}``).
 
-A data YAML names a caption split ``{images: DIR, captions: captions_val.json}``; a captions
-JSON may also be given directly. Problems that leave the data usable are counted and logged
-once, naming an example (empty captions, captions of images the file does not list, images
-without a caption); an unreadable or malformed file is one error naming it.
+For one's own data there is a plain form too, JSON lines (``.jsonl``): one line per image,
+``{"image": "photos/a.jpg", "captions": ["a dog on a sofa", "..."]}`` (an optional ``"id"``;
+otherwise the line number is the image id; image paths relative to the split's images folder,
+or else to the file's folder).
+
+A data YAML names a caption split ``{images: DIR, captions: captions_val.json}`` (or a
+``.jsonl`` file); a captions JSON or JSON-lines file may also be given directly. Problems
+that leave the data usable are counted and logged once, naming an example (empty captions,
+captions of images the file does not list, images without a caption); an unreadable or
+malformed file is one error naming it.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -41,14 +48,64 @@ def is_captions_json(path: str | Path) -> bool:
     return annotations_with(path, "caption")
 
 
+def read_caption_lines(path: str | Path, images_dir: str | Path | None = None) -> CaptionSet:
+    """Read captions in JSON lines (module docstring).
+
+    Raises:
+        DataError: an unreadable file, a line that is not a JSON object with ``image`` and a
+            list of ``captions`` (naming the line), or no caption at all.
+    """
+    path = Path(path)
+    try:
+        lines = path.read_text().splitlines()
+    except (OSError, UnicodeDecodeError) as e:
+        raise DataError(f"{path}: cannot read ({e})") from None
+    files: dict[Any, str] = {}
+    captions: dict[Any, list[str]] = {}
+    empty, without = 0, []
+    for n, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        try:
+            entry = json.loads(line)
+        except ValueError as e:
+            raise DataError(f"{path}:{n}: not a JSON object ({e})") from None
+        texts = entry.get("captions") if isinstance(entry, dict) else None
+        if not isinstance(entry, dict) or "image" not in entry or not isinstance(texts, list):
+            raise DataError(f"{path}:{n}: needs 'image' and a list of 'captions'")
+        image_id = entry.get("id", n)
+        if image_id in files:
+            raise DataError(f"{path}:{n}: image id {image_id!r} appears twice")
+        files[image_id] = str(entry["image"])
+        kept = [str(t).strip() for t in texts if str(t).strip()]
+        empty += len(texts) - len(kept)
+        if kept:
+            captions[image_id] = kept
+        else:
+            without.append(n)
+    problems = []
+    if empty:
+        problems.append(f"{empty} empty caption(s) skipped")
+    if without:
+        problems.append(f"{len(without)} image(s) without a caption (e.g. line {without[0]})")
+    for problem in problems:
+        log.warning("%s: %s", path, problem)
+    if not captions:
+        raise DataError(f"{path}: no image has a caption")
+    folder = Path(images_dir) if images_dir is not None else None
+    return CaptionSet(path, files, captions, folder, problems)
+
+
 def read_captions(path: str | Path, images_dir: str | Path | None = None) -> CaptionSet:
-    """Read a COCO captions JSON.
+    """Read a COCO captions JSON (or JSON lines, ``.jsonl``: :func:`read_caption_lines`).
 
     Raises:
         DataError: unreadable JSON, no ``annotations``, an entry without ``image_id`` or
             ``caption``, or no image with a caption at all.
     """
     path = Path(path)
+    if path.suffix == ".jsonl":
+        return read_caption_lines(path, images_dir)
     doc = read_json(path)
     if not isinstance(doc, dict) or not isinstance(doc.get("annotations"), list):
         raise DataError(f"{path}: a COCO captions JSON needs an 'annotations' list")
@@ -93,6 +150,8 @@ def caption_split(data: str | Path, split: str = "val") -> CaptionSet | None:
     """The split as caption data, or None when ``data`` is not caption data: a captions JSON
     given directly, or a data YAML whose split reads ``{images: DIR, captions: FILE}``."""
     path = Path(data).expanduser()
+    if path.suffix == ".jsonl":
+        return read_captions(path)
     if path.suffix == ".json":
         return read_captions(path) if is_captions_json(path) else None
     if not (path.is_file() or path.is_dir()):

@@ -105,6 +105,10 @@ class TrainDataset(Dataset[TrainSample]):
     def set_epoch(self, epoch: int, *, mosaic: bool = True) -> None:
         self.epoch, self.mosaic_on = epoch, mosaic
 
+    @staticmethod
+    def collate(samples: list[TrainSample]) -> TrainBatch:
+        return collate_train(samples)
+
     def _load(
         self, index: int, rng: np.random.Generator, problems: list[str]
     ) -> tuple[np.ndarray, Labels]:

@@ -21,7 +21,7 @@ from yolov9.data.augment import AugmentConfig
 from yolov9.data.caption_training import CaptionTrainDataset
 from yolov9.data.dataset import DetectionDataset
 from yolov9.data.panoptic_training import SemanticSource
-from yolov9.data.train_dataset import TrainBatch, TrainDataset, collate_train
+from yolov9.data.train_dataset import TrainBatch, TrainDataset
 from yolov9.engine.caption_build import caption_parts
 from yolov9.engine.caption_validator import CaptionValidator
 from yolov9.engine.ema import ModelEMA
@@ -278,7 +278,7 @@ def train_loader(
         sampler=sampler,
         generator=torch.Generator().manual_seed(seed + epoch),
         num_workers=workers,
-        collate_fn=collate_train,
+        collate_fn=train_set.collate,
         worker_init_fn=_worker_init if workers else None,
         persistent_workers=False,
         pin_memory=pin_memory,

@@ -9,7 +9,7 @@ import torch
 from torch.utils.data import DataLoader
 
 from yolov9.data.caption_training import CaptionTrainDataset, CaptionTraining, Encoder
-from yolov9.data.train_dataset import TrainBatch, collate_train
+from yolov9.data.train_dataset import TrainBatch
 from yolov9.engine.caption_val import score_model_captions
 from yolov9.engine.evaluator import LossMeans, per_head_losses
 from yolov9.inference.backends import TorchBackend
@@ -48,7 +48,7 @@ class CaptionValidator:
             self.loss_set,  # type: ignore[arg-type]
             batch_size=self.batch_size,
             num_workers=self.workers,
-            collate_fn=collate_train,
+            collate_fn=self.loss_set.collate,
         )
         means = LossMeans()
         for batch in loader:

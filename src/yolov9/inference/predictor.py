@@ -66,14 +66,11 @@ class Predictor:
 
     def preprocess(self, images: list[np.ndarray]) -> tuple[torch.Tensor, list[LetterboxInfo]]:
         """Letterbox each RGB image (minimal stride padding, or the export's fixed input
-        shape; caption models: the square they were trained on, see
-        :mod:`yolov9.data.caption_training`) and pad them to a common batch shape."""
+        shape) and pad them to a common batch shape."""
         fixed = self.backend.fixed_shape
         target = fixed or self.imgsz
-        square = self.task.gives("caption")
         boxed, infos = zip(
-            *(letterbox(im, target, auto=fixed is None and not square) for im in images),
-            strict=True,
+            *(letterbox(im, target, auto=fixed is None) for im in images), strict=True
         )
         h = max(b.shape[0] for b in boxed)
         w = max(b.shape[1] for b in boxed)

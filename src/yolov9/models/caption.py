@@ -160,7 +160,12 @@ class CaptionHead(nn.Module):
         self.out_norm = nn.LayerNorm(d)
         self.out_bias = nn.Parameter(torch.zeros(spec.vocab_size))
         self.register_buffer("vocab", torch.zeros(0, dtype=torch.uint8))
+        # token embeddings at d^-0.5 (the tied output layer then starts with unit-scale
+        # logits); positions and kinds small beside them (nn.Embedding's default, N(0, 1),
+        # would drown the tokens)
         nn.init.normal_(self.embed.weight, std=d**-0.5)
+        nn.init.normal_(self.position.weight, std=0.02)
+        nn.init.normal_(self.kind.weight, std=0.02)
         with torch.no_grad():
             self.embed.weight[PAD].zero_()
 
