@@ -21,12 +21,13 @@ only). Run it alone: the timing of 2 threads on 2 cores suffers from any other b
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import statistics
 import sys
 import time
 from pathlib import Path
+
+from side_by_side import print_table, run_all
 
 MODELS = ("yolov9-t-cap", "gelan-t-cap")
 KEYS = ("BLEU-1", "BLEU-2", "BLEU-3", "BLEU-4", "CIDEr-D")
@@ -81,29 +82,17 @@ def main() -> int:
     data = root / "captions.yaml"
     if not data.is_file():
         write_caption_dataset(root, {"train": args.train, "val": args.val}, (120, 160), seed=0)
-    summary_path = args.out / "summary.json"
-    runs: dict[str, dict[str, float]] = (
-        json.loads(summary_path.read_text()) if summary_path.is_file() else {}
+    tag = f"e{args.epochs}/b{args.batch}"
+    runs = run_all(
+        args.out,
+        args.models,
+        args.seeds,
+        tag,
+        lambda model, seed, out: run_one(model, data, out, seed, args.epochs, args.batch),
     )
-    for seed in args.seeds:
-        for model in args.models:
-            key = f"{model}/seed{seed}/e{args.epochs}/b{args.batch}"
-            if key in runs:
-                continue
-            runs[key] = run_one(model, data, args.out / key, seed, args.epochs, args.batch)
-            print(key, json.dumps(runs[key]), flush=True)
-            summary_path.write_text(json.dumps(runs, indent=1))
-    print("\n" + " ".join(["python", *sys.argv]))
-    print("\n| model | seed | BLEU-1 | BLEU-2 | BLEU-3 | BLEU-4 | CIDEr-D | best epoch | epoch s |")
-    print("|---|---|---:|---:|---:|---:|---:|---:|---:|")
-    for model in args.models:
-        rows = [runs[f"{model}/seed{s}/e{args.epochs}/b{args.batch}"] for s in args.seeds]
-        for seed, r in zip(args.seeds, rows, strict=True):
-            cells = " | ".join(f"{r[k]:.4f}" for k in KEYS)
-            print(f"| {model} | {seed} | {cells} | {r['best_epoch']:.0f} | {r['epoch_s']:.1f} |")
-        means = " | ".join(f"**{statistics.mean(r[k] for r in rows):.4f}**" for k in KEYS)
-        epoch_s = statistics.median(r["epoch_s"] for r in rows)
-        print(f"| {model} | mean | {means} | | {epoch_s:.1f} |")
+    columns = {k: k for k in KEYS}
+    extra = {"best_epoch": "best epoch", "epoch_s": "epoch s"}
+    print_table(runs, args.models, args.seeds, tag, columns, extra)
     return 0
 
 

@@ -20,12 +20,13 @@ Run it alone: the timing of 2 threads on 2 cores suffers from any other busy pro
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import statistics
 import sys
 import time
 from pathlib import Path
+
+from side_by_side import print_table, run_all
 
 MODELS = ("yolov9-t-pan", "gelan-t-pan")
 KEYS = ("PQ", "PQ_th", "PQ_st", "mIoU", "AP", "mask/AP")
@@ -80,29 +81,17 @@ def main() -> int:
     data = root / "coco-panoptic.yaml"
     if not data.is_file():
         write_world(root, {"train": args.train, "val": args.val}, (160, 160), seed=0)
-    summary_path = args.out / "summary.json"
-    runs: dict[str, dict[str, float]] = (
-        json.loads(summary_path.read_text()) if summary_path.is_file() else {}
+    tag = f"e{args.epochs}"
+    runs = run_all(
+        args.out,
+        args.models,
+        args.seeds,
+        tag,
+        lambda model, seed, out: run_one(model, data, out, seed, args.epochs),
     )
-    for seed in args.seeds:
-        for model in args.models:
-            key = f"{model}/seed{seed}/e{args.epochs}"
-            if key in runs:
-                continue
-            runs[key] = run_one(model, data, args.out / key, seed, args.epochs)
-            print(key, json.dumps(runs[key]), flush=True)
-            summary_path.write_text(json.dumps(runs, indent=1))
-    print("\n" + " ".join(["python", *sys.argv]))
-    print("\n| model | seed | PQ | PQ things | PQ stuff | mIoU | box AP | mask AP | epoch s |")
-    print("|---|---|---:|---:|---:|---:|---:|---:|---:|")
-    for model in args.models:
-        rows = [runs[f"{model}/seed{s}/e{args.epochs}"] for s in args.seeds]
-        for seed, r in zip(args.seeds, rows, strict=True):
-            cells = " | ".join(f"{r[k]:.4f}" for k in KEYS)
-            print(f"| {model} | {seed} | {cells} | {r['epoch_s']:.1f} |")
-        means = " | ".join(f"**{statistics.mean(r[k] for r in rows):.4f}**" for k in KEYS)
-        epoch_s = statistics.median(r["epoch_s"] for r in rows)
-        print(f"| {model} | mean | {means} | {epoch_s:.1f} |")
+    headers = ("PQ", "PQ things", "PQ stuff", "mIoU", "box AP", "mask AP")
+    columns = dict(zip(KEYS, headers, strict=True))
+    print_table(runs, args.models, args.seeds, tag, columns, {"epoch_s": "epoch s"})
     return 0
 
 

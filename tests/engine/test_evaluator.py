@@ -20,6 +20,7 @@ class GroundTruthModel(torch.nn.Module):
 
     name = "ground-truth"
     task = "detect"
+    caption = None  # not a caption model
 
     def __init__(self, batches: list[tuple[torch.Tensor, torch.Tensor]]) -> None:
         super().__init__()

@@ -48,6 +48,22 @@ def is_captions_json(path: str | Path) -> bool:
     return annotations_with(path, "caption")
 
 
+def _caption_set(
+    path: Path,
+    files: dict[Any, str],
+    captions: dict[Any, list[str]],
+    images_dir: str | Path | None,
+    problems: list[str],
+) -> CaptionSet:
+    """The split read, its problems logged once each; refused when no image has a caption."""
+    for problem in problems:
+        log.warning("%s: %s", path, problem)
+    if not captions:
+        raise DataError(f"{path}: no image has a caption")
+    folder = Path(images_dir) if images_dir is not None else None
+    return CaptionSet(path, files, captions, folder, problems)
+
+
 def read_caption_lines(path: str | Path, images_dir: str | Path | None = None) -> CaptionSet:
     """Read captions in JSON lines (module docstring).
 
@@ -88,12 +104,7 @@ def read_caption_lines(path: str | Path, images_dir: str | Path | None = None) -
         problems.append(f"{empty} empty caption(s) skipped")
     if without:
         problems.append(f"{len(without)} image(s) without a caption (e.g. line {without[0]})")
-    for problem in problems:
-        log.warning("%s: %s", path, problem)
-    if not captions:
-        raise DataError(f"{path}: no image has a caption")
-    folder = Path(images_dir) if images_dir is not None else None
-    return CaptionSet(path, files, captions, folder, problems)
+    return _caption_set(path, files, captions, images_dir, problems)
 
 
 def read_captions(path: str | Path, images_dir: str | Path | None = None) -> CaptionSet:
@@ -138,12 +149,7 @@ def read_captions(path: str | Path, images_dir: str | Path | None = None) -> Cap
     without = [i for i in files if i not in captions]
     if without:
         problems.append(f"{len(without)} image(s) without a caption (e.g. image {without[0]!r})")
-    for problem in problems:
-        log.warning("%s: %s", path, problem)
-    if not captions:
-        raise DataError(f"{path}: no image has a caption")
-    folder = Path(images_dir) if images_dir is not None else None
-    return CaptionSet(path, files, captions, folder, problems)
+    return _caption_set(path, files, captions, images_dir, problems)
 
 
 def caption_split(data: str | Path, split: str = "val") -> CaptionSet | None:

@@ -6,14 +6,12 @@ the same every epoch)."""
 from __future__ import annotations
 
 import torch
-from torch.utils.data import DataLoader
 
 from yolov9.data.caption_training import CaptionTrainDataset, CaptionTraining, Encoder
-from yolov9.data.train_dataset import TrainBatch
 from yolov9.engine.caption_val import score_model_captions
-from yolov9.engine.evaluator import LossMeans, per_head_losses
+from yolov9.engine.evaluator import per_head_losses, split_losses
 from yolov9.inference.backends import TorchBackend
-from yolov9.loss import Criterion, Targets
+from yolov9.loss import Criterion
 from yolov9.models import YOLOv9
 from yolov9.utils.device import default_workers
 
@@ -41,21 +39,16 @@ class CaptionValidator:
             split.dataset.records, split.captions, encode, imgsz, max_tokens=max_tokens
         )
 
-    @torch.inference_mode()
     def losses(self, model: YOLOv9, criterion: Criterion) -> dict[str, float]:
         """Mean loss terms over the split (the model as it is: both heads)."""
-        loader: DataLoader[TrainBatch] = DataLoader(
-            self.loss_set,  # type: ignore[arg-type]
+        return split_losses(
+            model,
+            criterion,
+            self.loss_set,
             batch_size=self.batch_size,
-            num_workers=self.workers,
-            collate_fn=self.loss_set.collate,
+            workers=self.workers,
+            device=self.device,
         )
-        means = LossMeans()
-        for batch in loader:
-            images = batch.images.to(self.device).float().div_(255.0)
-            targets = Targets(batch.targets, captions=batch.captions).to(self.device)
-            means.add(criterion(model(images, targets.captions), targets).parts)
-        return means.means()
 
     def record(self, model: YOLOv9, criterion: Criterion | None = None) -> dict[str, float]:
         """The epoch's figures: ``BLEU-1`` .. ``BLEU-4``, ``CIDEr-D`` and ``val/main/*``

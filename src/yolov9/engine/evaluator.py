@@ -18,12 +18,16 @@ from typing import Any, NamedTuple
 
 import numpy as np
 import torch
+from torch import nn
+from torch.utils.data import DataLoader
 from tqdm import tqdm
 
+from yolov9.data.caption_training import CaptionTrainDataset
 from yolov9.data.dataset import DetectionDataset
 from yolov9.data.images import boxes_to_original, read_image
 from yolov9.data.labels import ImageLabels
 from yolov9.data.loader import EvalBatch, EvalDataset, eval_loader
+from yolov9.data.train_dataset import TrainBatch, TrainDataset
 from yolov9.errors import ConfigError, DataError
 from yolov9.inference.backends import InferenceBackend, TorchBackend, nms_with_masks
 from yolov9.inference.tiles import TiledDetector, TileOptions
@@ -365,6 +369,37 @@ def per_head_losses(losses: dict[str, float]) -> dict[str, float]:
     """The unweighted terms of each head as ``val/main/*`` and ``val/aux/*`` (comparable with
     the training record's ``train/main/*`` and ``train/aux/*``)."""
     return {f"val/{k}": v for k, v in losses.items() if "/" in k}
+
+
+def batch_targets(batch: TrainBatch) -> Targets:
+    """What a training batch gives the criterion (every task's fields; None where absent)."""
+    return Targets(batch.targets, batch.masks, batch.semantic, batch.ignore, batch.captions)
+
+
+@torch.inference_mode()
+def split_losses(
+    model: nn.Module,
+    criterion: Criterion,
+    samples: TrainDataset | CaptionTrainDataset,
+    *,
+    batch_size: int,
+    workers: int,
+    device: torch.device,
+) -> dict[str, float]:
+    """Mean loss terms of ``model`` (as it is: both heads) over unaugmented training
+    ``samples`` of a validation split, the model called as the trainer calls it."""
+    loader: DataLoader[TrainBatch] = DataLoader(
+        samples,  # type: ignore[arg-type]
+        batch_size=batch_size,
+        num_workers=workers,
+        collate_fn=samples.collate,
+    )
+    means = LossMeans()
+    for batch in loader:
+        images = batch.images.to(device).float().div_(255.0)
+        targets = batch_targets(batch).to(device)
+        means.add(criterion(model(images, targets.captions), targets).parts)
+    return means.means()
 
 
 class LossMeans:

@@ -6,14 +6,13 @@ letterboxed images with their full targets (boxes, masks, semantic)."""
 from __future__ import annotations
 
 import torch
-from torch.utils.data import DataLoader
 
 from yolov9.data.panoptic_training import PanopticTraining
-from yolov9.data.train_dataset import TrainBatch, TrainDataset, collate_train
-from yolov9.engine.evaluator import LossMeans, per_head_losses
+from yolov9.data.train_dataset import TrainDataset
+from yolov9.engine.evaluator import per_head_losses, split_losses
 from yolov9.engine.panoptic_val import evaluate_model
 from yolov9.inference.backends import TorchBackend
-from yolov9.loss import Criterion, Targets
+from yolov9.loss import Criterion
 from yolov9.models import YOLOv9
 from yolov9.utils.device import default_workers
 
@@ -46,21 +45,16 @@ class PanopticValidator:
         """The record key that picks the best epoch: PQ, or mIoU for label maps."""
         return "mIoU" if self.split.semantic_only else "PQ"
 
-    @torch.inference_mode()
     def losses(self, model: YOLOv9, criterion: Criterion) -> dict[str, float]:
         """Mean loss terms over the split (the model as it is: both heads)."""
-        loader: DataLoader[TrainBatch] = DataLoader(
-            self.loss_set,  # type: ignore[arg-type]
+        return split_losses(
+            model,
+            criterion,
+            self.loss_set,
             batch_size=self.batch_size,
-            num_workers=self.workers,
-            collate_fn=collate_train,
+            workers=self.workers,
+            device=self.device,
         )
-        means = LossMeans()
-        for batch in loader:
-            images = batch.images.to(self.device).float().div_(255.0)
-            targets = Targets(batch.targets, batch.masks, batch.semantic, batch.ignore)
-            means.add(criterion(model(images), targets.to(self.device)).parts)
-        return means.means()
 
     def record(self, model: YOLOv9, criterion: Criterion | None = None) -> dict[str, float]:
         """The epoch's validation figures: ``PQ`` ``SQ`` ``RQ`` ``PQ_th`` ``PQ_st``, ``mIoU``,

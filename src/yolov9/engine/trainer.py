@@ -35,10 +35,10 @@ from tqdm import tqdm
 from yolov9.checkpoints.native import atomic_write
 from yolov9.data.train_dataset import TrainBatch
 from yolov9.engine.build import TrainingParts
+from yolov9.engine.evaluator import batch_targets
 from yolov9.engine.optim import apply_warmup, warmup_iterations
 from yolov9.engine.train_state import save_training_checkpoint
 from yolov9.errors import YOLOv9Error
-from yolov9.loss import Targets
 from yolov9.utils.dist import all_ranks, barrier, broadcast_flag, broadcast_object
 from yolov9.utils.threads import ThreadGovernor
 
@@ -228,7 +228,7 @@ class Trainer:
         dtype = p.autocast_dtype
         with torch.autocast(p.device.type, dtype or torch.float32, enabled=dtype is not None):
             out = p.net(images, batch.captions)  # captions: caption models (teacher forcing)
-        targets = Targets(batch.targets, batch.masks, batch.semantic, batch.ignore, batch.captions)
+        targets = batch_targets(batch)
         loss = p.criterion(out, targets.to(p.device))
         total = loss.total * p.dist.world_size  # DDP averages gradients
         if not all_ranks(bool(torch.isfinite(total)), p.dist, p.device):
