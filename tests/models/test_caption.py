@@ -65,8 +65,12 @@ def test_head_sizes_are_the_references() -> None:
 
 
 def test_a_caption_model_needs_a_vocabulary() -> None:
-    with pytest.raises(ConfigError, match="vocabulary"):
-        build_model("gelan-t-cap", 3)
+    default = build_model("gelan-t-cap", 3)  # the most ids training learns by default
+    assert default.caption is not None
+    assert default.caption.spec.vocab_size == 1000
+    assert default.caption.vocabulary() == b""  # cannot caption until trained
+    with pytest.raises(ConfigError, match="at least 4 ids"):
+        build_model("gelan-t-cap", 3, caption=CaptionSpec(vocab_size=2))
     with pytest.raises(ConfigError, match="multiple of heads"):
         CaptionSpec(vocab_size=10, d_model=100, heads=8)
 

@@ -77,7 +77,7 @@ def caption_parts(
     if not data.captions.has_boxes:
         log.info(
             "this caption data has no boxes: the detection terms are off and the detection "
-            "heads keep their weights (they get no gradient)"
+            "heads keep their learnt weights (they get no gradient)"
         )
         loss = dataclasses.replace(loss, box=0.0, cls=0.0, dfl=0.0)
     return CaptionParts(tokenizer, spec, train_set, validator, loss)

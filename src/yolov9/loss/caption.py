@@ -6,9 +6,10 @@ its gain weighs it like a detection term, and the total is multiplied by the bat
 detection criterion's.
 
 With ``detection=False`` (caption data without boxes) the detection terms are not computed at
-all: the detection heads receive no gradient, so their weights (weight decay included, which
-an optimiser applies only to parameters with a gradient) stay as they were. The logged box,
-cls and dfl terms are then 0.
+all: the detection heads receive no gradient, so their learnt weights stay as they were (weight
+decay included, which an optimiser applies only to parameters with a gradient; their
+BatchNorm statistics, estimates rather than weights, follow the shared features). The logged
+box, cls and dfl terms are then 0.
 """
 
 from __future__ import annotations

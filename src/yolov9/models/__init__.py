@@ -39,6 +39,8 @@ __all__ = [
 ]
 
 
+DEFAULT_VOCAB = 1000  # a caption model's vocabulary size when none is given (train: model.vocab)
+
 # Segmentation names -> head kind. "yolov9-x-dseg" is accepted as the authors' file name.
 _SEG_SUFFIXES = {
     ("gelan", "seg"): HeadKind("segment"),
@@ -116,15 +118,17 @@ def build_model(
     ``aux`` chooses the auxiliary branch of a ``yolov9-*`` model: ``"pgi"`` (the paper's
     YOLOv9), ``"deep-supervision"`` (the ablation baseline) or ``"none"`` (same as gelan-*).
     ``stuff_classes``: a panoptic model's semantic channels beyond its ``num_classes`` things
-    (default 93, the authors' COCO layout). ``caption``: a caption model's head sizes (its
-    ``vocab_size`` is required); ``vocabulary``: the tokenizer's bytes it keeps.
+    (default 93, the authors' COCO layout). ``caption``: a caption model's head sizes (default:
+    the reference's, with a vocabulary of 1000 ids, the most ``train`` learns by default);
+    ``vocabulary``: the tokenizer's bytes it keeps (a model without them cannot caption).
     """
     spec, with_aux, head = parse_model_name(name)
     if stuff_classes is not None and head.stuff_classes:  # a panoptic head
         head = dataclasses.replace(head, stuff_classes=stuff_classes)
     if head.caption is not None:
-        if caption is None or caption.vocab_size < 4:
-            raise ConfigError(f"{name} needs a caption vocabulary (build_model(caption=...))")
+        caption = caption or CaptionSpec(vocab_size=DEFAULT_VOCAB)
+        if caption.vocab_size < 4:
+            raise ConfigError(f"{name}: a caption vocabulary has at least 4 ids (PAD UNK BOS EOS)")
         head = dataclasses.replace(head, caption=caption)
     if aux == "none":
         with_aux = False

@@ -17,6 +17,8 @@ _HEADS = {
     "dsegment": "instance segmentation (DSegment: prototype branch on P3, depth {depth})",
     "panoptic": "panoptic (Panoptic: Segment + semantic UConv on P3, things + stuff)",
     "dpanoptic": "panoptic (DSegment, prototype branch depth {depth}, + semantic UConv on P3)",
+    "caption": "detection (DDetect) + caption head (transformer encoder-decoder on P5 cells and "
+    "top anchors; GFLOPs count the encoder, not the decoding)",
 }
 
 
@@ -30,6 +32,11 @@ def _graph_source(name: str, head: HeadKind) -> str:
         return (
             "ours: the authors' PGI panoptic graph does not build, so yolov9-x-seg's graph "
             "plus the semantic branch per head (no published weights)"
+        )
+    if head.caption is not None:
+        return (
+            "ours: the detector plus a caption head written from the description of the "
+            "authors' later GRIT-style head (no published weights)"
         )
     return "ours: the authors' design extended to this size (no published weights)"
 
@@ -56,6 +63,7 @@ def model_summary(model: YOLOv9, imgsz: int = 640) -> dict[str, Any]:
             "neck": _count(model.neck),
             "head": _count(model.head),
             "aux": _count(model.aux),
+            **({"caption": _count(model.caption)} if model.caption is not None else {}),
         },
         "params": _count(model),
         "params_fused": _count(fused),
