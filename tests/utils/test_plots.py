@@ -29,3 +29,22 @@ def test_a_spike_puts_the_loss_panel_on_a_log_axis() -> None:
     fig = results_figure(_rows(["", "4.0", "", "2.8", "", "2.5"]))
     assert fig.axes[1].get_yscale() == "linear"
     plt.close(fig)
+
+
+def test_a_caption_run_gets_its_loss_panel_and_scores() -> None:
+    rows = []
+    for epoch in range(4):
+        row = {"epoch": str(epoch)}
+        for term in ("box", "cls", "dfl", "caption"):
+            row[f"train/main/{term}"] = str(3.0 - 0.2 * epoch)
+        for key in ("BLEU-1", "BLEU-4", "CIDEr-D"):
+            row[key] = str(0.2 * epoch) if epoch % 2 else ""
+        rows.append(row)
+    fig = results_figure(rows)
+    *_, caption, scores = fig.axes
+    assert caption.get_title() == "caption loss (per head, unweighted)"
+    assert [ln.get_label() for ln in caption.get_lines()] == ["train main"]
+    assert scores.get_title() == "validation CIDEr-D, BLEU (EMA model)"
+    lines = {ln.get_label(): list(ln.get_xdata()) for ln in scores.get_lines()}
+    assert lines == {"BLEU-1": [2, 4], "BLEU-4": [2, 4], "CIDEr-D": [2, 4]}
+    plt.close(fig)

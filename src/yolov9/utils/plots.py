@@ -140,12 +140,16 @@ def results_figure(rows: Sequence[dict[str, str]]) -> Figure:
     """Per-head losses (train and validation on the same, unweighted scale: the criterion's
     ``main/*`` and ``aux/*`` terms) and AP, by epoch (1-based), from ``results.csv`` rows.
     Segmentation runs get a mask-loss panel and their mask AP beside the box AP; panoptic
-    runs the semantic focal and dice panels and PQ and mIoU too."""
+    runs the semantic focal and dice panels and PQ and mIoU too; caption runs a caption-loss
+    panel (the main head's: the auxiliary head has none) and BLEU and CIDEr-D instead of AP."""
     segment = bool(rows) and "train/main/seg" in rows[0]
     panoptic = bool(rows) and "train/main/focal" in rows[0]
     panels = (*LOSS_PANELS, "seg") if segment else LOSS_PANELS
     if panoptic:
         panels = (*panels, "focal", "dice")
+    caption = bool(rows) and "train/main/caption" in rows[0]
+    if caption:
+        panels = (*panels, "caption")
     fig, axes = plt.subplots(1, len(panels) + 1, figsize=(4.2 * (len(panels) + 1), 3.6), dpi=110)
     for ax, term in zip(axes[:-1], panels, strict=True):
         colors = iter(("tab:blue", "tab:orange", "tab:blue", "tab:orange"))
@@ -171,7 +175,13 @@ def results_figure(rows: Sequence[dict[str, str]]) -> Figure:
         xs, ys = _series(rows, key)
         if xs:
             axes[-1].plot(xs, ys, "-", lw=2.5, marker="." if len(xs) < 30 else None, label=key)
+    for key in ("BLEU-1", "BLEU-4", "CIDEr-D"):
+        xs, ys = _series(rows, key)
+        if xs:
+            lw = 2.5 if key == "CIDEr-D" else 1.5
+            axes[-1].plot(xs, ys, "-", lw=lw, marker="." if len(xs) < 30 else None, label=key)
     title = "validation PQ, mIoU, AP" if panoptic else "validation AP"
+    title = "validation CIDEr-D, BLEU" if caption else title
     axes[-1].set(title=f"{title} (EMA model)", xlabel="epoch")
     for ax in axes:
         ax.grid(alpha=0.3)
