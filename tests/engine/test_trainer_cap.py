@@ -209,3 +209,26 @@ def test_a_detection_checkpoint_with_caption_options_or_data_is_one_line(
     assert "is caption data, but" in err[-1]
     assert "give a caption model" in err[-1]
     assert not any("Traceback" in line for line in err)
+
+
+def test_real_coco_captions_train_and_score_end_to_end(shared: Path, tmp_path: Path) -> None:
+    """A smoke run on the 79 real photos (captions only, raw COCO text): the vocabulary, the
+    data path without boxes, training, and scoring through `val`; far too small to learn."""
+    coco = shared / "data" / "coco_mini_val2017_captions"
+    data = tmp_path / "coco.yaml"
+    data.write_text(
+        f"train: {{images: {coco / 'images'}, captions: {coco / 'captions_val2017.json'}}}\n"
+        f"val: {{images: {coco / 'images'}, captions: {coco / 'captions_val2017.json'}}}\n"
+    )
+    run = train(_cfg(data, tmp_path / "run", epochs=1, **{"model.name": "gelan-t-cap"}))
+    record = run.history[-1]
+    assert record["train/box"] == 0
+    assert record["train/main/caption"] > 0
+    assert record["CIDEr-D"] >= 0
+    assert 0 <= record["BLEU-4"] <= 1
+    loaded = load_weights(run.last)
+    assert loaded.names == ["object"]
+    tokenizer = CaptionTokenizer(loaded.model.caption.vocabulary())
+    assert tokenizer.decode(tokenizer.encode("A man riding a wave on a surfboard.")) == (
+        "a man riding a wave on a surfboard"
+    )

@@ -34,7 +34,9 @@ def add_parsers(sub: Any) -> None:
         "--task",
         choices=DEMO_NAMES,
         default=DEMO_NAMES[0],
-        help="segment: yolov9-t-seg on shapes with polygon masks",
+        help="detect: yolov9-t on shapes; segment: yolov9-t-seg on shapes with polygon masks; "
+        "panoptic: yolov9-t-pan on things over stuff; caption: yolov9-t-cap on shapes with "
+        "five captions each",
     )
     p.set_defaults(handler=demo)
 

@@ -15,7 +15,12 @@ from yolov9.config import CHOICES
 
 def add_parser(sub: Any) -> None:
     p = sub.add_parser("train", help="train or fine-tune a model (PGI for yolov9-*)")
-    p.add_argument("--model", help="yolov9-t ... yolov9-e (with PGI) or gelan-t ... gelan-e")
+    p.add_argument(
+        "--model",
+        help="yolov9-t ... yolov9-e (with PGI) or gelan-t ... gelan-e; with -seg, -pan or -cap "
+        "(yolov9-t-seg, yolov9-t-pan, yolov9-t-cap) for instance segmentation, panoptic "
+        "segmentation or captions",
+    )
     p.add_argument("--data", help="dataset YAML, COCO JSON or folder with train and val splits")
     p.add_argument("--weights", help="start from this checkpoint (any supported format)")
     p.add_argument(
