@@ -49,8 +49,9 @@ def print_table(
     for model in models:
         rows = [runs[f"{model}/seed{s}/{tag}"] for s in seeds]
         for seed, r in zip(seeds, rows, strict=True):
-            cells = [f"{r[k]:.4f}" for k in columns] + [f"{r[k]:.1f}" for k in extra]
+            cells = [f"{r[k]:.4f}" for k in columns]
+            cells += [f"{r[k]:.1f}".removesuffix(".0") for k in extra]
             print(f"| {model} | {seed} | " + " | ".join(cells) + " |")
         means = [f"**{statistics.mean(r[k] for r in rows):.4f}**" for k in columns]
-        medians = [f"{statistics.median(r[k] for r in rows):.1f}" for k in extra]
+        medians = [f"{statistics.median(r[k] for r in rows):.1f}".removesuffix(".0") for k in extra]
         print(f"| {model} | mean | " + " | ".join(means + medians) + " |")
