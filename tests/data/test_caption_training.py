@@ -41,7 +41,7 @@ def test_a_generated_split_has_images_boxes_and_captions(generated: Path) -> Non
     assert all(len(c) == 5 for c in split.captions)
     truth = split.truth
     for image_id, record, captions in zip(
-        split.image_ids(), split.dataset.records, split.captions, strict=True
+        split.image_ids, split.dataset.records, split.captions, strict=True
     ):
         assert truth.captions[image_id] == captions
         assert Path(record.path).name == truth.files[image_id]
@@ -104,7 +104,7 @@ def test_captions_alone_have_no_boxes_and_one_class(tmp_path: Path) -> None:
     assert split is not None
     assert not split.has_boxes
     assert split.dataset.names == ["object"]
-    assert split.image_ids() == [7]
+    assert split.image_ids == [7]
     assert images_folder(read_captions(path)) == tmp_path / "images"
 
 
@@ -142,7 +142,7 @@ def test_json_lines_are_the_plain_form(tmp_path: Path) -> None:
     path.write_text("\n".join(json.dumps(x) for x in lines) + "\n\n")
     split = caption_training_split(path, "train")
     assert split is not None
-    assert split.image_ids() == [1, "b"]
+    assert split.image_ids == [1, "b"]
     assert split.captions == [["A bright picture."], ["light grey", "a pale square"]]
     assert split.truth.problems == [
         "1 empty caption(s) skipped",

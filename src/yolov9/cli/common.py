@@ -95,25 +95,25 @@ def add_caption_args(p: argparse.ArgumentParser) -> None:
     )
 
 
+# decoding flag -> the ``models.caption_search.Decoding`` field it sets
+DECODING_FLAGS = {"beam": "beam", "max_tokens": "max_len", "length_penalty": "length_penalty"}
+
+
+def caption_flags(args: argparse.Namespace) -> dict[str, Any]:
+    """The decoding flags given (``add_caption_args``), by argument name."""
+    return {k: getattr(args, k) for k in DECODING_FLAGS if getattr(args, k) is not None}
+
+
 def apply_caption_args(args: argparse.Namespace, backend: Any, task: Any, weights: str) -> None:
     """Set a caption model's decoding from the flags; the flags on another model: one line."""
-    given = {
-        k: v
-        for k, v in (
-            ("beam", args.beam),
-            ("max_len", args.max_tokens),
-            ("length_penalty", args.length_penalty),
-        )
-        if v is not None
-    }
+    given = caption_flags(args)
     if not given:
         return
     if not task.gives("caption"):
-        flags = ", ".join(f"--{k.replace('_', '-')}" for k in given).replace(
-            "max-len", "max-tokens"
-        )
+        flags = ", ".join(f"--{k.replace('_', '-')}" for k in given)
         raise ConfigError(f"{flags}: for caption models; {weights} is a {task.description} model")
-    backend.decoding = dataclasses.replace(backend.decoding, **given)
+    fields = {DECODING_FLAGS[k]: v for k, v in given.items()}
+    backend.decoding = dataclasses.replace(backend.decoding, **fields)
 
 
 def add_tile_args(p: argparse.ArgumentParser) -> None:

@@ -10,6 +10,7 @@ from yolov9.cli.common import (
     add_device_args,
     add_tile_args,
     apply_caption_args,
+    caption_flags,
     imgsz,
     log,
     positive_int,
@@ -72,9 +73,7 @@ def run(args: argparse.Namespace) -> int:
         **tile_values(args),
     )
     model: Any = args.weights
-    if args.weights and any(
-        v is not None for v in (args.beam, args.max_tokens, args.length_penalty)
-    ):
+    if args.weights and caption_flags(args):
         from yolov9.inference.loader import load_backend
         from yolov9.tasks.registry import get_task
 
@@ -91,20 +90,12 @@ def run(args: argparse.Namespace) -> int:
         from yolov9.engine.caption_val import caption_summary
 
         print(caption_summary(report.captions, report.report["images"]))
-        if args.save_predictions:
-            write_json(args.save_predictions, report.predictions)
-        if args.json:
-            write_json(args.json, report.report)
-        log.info("results in %s", report.run_dir)
-        return 0
+        return _write(args, report, predictions=True)
     if report.panoptic is not None:
         print(report.panoptic.summary())
         if args.save_predictions:
             log.warning("--save-predictions: use yolov9 predict --save-panoptic for panoptic files")
-        if args.json:
-            write_json(args.json, report.report)
-        log.info("results in %s", report.run_dir)
-        return 0
+        return _write(args, report, predictions=False)
     assert report.metrics is not None
     if report.result is not None:
         print(report.result.summary())
@@ -120,7 +111,13 @@ def run(args: argparse.Namespace) -> int:
             log.info(
                 "  %-20s AP %.4f  AP50 %.4f  (%d objects)", name, d["AP"], d["AP50"], d["num_gt"]
             )
-    if args.save_predictions:
+    return _write(args, report, predictions=True)
+
+
+def _write(args: argparse.Namespace, report: Any, *, predictions: bool) -> int:
+    """``--save-predictions`` (when the report's kind has COCO results), ``--json``, and
+    where the run folder is."""
+    if predictions and args.save_predictions:
         write_json(args.save_predictions, report.predictions)
     if args.json:
         write_json(args.json, report.report)

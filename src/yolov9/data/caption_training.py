@@ -22,6 +22,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -42,26 +43,20 @@ DEFAULT_NAMES = ["object"]
 @dataclass(frozen=True)
 class CaptionTraining:
     """One caption split: ``dataset`` holds its readable images (boxes where labelled),
-    ``captions[i]`` the captions of ``dataset.records[i]``."""
+    ``image_ids[i]`` the captions file's id of ``dataset.records[i]``."""
 
     truth: CaptionSet
     dataset: DetectionDataset
-    captions: list[list[str]]
+    image_ids: list[Any]
 
     @property
     def has_boxes(self) -> bool:
         return self.dataset.report.boxes > 0
 
-    def image_ids(self) -> list[object]:
-        """The captions file's image id of each record."""
-        by_path = {
-            str(self.images_dir / name): image_id for image_id, name in self.truth.files.items()
-        }
-        return [by_path[str(r.path)] for r in self.dataset.records]
-
     @property
-    def images_dir(self) -> Path:
-        return images_folder(self.truth)
+    def captions(self) -> list[list[str]]:
+        """The captions of each record."""
+        return [self.truth.captions[i] for i in self.image_ids]
 
 
 def images_folder(truth: CaptionSet) -> Path:
@@ -91,8 +86,15 @@ def caption_training_split(data: str | Path, split: str) -> CaptionTraining | No
         DataError: no image of the captions file can be read.
     """
     truth = caption_split(data, split)
-    if truth is None:
-        return None
+    return None if truth is None else caption_training(truth, data, split)
+
+
+def caption_training(truth: CaptionSet, data: str | Path, split: str) -> CaptionTraining:
+    """A caption split already read (``truth``, from ``data``) as training data.
+
+    Raises:
+        DataError: no image of the captions file can be read.
+    """
     names = None
     path = Path(data).expanduser()
     if path.suffix not in (".json", ".jsonl"):  # a data YAML: its class names
@@ -111,9 +113,9 @@ def caption_training_split(data: str | Path, split: str) -> CaptionTraining | No
         )
     report.images = len(records)
     report.boxes = sum(len(r.classes) for r in records)
-    captions_of = {str(p): truth.captions[i] for p, i in zip(paths, ids, strict=True)}
+    id_of = {str(p): i for p, i in zip(paths, ids, strict=True)}
     dataset = DetectionDataset(records, list(names), list(range(len(names))), report, "yolo", split)
-    return CaptionTraining(truth, dataset, [captions_of[str(r.path)] for r in records])
+    return CaptionTraining(truth, dataset, [id_of[str(r.path)] for r in records])
 
 
 def collate_captions(samples: list[TrainSample]) -> TrainBatch:

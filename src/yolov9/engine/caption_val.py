@@ -51,7 +51,7 @@ def caption_split_images(
             f"{split.truth.source} is caption data, but {backend.describe()} does "
             f"{backend.task}: give a caption model (e.g. trained from yolov9-t-cap)"
         )
-    ids = split.image_ids()
+    ids = split.image_ids
     paths = [str(r.path) for r in split.dataset.records]
     skipped: list[str] = []
 

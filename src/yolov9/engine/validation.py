@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from yolov9.data.caption_training import caption_training_split
+from yolov9.data.caption_training import caption_training
 from yolov9.data.captions import CaptionSet, caption_split
 from yolov9.data.dataset import DetectionDataset, load_dataset
 from yolov9.data.panoptic import PanopticSet
@@ -169,8 +169,7 @@ def _validate_captions(
     else:
         assert model is not None
         backend = _open_backend(model, opts)
-        split = caption_training_split(data, opts.split)
-        assert split is not None
+        split = caption_training(capset, data, opts.split)  # the file read once
         imgsz = opts.imgsz or backend.imgsz
         scores, captions = score_model_captions(
             backend, split, imgsz=imgsz, batch_size=min(opts.batch, 16)
