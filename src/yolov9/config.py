@@ -46,6 +46,7 @@ class ModelConfig:
     aux: str = "pgi"  # pgi | deep-supervision | none (the paper's ablation)
     recompute: str = "none"  # activation checkpointing: none | highres | all (less memory)
     vocab: int = 1000  # caption models: the most token ids learnt from the training captions
+    caption_attention_dropout: float = 0.1  # caption models: dropout of the attention weights
 
 
 @dataclass(frozen=True)
@@ -72,6 +73,11 @@ class OptimConfig:
     warmup_bias_lr: float = 0.1  # biases start at this LR and fall to lr0 during warm-up
     schedule: str = "linear"  # linear | cosine | flat-cosine | fixed
     grad_clip: float = 10.0
+    # caption models: the reference's schedule, a vision step (mosaic images, box terms) then
+    # a language step (plain images, caption term) per batch, the caption head in an
+    # optimiser of its own at language_lr x lr0 (false: one step, one optimiser, both terms)
+    language_step: bool = False
+    language_lr: float = 0.5
 
 
 @dataclass(frozen=True)
@@ -348,6 +354,12 @@ def _ranges(cfg: TrainConfig) -> list[tuple[bool, str, str]]:
     checks += [
         (0 <= lo.caption_smoothing < 1, "loss.caption_smoothing", "must be in [0, 1)"),
         (m.vocab >= 8, "model.vocab", "must be >= 8 (a caption vocabulary)"),
+        (
+            0 <= m.caption_attention_dropout < 1,
+            "model.caption_attention_dropout",
+            "must be in [0, 1)",
+        ),
+        (o.language_lr > 0, "optim.language_lr", "must be > 0"),
     ]
     checks += [
         (0 <= getattr(a, k) <= 1, f"augment.{k}", "is a probability and must be in [0, 1]")

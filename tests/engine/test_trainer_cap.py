@@ -18,8 +18,9 @@ from yolov9.checkpoints import load_weights, read_torch_file, save_checkpoint
 from yolov9.cli import main
 from yolov9.config import TrainConfig
 from yolov9.data.synthetic_captions import SHAPES, write_caption_dataset
+from yolov9.engine.train_state import read_training_state
 from yolov9.engine.training import resume, train
-from yolov9.errors import DataError
+from yolov9.errors import ConfigError, DataError
 from yolov9.models import build_model
 from yolov9.tasks.caption import CaptionTokenizer
 
@@ -62,6 +63,42 @@ def test_cap_run_validates_cider_and_resumes_exactly(captions: Path, tmp_path: P
     a, b = read_torch_file(full.last), read_torch_file(resumed.last)
     for key in a["model"]:
         assert torch.equal(a["model"][key], b["model"][key]), key
+
+
+def test_the_language_step_trains_the_caption_head_apart_and_resumes_exactly(
+    captions: Path, tmp_path: Path
+) -> None:
+    """optim.language_step: the caption head has an optimiser of its own (at language_lr x
+    lr0, no warm-up), the rest of the model another; both terms are logged; a resume
+    restores both optimisers, so it ends where the uninterrupted run ends."""
+    kw = {"optim.language_step": True, "augment.mosaic": 1.0}
+    full = train(_cfg(captions, tmp_path / "full", **kw))
+    record = full.history[-1]
+    assert record["train/main/caption"] > 0
+    assert record["train/main/box"] > 0
+    _, state = read_training_state(full.last)
+    groups = state["language_optimizer"]["param_groups"]
+    head = load_weights(full.last).model.caption
+    assert head is not None
+    assert sum(len(g["params"]) for g in groups) == len(list(head.parameters()))
+    main_params = sum(len(g["params"]) for g in state["optimizer"]["param_groups"])
+    trainable = [p for p in build_model("yolov9-t-cap", 3).parameters() if p.requires_grad]
+    assert main_params == len(trainable) - len(list(head.parameters()))
+    with pytest.raises(KeyboardInterrupt):
+        train(_cfg(captions, tmp_path / "part", **kw), hooks=[_Interrupt(after_epoch=0)])
+    resumed = resume(tmp_path / "part/weights/last.pt")
+    a, b = read_torch_file(full.last), read_torch_file(resumed.last)
+    for key in a["model"]:
+        assert torch.equal(a["model"][key], b["model"][key]), key
+
+
+def test_the_language_step_needs_a_caption_model_and_boxes(captions: Path, tmp_path: Path) -> None:
+    step = {"optim.language_step": True}
+    with pytest.raises(ConfigError, match="only caption models have a language step"):
+        train(_cfg(_boxes_only(captions), tmp_path / "a", **{"model.name": "yolov9-t"}, **step))
+    data = _captions_only(captions, tmp_path / "only")
+    with pytest.raises(ConfigError, match="no boxes, so there is no vision step"):
+        train(_cfg(data, tmp_path / "b", **step))
 
 
 def _boxes_only(captions: Path) -> Path:

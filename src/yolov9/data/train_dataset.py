@@ -254,6 +254,8 @@ class TrainBatch:
     semantic: torch.Tensor | None = None  # (B, K, h, w) multi-hot semantic target (panoptic)
     ignore: torch.Tensor | None = None  # (B, h, w) bool: pixels without a semantic target
     captions: torch.Tensor | None = None  # (B, T) token ids, one caption per image
+    # the language step's batch (optim.language_step): the same images plain, with captions
+    language: TrainBatch | None = None
 
 
 def _stacked(parts: list[torch.Tensor | None]) -> torch.Tensor | None:

@@ -20,6 +20,7 @@ from yolov9.config import LossConfig, TrainConfig
 from yolov9.data.augment import AugmentConfig
 from yolov9.data.caption_training import CaptionTrainDataset
 from yolov9.data.dataset import DetectionDataset
+from yolov9.data.language_step import VisionLanguageDataset
 from yolov9.data.panoptic_training import SemanticSource
 from yolov9.data.train_dataset import TrainBatch, TrainDataset
 from yolov9.engine.caption_build import caption_parts
@@ -27,6 +28,7 @@ from yolov9.engine.caption_validator import CaptionValidator
 from yolov9.engine.ema import ModelEMA
 from yolov9.engine.evaluator import Evaluator
 from yolov9.engine.hooks import Hook
+from yolov9.engine.language_step import LanguageStep, build_language_step
 from yolov9.engine.optim import accumulation_steps, build_optimizer, lr_factor
 from yolov9.engine.panoptic_validator import PanopticValidator
 from yolov9.engine.recompute import apply_recompute
@@ -42,6 +44,7 @@ from yolov9.utils.dist import DistInfo
 log = logging.getLogger(__name__)
 
 Loader = Callable[[int], DataLoader[TrainBatch]]  # epoch -> that epoch's batches
+TrainSet = TrainDataset | CaptionTrainDataset | VisionLanguageDataset
 
 
 @dataclass
@@ -61,7 +64,7 @@ class TrainingParts:
     ema: ModelEMA
     scaler: torch.amp.GradScaler | None  # fp16 only
     autocast_dtype: torch.dtype | None  # None: fp32
-    train_set: TrainDataset | CaptionTrainDataset
+    train_set: TrainSet
     loader: Loader
     # rank 0 with a validation split only
     evaluator: Evaluator | PanopticValidator | CaptionValidator | None
@@ -70,6 +73,7 @@ class TrainingParts:
     device: torch.device
     dist: DistInfo
     stuff_names: list[str] = field(default_factory=list)  # panoptic: the channels after names
+    language: LanguageStep | None = None  # caption models with optim.language_step
 
 
 def check_model_name(name: str) -> None:
@@ -119,9 +123,32 @@ def build_training(
     use_scaler = autocast == torch.float16
     d = cfg.data
     semantic = data.panoptic.source if data.panoptic and task.gives("semantic") else None
-    train_set: TrainDataset | CaptionTrainDataset
+    train_set: TrainSet
     evaluator: Evaluator | PanopticValidator | CaptionValidator | None
-    if cap is not None:  # captions: plain letterboxed images, one caption each
+    language = None
+    skip = None  # the parameters of the main optimiser: all but the language step's
+    if o.language_step:
+        if cap is None or data.captions is None:
+            raise ConfigError("optim.language_step: only caption models have a language step")
+        if not data.captions.has_boxes:
+            raise ConfigError(
+                "optim.language_step: this caption data has no boxes, so there is no vision "
+                "step (train it without optim.language_step)"
+            )
+        language = build_language_step(
+            model,
+            cfg,
+            cap.loss,
+            vision=get_task("detect"),
+            language=task,
+            weight_decay=weight_decay,
+        )
+        skip = model.caption
+        vision = training_set(
+            data.captions.dataset, d.imgsz, cfg.augment, seed=cfg.seed, cache=d.cache
+        )
+        train_set, evaluator = VisionLanguageDataset(vision, cap.train_set), cap.validator
+    elif cap is not None:  # captions: plain letterboxed images, one caption each
         train_set, evaluator = cap.train_set, cap.validator
     else:
         train_set = training_set(
@@ -146,9 +173,9 @@ def build_training(
         if isinstance(evaluator, PanopticValidator | CaptionValidator)
         else task.fitness,
         model=model,
-        net=distributed(model, dist, device, sync_bn=cfg.sync_bn),
+        net=distributed(model, dist, device, sync_bn=cfg.sync_bn, unused=language is not None),
         criterion=criterion(cap.loss if cap else cfg.loss, model).to(device),
-        optimizer=build_optimizer(model, o.optimizer, o.lr0, o.momentum, weight_decay),
+        optimizer=build_optimizer(model, o.optimizer, o.lr0, o.momentum, weight_decay, skip=skip),
         schedule=lr_factor(o.schedule, cfg.epochs, o.lrf),
         accumulate=accumulate,
         ema=ema,
@@ -170,6 +197,7 @@ def build_training(
         device=device,
         dist=dist,
         stuff_names=data.stuff_names if semantic is not None else [],
+        language=language,
     )
 
 
@@ -238,15 +266,18 @@ def validation(
     )
 
 
-def distributed(model: YOLOv9, dist: DistInfo, device: torch.device, *, sync_bn: bool) -> nn.Module:
-    """``model`` wrapped for DDP when running in several processes (SyncBatchNorm on CUDA)."""
+def distributed(
+    model: YOLOv9, dist: DistInfo, device: torch.device, *, sync_bn: bool, unused: bool = False
+) -> nn.Module:
+    """``model`` wrapped for DDP when running in several processes (SyncBatchNorm on CUDA);
+    ``unused``: some forwards leave parameters without a gradient (the language step's)."""
     if not dist.enabled:
         return model
     net: nn.Module = model
     if sync_bn and device.type == "cuda":
         net = nn.SyncBatchNorm.convert_sync_batchnorm(model)
     ids = [device.index] if device.type == "cuda" else None
-    return DistributedDataParallel(net, device_ids=ids)
+    return DistributedDataParallel(net, device_ids=ids, find_unused_parameters=unused)
 
 
 def _worker_init(_: int) -> None:
@@ -257,7 +288,7 @@ def _worker_init(_: int) -> None:
 
 
 def train_loader(
-    train_set: TrainDataset | CaptionTrainDataset,
+    train_set: TrainSet,
     epoch: int,
     *,
     batch: int,

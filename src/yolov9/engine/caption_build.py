@@ -51,7 +51,11 @@ def caption_parts(
     assert data.captions is not None
     tokenizer = caption_vocabulary(cfg, data.captions)
     head = parse_model_name(cfg.model.name).head.caption or CaptionSpec()
-    spec = dataclasses.replace(head, vocab_size=len(tokenizer))
+    spec = dataclasses.replace(
+        head,
+        vocab_size=len(tokenizer),
+        attention_dropout=cfg.model.caption_attention_dropout,
+    )
     max_tokens = spec.max_len + 2
     d = cfg.data
     train_set = CaptionTrainDataset(

@@ -5,6 +5,8 @@
         for each batch:
             warm-up (LR, momentum, accumulation) during the first iterations
             forward under autocast -> loss (main + 0.25 aux) -> non-finite guard -> backward
+            (caption models with a language step: first the caption term on the plain images,
+            then the vision terms on the augmented ones, each its own forward and backward)
             every ``accumulate`` batches: unscale, clip, step, update scaler and EMA
         validate the EMA model (metrics and both heads' losses), save last/best atomically
         stop early after ``patience`` epochs without a better AP (decided when validating)
@@ -89,6 +91,8 @@ class Trainer:
             "history": [dict(r) for r in self.history],
             "torch_rng": torch.get_rng_state(),
         }
+        if p.language is not None:
+            state["language_optimizer"] = p.language.optimizer.state_dict()
         if ema:
             state["ema"] = {k: v.detach().cpu() for k, v in p.ema.model.state_dict().items()}
         return state
@@ -101,10 +105,13 @@ class Trainer:
         p.model.load_state_dict(state["model"])
         p.ema.model.load_state_dict(state["ema"])
         p.ema.updates = int(state["ema_updates"])
-        built = [{k: v for k, v in g.items() if k != "params"} for g in p.optimizer.param_groups]
-        p.optimizer.load_state_dict(state["optimizer"])
-        for group, settings in zip(p.optimizer.param_groups, built, strict=True):
-            group.update(settings)
+        _load_optimizer(p.optimizer, state["optimizer"])
+        if p.language is not None:
+            if "language_optimizer" not in state:
+                raise TrainingError(
+                    "this run was saved without optim.language_step: resume it without it"
+                )
+            _load_optimizer(p.language.optimizer, state["language_optimizer"])
         if p.scaler is not None and state.get("scaler"):
             p.scaler.load_state_dict(state["scaler"])
         self.epoch = int(state["epoch"])
@@ -169,6 +176,9 @@ class Trainer:
         warmup = warmup_iterations(cfg.optim.warmup_epochs, nb, cfg.optim.warmup_min_iters)
         for group in p.optimizer.param_groups:
             group["lr"] = group["initial_lr"] * p.schedule(epoch)
+        if p.language is not None:  # no warm-up: the reference warms the vision step only
+            for group in p.language.optimizer.param_groups:
+                group["lr"] = group["initial_lr"] * p.language.schedule(epoch)
         p.model.train()
         sums: dict[str, float] = {}
         seen = counted = 0
@@ -182,7 +192,7 @@ class Trainer:
             leave=False,
         )
         start = time.perf_counter()
-        p.optimizer.zero_grad(set_to_none=True)
+        self._zero_grad()
         for i, batch in enumerate(bar):
             self.governor.poll()  # fewer threads while other processes take cores
             ni = i + nb * epoch
@@ -222,34 +232,62 @@ class Trainer:
 
     def _forward_backward(self, batch: TrainBatch) -> dict[str, float] | None:
         """Loss and gradients of one batch; None (and no backward on any rank) when the loss
-        is not finite on some rank."""
+        is not finite on some rank. With a language step: the caption term on the plain
+        images (``batch.language``), then the vision terms on the augmented ones."""
+        language = self.p.language
+        if language is None:
+            return self._backward(batch, self.p.criterion)
+        assert batch.language is not None, "the language step needs the plain images"
+        words = self._backward(batch.language, language.language)
+        if words is None:
+            return None
+        sight = self._backward(batch, language.vision)
+        if sight is None:
+            return None
+        return {**sight, "caption": words["caption"], "main/caption": words["main/caption"]}
+
+    def _backward(self, batch: TrainBatch, criterion: nn.Module) -> dict[str, float] | None:
+        """One forward and backward of ``criterion`` (module docstring)."""
         p = self.p
         images = batch.images.to(p.device, non_blocking=True).float().div_(255.0)
         dtype = p.autocast_dtype
         with torch.autocast(p.device.type, dtype or torch.float32, enabled=dtype is not None):
             out = p.net(images, batch.captions)  # captions: caption models (teacher forcing)
         targets = batch_targets(batch)
-        loss = p.criterion(out, targets.to(p.device))
+        loss = criterion(out, targets.to(p.device))
         total = loss.total * p.dist.world_size  # DDP averages gradients
         if not all_ranks(bool(torch.isfinite(total)), p.dist, p.device):
             self._non_finite()
-            p.optimizer.zero_grad(set_to_none=True)
+            self._zero_grad()
             return None
         self.bad_steps = 0
         (p.scaler.scale(total) if p.scaler else total).backward()
-        return loss.parts
+        return dict(loss.parts)
+
+    def _optimizers(self) -> list[tuple[torch.optim.Optimizer, list[nn.Parameter]]]:
+        """Each optimiser with the parameters whose gradient norm is clipped together."""
+        p = self.p
+        if p.language is None:
+            return [(p.optimizer, list(p.model.parameters()))]
+        return [(p.optimizer, p.language.rest), (p.language.optimizer, p.language.head)]
+
+    def _zero_grad(self) -> None:
+        for optimizer, _ in self._optimizers():
+            optimizer.zero_grad(set_to_none=True)
 
     def _step(self) -> None:
         p = self.p
+        for optimizer, params in self._optimizers():
+            if p.scaler is not None:
+                p.scaler.unscale_(optimizer)
+            nn.utils.clip_grad_norm_(params, max_norm=p.cfg.optim.grad_clip, foreach=True)
+            if p.scaler is not None:
+                p.scaler.step(optimizer)
+            else:
+                optimizer.step()
         if p.scaler is not None:
-            p.scaler.unscale_(p.optimizer)
-        nn.utils.clip_grad_norm_(p.model.parameters(), max_norm=p.cfg.optim.grad_clip, foreach=True)
-        if p.scaler is not None:
-            p.scaler.step(p.optimizer)
             p.scaler.update()
-        else:
-            p.optimizer.step()
-        p.optimizer.zero_grad(set_to_none=True)
+        self._zero_grad()
         p.ema.update(p.model)
 
     def _non_finite(self) -> None:
@@ -361,3 +399,11 @@ class Trainer:
             list(history),
             self.fitness_key,
         )
+
+
+def _load_optimizer(optimizer: torch.optim.Optimizer, state: dict[str, Any]) -> None:
+    """The saved moments and step counts; the hyper-parameters stay those built now."""
+    built = [{k: v for k, v in g.items() if k != "params"} for g in optimizer.param_groups]
+    optimizer.load_state_dict(state)
+    for group, settings in zip(optimizer.param_groups, built, strict=True):
+        group.update(settings)

@@ -69,7 +69,7 @@ class EncoderLayer(nn.Module):
         super().__init__()
         d = spec.d_model
         self.norm1, self.norm2 = nn.LayerNorm(d), nn.LayerNorm(d)
-        self.attn = Attention(d, spec.heads, spec.dropout)
+        self.attn = Attention(d, spec.heads, spec.attention_dropout)
         self.ffn = _ffn(d, spec.ffn, spec.dropout)
         self.drop = nn.Dropout(spec.dropout)
 
@@ -108,8 +108,8 @@ class DecoderLayer(nn.Module):
         super().__init__()
         d = spec.d_model
         self.norm1, self.norm2, self.norm3 = nn.LayerNorm(d), nn.LayerNorm(d), nn.LayerNorm(d)
-        self.self_attn = Attention(d, spec.heads, spec.dropout)
-        self.cross_attn = Attention(d, spec.heads, spec.dropout)
+        self.self_attn = Attention(d, spec.heads, spec.attention_dropout)
+        self.cross_attn = Attention(d, spec.heads, spec.attention_dropout)
         self.ffn = _ffn(d, spec.ffn, spec.dropout)
         self.drop = nn.Dropout(spec.dropout)
 

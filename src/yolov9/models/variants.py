@@ -92,7 +92,8 @@ class CaptionSpec:
     decoder_layers: int = 1
     regions: int = 300  # top-scoring anchors read as region tokens
     max_len: int = 20  # longest caption in tokens, BOS and EOS not counted
-    dropout: float = 0.1
+    dropout: float = 0.1  # of the residual branches and the FFN
+    attention_dropout: float = 0.1  # of the attention weights
 
     def __post_init__(self) -> None:
         if self.d_model % self.heads:

@@ -1,0 +1,40 @@
+"""Samples for the reference's two steps per batch (``optim.language_step``): each index gives
+the image augmented for the vision step (mosaic, affine, colour, flips: boxes only) and the
+same image plain for the language step (letterboxed as the predictor does, one caption), as
+the authors' caption training draws ``imgs`` and ``ori_imgs`` from one dataset. Captions say
+where things are and what colour they are, so only the vision step may augment."""
+
+from __future__ import annotations
+
+from torch.utils.data import Dataset
+
+from yolov9.data.caption_training import CaptionTrainDataset, collate_captions
+from yolov9.data.train_dataset import TrainBatch, TrainDataset, TrainSample, collate_train
+from yolov9.errors import DataError
+
+
+class VisionLanguageDataset(Dataset[tuple[TrainSample, TrainSample]]):
+    """``vision[i]`` and ``language[i]`` for each index (module docstring); both datasets
+    hold the same records in the same order."""
+
+    def __init__(self, vision: TrainDataset, language: CaptionTrainDataset) -> None:
+        if [r.path for r in vision.records] != [r.path for r in language.records]:
+            raise DataError("the vision and language samples must come from the same images")
+        self.vision, self.language = vision, language
+
+    def __len__(self) -> int:
+        return len(self.vision)
+
+    def set_epoch(self, epoch: int, *, mosaic: bool = True) -> None:
+        self.vision.set_epoch(epoch, mosaic=mosaic)
+        self.language.set_epoch(epoch, mosaic=mosaic)
+
+    def __getitem__(self, index: int) -> tuple[TrainSample, TrainSample]:
+        return self.vision[index], self.language[index]
+
+    @staticmethod
+    def collate(pairs: list[tuple[TrainSample, TrainSample]]) -> TrainBatch:
+        """The vision batch, carrying the language batch in ``language``."""
+        batch = collate_train([v for v, _ in pairs])
+        batch.language = collate_captions([lang for _, lang in pairs])
+        return batch
