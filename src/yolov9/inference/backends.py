@@ -47,18 +47,20 @@ def nms_with_masks(decoded: Decoded, **nms: Any) -> list[Detections]:
     """NMS of a batch; each image's detections carry their mask coefficients and the image's
     prototypes (and semantic logits) when the model has them."""
     dets = non_max_suppression(decoded.boxes, decoded.scores, **nms)
-    if decoded.captions is not None:
+    if decoded.coeffs is not None and decoded.protos is not None:
+        semantic = decoded.semantic if decoded.semantic is not None else [None] * len(dets)
         dets = [
-            Detections(d.boxes, d.scores, d.labels, d.anchors, caption=text, caption_score=score)
+            Detections(d.boxes, d.scores, d.labels, d.anchors, c[d.anchors], p, s)
+            for d, c, p, s in zip(dets, decoded.coeffs, decoded.protos, semantic, strict=True)
+        ]
+    if decoded.captions is not None:  # caption and all-task models
+        dets = [
+            Detections(
+                d.boxes, d.scores, d.labels, d.anchors, d.coeffs, d.protos, d.semantic, text, score
+            )
             for d, (text, score) in zip(dets, decoded.captions, strict=True)
         ]
-    if decoded.coeffs is None or decoded.protos is None:
-        return dets
-    semantic = decoded.semantic if decoded.semantic is not None else [None] * len(dets)
-    return [
-        Detections(d.boxes, d.scores, d.labels, d.anchors, c[d.anchors], p, s)
-        for d, c, p, s in zip(dets, decoded.coeffs, decoded.protos, semantic, strict=True)
-    ]
+    return dets
 
 
 def caption_tokenizer(head: CaptionHead, source: str) -> CaptionTokenizer:

@@ -1,6 +1,7 @@
 """Training criteria: the task-aligned assigner, the loss terms, the PGI dual criterion and
-the segmentation, panoptic and caption criteria."""
+the segmentation, panoptic, caption and all-task criteria."""
 
+from yolov9.loss.all_tasks import AllTasksLoss
 from yolov9.loss.assigner import Assignment, TaskAlignedAssigner
 from yolov9.loss.caption import CaptionLoss
 from yolov9.loss.criterion import YOLOv9Loss
@@ -9,6 +10,7 @@ from yolov9.loss.panoptic import PanopticLoss
 from yolov9.loss.segment import SegmentationLoss
 
 __all__ = [
+    "AllTasksLoss",
     "Assignment",
     "CaptionLoss",
     "Criterion",

@@ -40,6 +40,29 @@ def caption_cross_entropy(logits: Tensor, tokens: Tensor, label_smoothing: float
     )
 
 
+def with_caption_term(
+    vision: LossOutput,
+    outputs: ModelOutput,
+    targets: Targets,
+    *,
+    gain: float,
+    label_smoothing: float,
+    scale_by_batch: bool,
+) -> LossOutput:
+    """``vision`` (the detection, segmentation or panoptic terms of the batch) plus the caption
+    term, weighed by ``gain`` and, like the box terms, multiplied by the batch size."""
+    logits = outputs.main.caption_logits
+    if logits is None or targets.captions is None:
+        raise ValueError("the caption loss needs the captions (given to the model and here)")
+    term = caption_cross_entropy(logits, targets.captions, label_smoothing)
+    weighted = gain * term
+    scale = logits.shape[0] if scale_by_batch else 1
+    parts = dict(vision.parts)
+    parts["main/caption"] = float(term.detach())
+    parts["caption"] = float(weighted.detach())
+    return LossOutput(vision.total + weighted * scale, parts)
+
+
 class CaptionLoss(YOLOv9Loss):
     """Loss of a caption model (module docstring).
 
@@ -66,20 +89,16 @@ class CaptionLoss(YOLOv9Loss):
         self.detection = detection
 
     def forward(self, outputs: ModelOutput, targets: Targets) -> LossOutput:
-        logits = outputs.main.caption_logits
-        if logits is None or targets.captions is None:
-            raise ValueError("the caption loss needs the captions (given to the model and here)")
-        batch_size = logits.shape[0]
-        scale = batch_size if self.scale_by_batch else 1
-        term = caption_cross_entropy(logits, targets.captions, self.label_smoothing)
-        weighted = self.caption_gain * term
         if self.detection:
-            det = super().forward(outputs, targets)
-            total, parts = det.total + weighted * scale, dict(det.parts)
+            vision = super().forward(outputs, targets)
         else:
-            zero = torch.zeros((), device=logits.device)
-            total = weighted * scale
-            parts = {k: float(zero) for k in ("box", "cls", "dfl")}
-        parts["main/caption"] = float(term.detach())
-        parts["caption"] = float(weighted.detach())
-        return LossOutput(total, parts)
+            zero = torch.zeros((), device=outputs.main.pred_logits.device)
+            vision = LossOutput(zero, dict.fromkeys(("box", "cls", "dfl"), 0.0))
+        return with_caption_term(
+            vision,
+            outputs,
+            targets,
+            gain=self.caption_gain,
+            label_smoothing=self.label_smoothing,
+            scale_by_batch=self.scale_by_batch,
+        )

@@ -55,6 +55,12 @@ _SEG_SUFFIXES = {
     # detection plus a caption head; its vocabulary size comes from the data (build_model)
     ("gelan", "cap"): HeadKind("caption", caption=CaptionSpec()),
     ("yolov9", "cap"): HeadKind("caption", caption=CaptionSpec()),
+    # every task: yolov9-x-pan's head plus the caption head; gelan-x-all is what
+    # yolov9-x-all converts to (prototype depth 2 both), so the two differ by PGI alone
+    ("yolov9", "all"): HeadKind(
+        "dpanoptic", proto_depth=2, stuff_classes=93, caption=CaptionSpec()
+    ),
+    ("gelan", "all"): HeadKind("dpanoptic", proto_depth=2, stuff_classes=93, caption=CaptionSpec()),
 }
 
 
@@ -67,8 +73,15 @@ def list_models(task: str | None = None) -> list[str]:
     panoptic = [f"{family}-{size}-pan" for family in ("yolov9", "gelan") for size in SPECS]
     panoptic += [f"gelan-{size}-dpan" for size in SPECS]
     caption = [f"{family}-{size}-cap" for family in ("yolov9", "gelan") for size in SPECS]
-    by_task = {"detect": detect, "segment": segment, "panoptic": panoptic, "caption": caption}
-    return by_task.get(task or "", detect + segment + panoptic + caption)
+    every = [f"{family}-{size}-all" for family in ("yolov9", "gelan") for size in SPECS]
+    by_task = {
+        "detect": detect,
+        "segment": segment,
+        "panoptic": panoptic,
+        "caption": caption,
+        "all": every,
+    }
+    return by_task.get(task or "", detect + segment + panoptic + caption + every)
 
 
 class ModelName(NamedTuple):

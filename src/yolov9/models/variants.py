@@ -121,6 +121,8 @@ class HeadKind:
       with depth 1 by name).
     * ``caption``: the detection head plus a caption head (``models.caption``) on the main
       path only (the auxiliary head is a detection head), of sizes ``caption``.
+    * a panoptic kind with ``caption`` set: the all-task model (``yolov9-x-all``): the
+      ``dpanoptic`` head and a caption head on the main path; the auxiliary head is panoptic.
 
     Prototype widths come from the size's neck: the P3 block's (out, hidden, stage) widths
     (C: 256, 256, 128, the authors' ``npr=256``), so the small sizes stay small.
@@ -135,8 +137,10 @@ class HeadKind:
     @property
     def task(self) -> str:
         """The task this head's models do (its object: ``yolov9.tasks.registry.get_task``); an
-        unknown kind names itself, which the registry refuses in one line."""
-        return HEAD_TASKS.get(self.name, self.name)
+        unknown kind names itself, which the registry refuses in one line. A panoptic head
+        with a caption head does every task: ``"all"``."""
+        task = HEAD_TASKS.get(self.name, self.name)
+        return "all" if task == "panoptic" and self.caption is not None else task
 
 
 # head kinds without a PGI training graph -> what to use instead

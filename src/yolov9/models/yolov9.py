@@ -77,8 +77,8 @@ class YOLOv9(nn.Module):
 
     @property
     def task(self) -> str:
-        """The task its head does: ``"detect"``, ``"segment"``, ``"panoptic"`` or
-        ``"caption"``."""
+        """The task its head does: ``"detect"``, ``"segment"``, ``"panoptic"``, ``"caption"``
+        or ``"all"``."""
         return self.head_kind.task
 
     @property
@@ -96,6 +96,8 @@ class YOLOv9(nn.Module):
         }[self.head_kind.name]
         if self.aux is not None:  # the PGI graph's name: yolov9-x-seg, yolov9-x-pan
             suffix = {"-dseg": "-seg", "-dpan": "-pan"}.get(suffix, suffix)
+        if self.task == "all":
+            suffix = "-all"
         return f"{family}-{self.spec.size}{suffix}"
 
     def forward(self, images: Tensor, captions: Tensor | None = None) -> ModelOutput:

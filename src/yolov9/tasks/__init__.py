@@ -10,6 +10,7 @@ NAMES = (
     "segment",
     "panoptic",
     "caption",
+    "all",
 )  # the registered tasks, in the registry's order
 DEMO_NAMES = (
     "detect",

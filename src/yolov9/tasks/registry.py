@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from yolov9.errors import CheckpointError
 from yolov9.tasks import NAMES
+from yolov9.tasks.all import ALL
 from yolov9.tasks.base import Task
 from yolov9.tasks.caption import CAPTION
 from yolov9.tasks.detect import DETECT
 from yolov9.tasks.panoptic import PANOPTIC
 from yolov9.tasks.segment import SEGMENT
 
-TASKS: dict[str, Task] = {t.name: t for t in (DETECT, SEGMENT, PANOPTIC, CAPTION)}
+TASKS: dict[str, Task] = {t.name: t for t in (DETECT, SEGMENT, PANOPTIC, CAPTION, ALL)}
 assert tuple(TASKS) == NAMES, "tasks/__init__.NAMES lists the registered tasks"
 
 

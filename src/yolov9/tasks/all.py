@@ -1,0 +1,63 @@
+"""Every task in one network (``yolov9-x-all``): the panoptic task's boxes, instance masks,
+semantic map and panoptic segmentation, and the caption task's caption, from one forward pass
+of one backbone and neck. The task is the union of the two, not a fork: its criterion is the
+panoptic criterion plus the caption term (:class:`~yolov9.loss.AllTasksLoss`), its results
+carry both tasks' fields (panoptic post-processing, then the caption the backend decoded), and
+its exports carry the panoptic outputs (the caption decoder is not in the graph)."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+from torch import nn
+
+from yolov9.config import LossConfig
+from yolov9.data.images import LetterboxInfo
+from yolov9.loss import AllTasksLoss
+from yolov9.models import YOLOv9
+from yolov9.ops.nms import Detections
+from yolov9.tasks.base import PostprocessOptions, box_criterion_args
+from yolov9.tasks.caption import CAPTION
+from yolov9.tasks.panoptic import PANOPTIC
+
+__all__ = ["ALL"]
+
+
+def _criterion(model: YOLOv9, loss: LossConfig) -> nn.Module:
+    """The panoptic terms plus the caption term; with every box gain 0 the caption term alone
+    (the language step), with the caption gain 0 the panoptic terms alone (the vision step)."""
+    return AllTasksLoss(
+        model.num_classes,
+        seg_gain=loss.seg,
+        caption_gain=loss.caption,
+        label_smoothing=loss.caption_smoothing,
+        vision=any((loss.box, loss.cls, loss.dfl)),
+        **box_criterion_args(model, loss),
+    )
+
+
+def _everything(
+    det: Detections,
+    input_shape: tuple[int, int],
+    info: LetterboxInfo,
+    options: PostprocessOptions,
+) -> dict[str, Any]:
+    """The panoptic fields, then the caption."""
+    fields = PANOPTIC.postprocess(det, input_shape, info, options)
+    fields.update(CAPTION.postprocess(det, input_shape, info, options))
+    return fields
+
+
+ALL = dataclasses.replace(
+    PANOPTIC,
+    name="all",
+    description="every task (boxes, masks, semantic, panoptic, caption)",
+    head_kinds=PANOPTIC.head_kinds,  # with a caption head (models.variants.HeadKind.task)
+    loss_terms=(*PANOPTIC.loss_terms, "caption"),
+    build_criterion=_criterion,
+    result_fields=(*PANOPTIC.result_fields, *CAPTION.result_fields),
+    postprocess=_everything,
+    beyond_vision_nms=f"{PANOPTIC.beyond_vision_nms} and {CAPTION.beyond_vision_nms}",
+    demo=None,  # the all-task demo is not built yet
+)
