@@ -118,6 +118,27 @@ def caption_training(truth: CaptionSet, data: str | Path, split: str) -> Caption
     return CaptionTraining(truth, dataset, [id_of[str(r.path)] for r in records])
 
 
+def captions_for(records: Sequence[ImageLabels], split: CaptionTraining) -> list[list[str]]:
+    """The captions of each of ``records`` (read from another label source of the same
+    images: the things of a panoptic split), matched by image file.
+
+    Raises:
+        DataError: an image without captions (named, with how many lack them).
+    """
+    by_file = {
+        Path(r.path).resolve(): caps
+        for r, caps in zip(split.dataset.records, split.captions, strict=True)
+    }
+    missing = [r.path for r in records if Path(r.path).resolve() not in by_file]
+    if missing:
+        raise DataError(
+            f"{split.truth.source}: no captions for {len(missing)} of the {len(records)} "
+            f"images of the split (e.g. {missing[0]}); caption every image, or train a "
+            "model without a caption head"
+        )
+    return [by_file[Path(r.path).resolve()] for r in records]
+
+
 def collate_captions(samples: list[TrainSample]) -> TrainBatch:
     """A batch of caption samples, the images padded at the bottom and right to the largest
     (boxes do not move)."""
@@ -169,6 +190,16 @@ class CaptionTrainDataset(Dataset[TrainSample]):
     def set_epoch(self, epoch: int, *, mosaic: bool = True) -> None:
         self.epoch = epoch
 
+    def caption_tokens(self, index: int, rng: np.random.Generator | None = None) -> torch.Tensor:
+        """One of image ``index``'s captions, drawn by ``(seed, epoch, index)`` (or ``rng``),
+        as ``max_tokens`` token ids (BOS ... EOS, PAD after)."""
+        rng = rng or np.random.default_rng((self.seed, self.epoch, index))
+        choices = self.tokens[index]
+        ids = choices[int(rng.integers(len(choices)))]
+        tokens = torch.zeros(self.max_tokens, dtype=torch.long)
+        tokens[: len(ids)] = torch.tensor(ids, dtype=torch.long)
+        return tokens
+
     def __getitem__(self, index: int) -> TrainSample:
         rng = np.random.default_rng((self.seed, self.epoch, index))
         problems: list[str] = []
@@ -191,10 +222,7 @@ class CaptionTrainDataset(Dataset[TrainSample]):
         targets = np.concatenate(
             [record.classes[keep, None].astype(np.float32), boxes.astype(np.float32)], 1
         )
-        choices = self.tokens[index]
-        ids = choices[int(rng.integers(len(choices)))]
-        tokens = torch.zeros(self.max_tokens, dtype=torch.long)
-        tokens[: len(ids)] = torch.tensor(ids, dtype=torch.long)
+        tokens = self.caption_tokens(index, rng)
         return TrainSample(
             torch.from_numpy(np.ascontiguousarray(image)),
             torch.from_numpy(targets),

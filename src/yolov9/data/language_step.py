@@ -1,8 +1,13 @@
-"""Samples for the reference's two steps per batch (``optim.language_step``): each index gives
-the image augmented for the vision step (mosaic, affine, colour, flips: boxes only) and the
-same image plain for the language step (letterboxed as the predictor does, one caption), as
-the authors' caption training draws ``imgs`` and ``ori_imgs`` from one dataset. Captions say
-where things are and what colour they are, so only the vision step may augment."""
+"""Samples of a model that learns captions beside its vision task.
+
+* The reference's two steps per batch (``optim.language_step``, :class:`VisionLanguageDataset`):
+  each index gives the image augmented for the vision step (mosaic, affine, colour, flips) and
+  the same image plain for the language step (letterboxed as the predictor does, one
+  caption), as the authors' caption training draws ``imgs`` and ``ori_imgs`` from one dataset.
+  Captions say where things are and what colour they are, so only the vision step may augment.
+* One step on plain images with every label (:class:`CaptionedDataset`): the vision task's
+  unaugmented sample (boxes, masks, semantic target) carrying one of the image's captions.
+"""
 
 from __future__ import annotations
 
@@ -18,8 +23,7 @@ class VisionLanguageDataset(Dataset[tuple[TrainSample, TrainSample]]):
     hold the same records in the same order."""
 
     def __init__(self, vision: TrainDataset, language: CaptionTrainDataset) -> None:
-        if [r.path for r in vision.records] != [r.path for r in language.records]:
-            raise DataError("the vision and language samples must come from the same images")
+        _same_records(vision, language)
         self.vision, self.language = vision, language
 
     def __len__(self) -> int:
@@ -38,3 +42,35 @@ class VisionLanguageDataset(Dataset[tuple[TrainSample, TrainSample]]):
         batch = collate_train([v for v, _ in pairs])
         batch.language = collate_captions([lang for _, lang in pairs])
         return batch
+
+
+class CaptionedDataset(Dataset[TrainSample]):
+    """``vision[i]`` (unaugmented: ``augment=False``) with the caption ``language[i]`` draws;
+    both datasets hold the same records in the same order."""
+
+    def __init__(self, vision: TrainDataset, language: CaptionTrainDataset) -> None:
+        if vision.augment:
+            raise ValueError("captions ride on unaugmented samples only (augment=False)")
+        _same_records(vision, language)
+        self.vision, self.language = vision, language
+
+    def __len__(self) -> int:
+        return len(self.vision)
+
+    def set_epoch(self, epoch: int, *, mosaic: bool = True) -> None:
+        self.vision.set_epoch(epoch, mosaic=mosaic)
+        self.language.set_epoch(epoch, mosaic=mosaic)
+
+    def __getitem__(self, index: int) -> TrainSample:
+        sample = self.vision[index]
+        sample.captions = self.language.caption_tokens(sample.index)
+        return sample
+
+    @staticmethod
+    def collate(samples: list[TrainSample]) -> TrainBatch:
+        return collate_train(samples)
+
+
+def _same_records(vision: TrainDataset, language: CaptionTrainDataset) -> None:
+    if [r.path for r in vision.records] != [r.path for r in language.records]:
+        raise DataError("the vision and language samples must come from the same images")

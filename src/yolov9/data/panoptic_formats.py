@@ -276,12 +276,12 @@ def panoptic_split(
                 "panoptic: FILE.json)"
             )
         return None
-    allowed = {"images", "pngs", *kinds}
+    allowed = {"images", "pngs", "captions", *kinds}  # captions: the caption task's
     unknown = sorted(set(spec) - allowed)
     if unknown or len(kinds & set(spec)) > 1:
         raise DataError(
             f"{source}: {split}: expected images plus one of panoptic (and pngs), stuff or "
-            f"semantic; got {sorted(spec)}"
+            f"semantic (and captions); got {sorted(spec)}"
         )
 
     def resolve(value: Any) -> Path:

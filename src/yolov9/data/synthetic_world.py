@@ -12,7 +12,10 @@ each with its own texture, then 1-4 things with exact polygons (``disc``, ``box`
 * semantic label maps: ``semantic/<split>/*.png`` (category index, 255 void)
   (``semantic.yaml``),
 
-beside ``images/<split>/``. For the panoptic demo, tests and benchmarks; no downloads.
+beside ``images/<split>/``. With ``captions`` each scene also has five captions
+(:mod:`.synthetic_world_captions`) in ``captions_<split>.json`` (COCO captions), and
+``all.yaml`` names both label sources for each split's images (the all-task data). For the
+panoptic and all-task demos, tests and benchmarks; no downloads.
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ import numpy as np
 import yaml
 
 from yolov9.data.panoptic import id_to_rgb
+from yolov9.data.synthetic_world_captions import world_captions
 from yolov9.ops.masks import mask_to_polygons
 
 THINGS = ("disc", "box", "triangle")
@@ -185,11 +189,14 @@ def write_world(
     seed: int = 0,
     *,
     flat: bool = False,
+    captions: bool = False,
 ) -> dict[str, Path]:
     """Write the splits in the three formats; returns the YAML of each (``coco-panoptic``,
-    ``authors``, ``semantic``)."""
+    ``authors``, ``semantic``; with ``captions`` also ``all``). The scenes do not depend on
+    ``captions`` (the captions draw from a generator of their own)."""
     root = Path(root)
     rng = np.random.default_rng(seed)
+    words = np.random.default_rng((seed, 1))
     h, w = size
     categories = [
         {"id": i + 1, "name": n, "isthing": int(n in THINGS)} for i, n in enumerate(NAMES)
@@ -199,9 +206,12 @@ def write_world(
         dirs["pngs"] = root / f"panoptic_{split}"
         for d in dirs.values():
             d.mkdir(parents=True, exist_ok=True)
-        images, annotations = [], []
+        images, annotations, texts = [], [], []
         for i in range(count):
             image, label, stuff, things = make_world_scene(rng, size, flat=flat)
+            if captions:
+                for text in world_captions(label, things, NAMES, words):
+                    texts.append({"id": len(texts) + 1, "image_id": i + 1, "caption": text})
             name = f"{split}_{i:05d}"
             cv2.imwrite(str(dirs["images"] / f"{name}.png"), image[..., ::-1])
             cv2.imwrite(str(dirs["semantic"] / f"{name}.png"), label)
@@ -217,6 +227,9 @@ def write_world(
             )
         doc = {"images": images, "annotations": annotations, "categories": categories}
         (root / f"panoptic_{split}.json").write_text(json.dumps(doc))
+        if captions:
+            described = {"images": images, "annotations": texts}
+            (root / f"captions_{split}.json").write_text(json.dumps(described))
     descriptions = {
         "coco-panoptic": {
             s: {"images": f"images/{s}", "panoptic": f"panoptic_{s}.json"} for s in splits
@@ -232,6 +245,15 @@ def write_world(
             **{s: {"images": f"images/{s}", "semantic": f"semantic/{s}"} for s in splits},
         },
     }
+    if captions:
+        descriptions["all"] = {
+            s: {
+                "images": f"images/{s}",
+                "panoptic": f"panoptic_{s}.json",
+                "captions": f"captions_{s}.json",
+            }
+            for s in splits
+        }
     out = {}
     for kind, desc in descriptions.items():
         out[kind] = root / f"{kind}.yaml"

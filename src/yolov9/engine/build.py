@@ -18,17 +18,16 @@ from torch.utils.data import DataLoader, DistributedSampler
 
 from yolov9.config import LossConfig, TrainConfig
 from yolov9.data.augment import AugmentConfig
-from yolov9.data.caption_training import CaptionTrainDataset
 from yolov9.data.dataset import DetectionDataset
-from yolov9.data.language_step import VisionLanguageDataset
 from yolov9.data.panoptic_training import SemanticSource
 from yolov9.data.train_dataset import TrainBatch, TrainDataset
-from yolov9.engine.caption_build import caption_parts
+from yolov9.engine.all_validator import AllTasksValidator
+from yolov9.engine.caption_build import TrainSet, caption_parts, caption_run
 from yolov9.engine.caption_validator import CaptionValidator
 from yolov9.engine.ema import ModelEMA
 from yolov9.engine.evaluator import Evaluator
 from yolov9.engine.hooks import Hook
-from yolov9.engine.language_step import LanguageStep, build_language_step
+from yolov9.engine.language_step import LanguageStep
 from yolov9.engine.optim import accumulation_steps, build_optimizer, lr_factor
 from yolov9.engine.panoptic_validator import PanopticValidator
 from yolov9.engine.recompute import apply_recompute
@@ -44,7 +43,6 @@ from yolov9.utils.dist import DistInfo
 log = logging.getLogger(__name__)
 
 Loader = Callable[[int], DataLoader[TrainBatch]]  # epoch -> that epoch's batches
-TrainSet = TrainDataset | CaptionTrainDataset | VisionLanguageDataset
 
 
 @dataclass
@@ -67,7 +65,7 @@ class TrainingParts:
     train_set: TrainSet
     loader: Loader
     # rank 0 with a validation split only
-    evaluator: Evaluator | PanopticValidator | CaptionValidator | None
+    evaluator: Evaluator | PanopticValidator | CaptionValidator | AllTasksValidator | None
     hooks: list[Hook]
     run_dir: Path
     device: torch.device
@@ -97,7 +95,7 @@ def build_training(
     stuff = len(data.stuff_names) if data.panoptic is not None else None
     task = get_task(parse_model_name(cfg.model.name).task)
     cap = (
-        caption_parts(cfg, data, device=device, is_main=dist.is_main)
+        caption_parts(cfg, data, task, device=device, is_main=dist.is_main)
         if task.gives("caption")
         else None
     )
@@ -123,43 +121,28 @@ def build_training(
     use_scaler = autocast == torch.float16
     d = cfg.data
     semantic = data.panoptic.source if data.panoptic and task.gives("semantic") else None
+    vision = functools.partial(
+        training_set,
+        data.train,
+        d.imgsz,
+        cfg.augment,
+        seed=cfg.seed,
+        cache=d.cache,
+        masks=task.needs("masks"),  # label maps: no objects, so no masks, and no boxes
+        semantic=semantic,
+    )
     train_set: TrainSet
-    evaluator: Evaluator | PanopticValidator | CaptionValidator | None
+    evaluator: Evaluator | PanopticValidator | CaptionValidator | AllTasksValidator | None
     language = None
     skip = None  # the parameters of the main optimiser: all but the language step's
-    if o.language_step:
-        if cap is None or data.captions is None:
-            raise ConfigError("optim.language_step: only caption models have a language step")
-        if not data.captions.has_boxes:
-            raise ConfigError(
-                "optim.language_step: this caption data has no boxes, so there is no vision "
-                "step (train it without optim.language_step)"
-            )
-        language = build_language_step(
-            model,
-            cfg,
-            cap.loss,
-            vision=get_task("detect"),
-            language=task,
-            weight_decay=weight_decay,
-        )
-        skip = model.caption
-        vision = training_set(
-            data.captions.dataset, d.imgsz, cfg.augment, seed=cfg.seed, cache=d.cache
-        )
-        train_set, evaluator = VisionLanguageDataset(vision, cap.train_set), cap.validator
-    elif cap is not None:  # captions: plain letterboxed images, one caption each
-        train_set, evaluator = cap.train_set, cap.validator
+    if cap is not None:  # captions: the caption head's samples, validator, and schedule
+        run = caption_run(cfg, data, task, cap, model, vision, weight_decay=weight_decay)
+        train_set, evaluator, language = run.train_set, cap.validator, run.language
+        skip = model.caption if language is not None else None
+    elif o.language_step:
+        raise ConfigError("optim.language_step: only caption models have a language step")
     else:
-        train_set = training_set(
-            data.train,
-            d.imgsz,
-            cfg.augment,
-            seed=cfg.seed,
-            cache=d.cache,
-            masks=task.needs("masks"),  # label maps: no objects, so no masks, and no boxes
-            semantic=semantic,
-        )
+        train_set = vision()
         evaluator = (
             validation(data, task, d.imgsz, d.val_batch, workers=d.workers, device=device)
             if dist.is_main
@@ -170,7 +153,7 @@ def build_training(
         names=data.names,
         task=task,
         fitness=evaluator.fitness
-        if isinstance(evaluator, PanopticValidator | CaptionValidator)
+        if isinstance(evaluator, PanopticValidator | CaptionValidator | AllTasksValidator)
         else task.fitness,
         model=model,
         net=distributed(model, dist, device, sync_bn=cfg.sync_bn, unused=language is not None),
@@ -230,12 +213,19 @@ def training_set(
     cache: str,
     masks: bool = False,
     semantic: SemanticSource | None = None,
+    augmented: bool = True,
 ) -> TrainDataset:
     """Augmented training samples (with their instance masks for segmentation, and their
     semantic targets for panoptic models), the images cached in memory when they fit
-    (``cache``: auto, ram or none)."""
+    (``cache``: auto, ram or none); ``augmented=False``: letterboxed only."""
     train_set = TrainDataset(
-        dataset.records, imgsz, augment, seed=seed, masks=masks, semantic=semantic
+        dataset.records,
+        imgsz,
+        augment,
+        seed=seed,
+        masks=masks,
+        semantic=semantic,
+        augment=augmented,
     )
     if cache != "none":
         budget = 2 << 30 if cache == "auto" else 1 << 62

@@ -1,31 +1,49 @@
-"""The parts a caption model's training adds: its vocabulary, the caption head's sizes, the
-training samples, the per-epoch validator, and the loss gains when the data has no boxes."""
+"""The parts a caption model's training adds (all-task models included): its vocabulary, the
+caption head's sizes, the training samples, the per-epoch validator, the loss gains when the
+data has no boxes, and the schedule: one step on plain images with every label, or the
+authors' vision and language steps (``optim.language_step``)."""
 
 from __future__ import annotations
 
 import dataclasses
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
 
 from yolov9.config import LossConfig, TrainConfig
-from yolov9.data.caption_training import CaptionTrainDataset, CaptionTraining
+from yolov9.data.caption_training import CaptionTrainDataset, CaptionTraining, captions_for
+from yolov9.data.language_step import CaptionedDataset, VisionLanguageDataset
+from yolov9.data.train_dataset import TrainDataset
+from yolov9.engine.all_validator import AllTasksValidator
 from yolov9.engine.caption_validator import CaptionValidator
+from yolov9.engine.language_step import LanguageStep, build_language_step
 from yolov9.engine.training_data import TrainingData
-from yolov9.models import CaptionSpec, parse_model_name
+from yolov9.errors import ConfigError
+from yolov9.models import CaptionSpec, YOLOv9, parse_model_name
+from yolov9.tasks.base import Task
 from yolov9.tasks.caption import CaptionTokenizer
+from yolov9.tasks.registry import get_task
 
 log = logging.getLogger(__name__)
+
+TrainSet = TrainDataset | CaptionTrainDataset | VisionLanguageDataset | CaptionedDataset
 
 
 @dataclass(frozen=True)
 class CaptionParts:
     tokenizer: CaptionTokenizer
     spec: CaptionSpec
-    train_set: CaptionTrainDataset
-    validator: CaptionValidator | None
+    train_set: CaptionTrainDataset  # plain images, one caption each
+    validator: CaptionValidator | AllTasksValidator | None
     loss: LossConfig
+
+
+@dataclass(frozen=True)
+class CaptionRun:
+    train_set: TrainSet
+    language: LanguageStep | None  # optim.language_step
 
 
 def caption_vocabulary(cfg: TrainConfig, train: CaptionTraining) -> CaptionTokenizer:
@@ -45,9 +63,10 @@ def caption_vocabulary(cfg: TrainConfig, train: CaptionTraining) -> CaptionToken
 
 
 def caption_parts(
-    cfg: TrainConfig, data: TrainingData, *, device: torch.device, is_main: bool
+    cfg: TrainConfig, data: TrainingData, task: Task, *, device: torch.device, is_main: bool
 ) -> CaptionParts:
-    """What :func:`~yolov9.engine.build.build_training` adds for a caption model."""
+    """What :func:`~yolov9.engine.build.build_training` adds for a model of ``task`` (one
+    that gives captions)."""
     assert data.captions is not None
     tokenizer = caption_vocabulary(cfg, data.captions)
     head = parse_model_name(cfg.model.name).head.caption or CaptionSpec()
@@ -58,30 +77,74 @@ def caption_parts(
     )
     max_tokens = spec.max_len + 2
     d = cfg.data
+    # the run's images (the things of all-task data, the caption split's images otherwise)
+    records = data.train.records
     train_set = CaptionTrainDataset(
-        data.captions.dataset.records,
-        data.captions.captions,
+        records,
+        captions_for(records, data.captions),
         tokenizer.encode,
         d.imgsz,
         max_tokens=max_tokens,
         seed=cfg.seed,
     )
-    validator = None
+    validator: CaptionValidator | AllTasksValidator | None = None
     if is_main and data.captions_val is not None:
-        validator = CaptionValidator(
-            data.captions_val,
-            tokenizer.encode,
-            imgsz=d.imgsz,
-            batch_size=d.val_batch,
-            workers=d.workers,
-            device=device,
-            max_tokens=max_tokens,
-        )
+        kw = {"imgsz": d.imgsz, "batch_size": d.val_batch, "workers": d.workers}
+        if task.gives("semantic") and data.panoptic_val is not None:
+            validator = AllTasksValidator(
+                data.panoptic_val,
+                data.captions_val,
+                tokenizer.encode,
+                device=device,
+                max_tokens=max_tokens,
+                **kw,
+            )
+        else:
+            validator = CaptionValidator(
+                data.captions_val, tokenizer.encode, device=device, max_tokens=max_tokens, **kw
+            )
     loss = cfg.loss
-    if not data.captions.has_boxes:
+    if data.train.report.boxes == 0:
         log.info(
             "this caption data has no boxes: the detection terms are off and the detection "
             "heads keep their learnt weights (they get no gradient)"
         )
         loss = dataclasses.replace(loss, box=0.0, cls=0.0, dfl=0.0)
     return CaptionParts(tokenizer, spec, train_set, validator, loss)
+
+
+def caption_run(
+    cfg: TrainConfig,
+    data: TrainingData,
+    task: Task,
+    cap: CaptionParts,
+    model: YOLOv9,
+    vision: Callable[..., TrainDataset],
+    *,
+    weight_decay: float,
+) -> CaptionRun:
+    """The samples (and the language step) of a caption or all-task run; ``vision(augmented=)``
+    makes the vision task's samples of the run's images.
+
+    * ``optim.language_step``: per batch a language step on ``cap.train_set`` and a vision
+      step on augmented samples (:mod:`~yolov9.engine.language_step`);
+    * otherwise one step: a caption model on ``cap.train_set`` (boxes where the data has
+      them), an all-task model on its unaugmented panoptic samples, each with a caption.
+
+    Raises:
+        ConfigError: a language step without boxes (there is no vision step).
+    """
+    if cfg.optim.language_step:
+        if data.train.report.boxes == 0:
+            raise ConfigError(
+                "optim.language_step: this caption data has no boxes, so there is no vision "
+                "step (train it without optim.language_step)"
+            )
+        sight = get_task("panoptic" if task.gives("semantic") else "detect")
+        language = build_language_step(
+            model, cfg, cap.loss, vision=sight, language=task, weight_decay=weight_decay
+        )
+        return CaptionRun(VisionLanguageDataset(vision(), cap.train_set), language)
+    if task.gives("semantic"):
+        return CaptionRun(CaptionedDataset(vision(augmented=False), cap.train_set), None)
+    return CaptionRun(cap.train_set, None)

@@ -26,6 +26,7 @@ from yolov9.data.caption_training import CaptionTrainDataset
 from yolov9.data.dataset import DetectionDataset
 from yolov9.data.images import boxes_to_original, read_image
 from yolov9.data.labels import ImageLabels
+from yolov9.data.language_step import CaptionedDataset
 from yolov9.data.loader import EvalBatch, EvalDataset, eval_loader
 from yolov9.data.train_dataset import TrainBatch, TrainDataset
 from yolov9.errors import ConfigError, DataError
@@ -380,7 +381,7 @@ def batch_targets(batch: TrainBatch) -> Targets:
 def split_losses(
     model: nn.Module,
     criterion: Criterion,
-    samples: TrainDataset | CaptionTrainDataset,
+    samples: TrainDataset | CaptionTrainDataset | CaptionedDataset,
     *,
     batch_size: int,
     workers: int,

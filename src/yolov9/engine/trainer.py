@@ -353,7 +353,7 @@ class Trainer:
                 if k
                 in (
                     *("AP", "AP50", "AP75", "mask/AP", "mask/AP50", "mask/AP75", "PQ", "mIoU"),
-                    *("BLEU-1", "BLEU-2", "BLEU-3", "BLEU-4", "CIDEr-D"),
+                    *("BLEU-1", "BLEU-2", "BLEU-3", "BLEU-4", "CIDEr-D", "all-tasks"),
                 )
             },
         }

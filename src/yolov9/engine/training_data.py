@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,7 +24,8 @@ class TrainingData:
     labels and ground truth (``panoptic``, ``panoptic_val``); ``train`` and ``val`` then hold
     their things (no objects for label maps). Caption data also carries each split's
     captions (``captions``, ``captions_val``); ``train`` and ``val`` then hold its images,
-    with boxes where it has them."""
+    with boxes where it has them. The all-task data (a split naming panoptic labels and
+    captions of one image folder) carries both, ``train`` and ``val`` holding the things."""
 
     train: DetectionDataset
     val: DetectionDataset | None  # None: the dataset has no validation split
@@ -57,11 +59,17 @@ def load_training_data(data: str) -> TrainingData:
         DataError: no usable training split, or splits with different class names.
     """
     captions = caption_training_split(data, "train")
+    panoptic = panoptic_training_split(data, "train")
+    if panoptic is not None:  # with captions: the all-task data
+        pan = _panoptic_training_data(data, panoptic)
+        if captions is None:
+            return pan
+        with_captions = _caption_training_data(data, captions)
+        return dataclasses.replace(
+            pan, captions=with_captions.captions, captions_val=with_captions.captions_val
+        )
     if captions is not None:
         return _caption_training_data(data, captions)
-    panoptic = panoptic_training_split(data, "train")
-    if panoptic is not None:
-        return _panoptic_training_data(data, panoptic)
     train = load_dataset(data, "train")
     check_training_data(train)
     try:
@@ -104,14 +112,15 @@ def _caption_training_data(data: str, train: CaptionTraining) -> TrainingData:
 
 def check_caption_data(data: TrainingData, model: str, *, captions: bool) -> None:
     """A caption model learns captions: refuse data without them; any other model: refuse
-    caption data (its boxes, if any, are for a caption model's detection head)."""
+    caption data (its boxes, if any, are for a caption model's detection head), unless it
+    has other labels too (the all-task data: a panoptic model learns its panoptic labels)."""
     if captions and data.captions is None:
         raise DataError(
             f"{model} learns captions, but this data has none; give caption data (a data YAML "
             "with train: {images: DIR, captions: captions_train.json}, README 'Captions') or "
             "train a detection model (e.g. yolov9-t)"
         )
-    if not captions and data.captions is not None:
+    if not captions and data.captions is not None and data.panoptic is None:
         raise DataError(
             f"this is caption data (captions in {data.captions.truth.source.name}); train a "
             f"caption model on it (e.g. yolov9-t-cap), not {model}"
