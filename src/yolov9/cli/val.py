@@ -89,7 +89,9 @@ def run(args: argparse.Namespace) -> int:
     if report.captions is not None:
         from yolov9.engine.caption_val import caption_summary
 
-        print(caption_summary(report.captions, report.report["images"]))
+        if report.panoptic is not None:  # an all-task model: every figure
+            print(report.panoptic.summary())
+        print(caption_summary(report.captions, len(report.captions.cider_per_image)))
         return _write(args, report, predictions=True)
     if report.panoptic is not None:
         print(report.panoptic.summary())

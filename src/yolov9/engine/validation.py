@@ -107,9 +107,11 @@ def validate(
     if model is None and predictions is None:
         raise DataError("give --weights (a model to run) or --predictions (a results file)")
     capset = caption_split(data, opts.split)
+    panset = panoptic_split(data, opts.split, need_images=predictions is None)
+    if capset is not None and panset is not None:  # the all-task data
+        return _validate_both(capset, panset, data, model, predictions, opts)
     if capset is not None:
         return _validate_captions(capset, data, model, predictions, opts)
-    panset = panoptic_split(data, opts.split, need_images=predictions is None)
     if panset is not None:
         return _validate_panoptic(panset, data, model, predictions, opts)
     dataset = load_dataset(str(data), opts.split)
@@ -153,6 +155,73 @@ def _open_backend(model: str | Path | InferenceBackend, opts: ValOptions) -> Inf
     )
 
 
+def _validate_both(
+    capset: CaptionSet,
+    panset: PanopticSet | SemanticSet,
+    data: str | Path,
+    model: str | Path | InferenceBackend | None,
+    predictions: str | Path | None,
+    opts: ValOptions,
+) -> ValReport:
+    """A split with panoptic labels and captions: an all-task model is scored on both in
+    one report; any other model, or a results file, by what it gives (a results file: a list
+    of captions, or a COCO panoptic results document)."""
+    if opts.tile is not None:
+        raise DataError("--tile does not apply to panoptic or caption validation yet")
+    if predictions is not None:
+        if isinstance(read_json(predictions), list):
+            return _validate_captions(capset, data, None, predictions, opts)
+        return _validate_panoptic(panset, data, None, predictions, opts)
+    assert model is not None
+    backend = _open_backend(model, opts)
+    task = get_task(backend.task)
+    if not task.gives("caption"):
+        return _validate_panoptic(panset, data, backend, None, opts)
+    if not task.gives("semantic"):
+        return _validate_captions(capset, data, backend, None, opts)
+    pan, summary = _panoptic_figures(panset, backend, opts)
+    scores, results, _ = _caption_figures(capset, data, backend, None, opts)
+    report = {
+        **pan.as_dict(),
+        "caption": scores.as_dict(),
+        **summary,
+        "data": str(data),
+        "split": opts.split,
+    }
+    out = _write_report(report, opts)
+    return ValReport(
+        pan.boxes, report, out, None, pan.masks, pan, captions=scores, caption_results=results
+    )
+
+
+def _write_report(report: dict[str, Any], opts: ValOptions) -> Path:
+    out = new_run_dir(opts.out, opts.exist_ok)
+    (out / "metrics.json").write_text(json.dumps(report, indent=1))
+    return out
+
+
+def _caption_figures(
+    capset: CaptionSet,
+    data: str | Path,
+    model: str | Path | InferenceBackend | None,
+    predictions: str | Path | None,
+    opts: ValOptions,
+) -> tuple[CaptionScores, list[dict[str, Any]], dict[str, Any]]:
+    """The scores, the model's captions as COCO caption results (none for a file), and what
+    was scored."""
+    if predictions is not None:
+        return score_caption_file(capset, predictions), [], {"predictions": str(predictions)}
+    assert model is not None
+    backend = _open_backend(model, opts)
+    split = caption_training(capset, data, opts.split)  # the file read once
+    imgsz = opts.imgsz or backend.imgsz
+    scores, captions = score_model_captions(
+        backend, split, imgsz=imgsz, batch_size=min(opts.batch, 16)
+    )
+    results = [{"image_id": k, "caption": v} for k, v in captions.items()]
+    return scores, results, {"model": backend.describe(), "imgsz": imgsz}
+
+
 def _validate_captions(
     capset: CaptionSet,
     data: str | Path,
@@ -162,21 +231,7 @@ def _validate_captions(
 ) -> ValReport:
     """BLEU-1..4 and CIDEr-D of a caption results file, or of a caption model's captions of
     the split's images (kept in ``ValReport.caption_results`` as COCO caption results)."""
-    results: list[dict[str, Any]] = []
-    if predictions is not None:
-        scores = score_caption_file(capset, predictions)
-        source: dict[str, Any] = {"predictions": str(predictions)}
-    else:
-        assert model is not None
-        backend = _open_backend(model, opts)
-        split = caption_training(capset, data, opts.split)  # the file read once
-        imgsz = opts.imgsz or backend.imgsz
-        scores, captions = score_model_captions(
-            backend, split, imgsz=imgsz, batch_size=min(opts.batch, 16)
-        )
-        results = [{"image_id": k, "caption": v} for k, v in captions.items()]
-        source = {"model": backend.describe(), "imgsz": imgsz}
-    out = new_run_dir(opts.out, opts.exist_ok)
+    scores, results, source = _caption_figures(capset, data, model, predictions, opts)
     report = {
         "caption": scores.as_dict(),
         "images": len(scores.cider_per_image),
@@ -184,8 +239,30 @@ def _validate_captions(
         "data": str(data),
         "split": opts.split,
     }
-    (out / "metrics.json").write_text(json.dumps(report, indent=1))
+    out = _write_report(report, opts)
     return ValReport(None, report, out, captions=scores, caption_results=results)
+
+
+def _panoptic_figures(
+    panset: PanopticSet | SemanticSet, model: str | Path | InferenceBackend, opts: ValOptions
+) -> tuple[PanopticReport, dict[str, Any]]:
+    """PQ, semantic IoU and box and mask AP of a model, and what was scored."""
+    backend = _open_backend(model, opts)
+    pan = (
+        evaluate_semantic_model(panset, backend, imgsz=opts.imgsz)
+        if isinstance(panset, SemanticSet)
+        else evaluate_panoptic_model(
+            panset,
+            backend,
+            imgsz=opts.imgsz,
+            conf=opts.conf,
+            iou=opts.iou if opts.iou is not None else PANOPTIC_IOU,
+            max_det=opts.max_det,
+            multi_label=opts.multi_label,
+        )
+    )
+    weights = str(model) if not isinstance(model, InferenceBackend) else backend.kind
+    return pan, {"weights": weights, "backend": backend.describe()}
 
 
 def _validate_panoptic(
@@ -198,7 +275,6 @@ def _validate_panoptic(
     """PQ (and, running a model, semantic IoU and box and mask AP) on COCO panoptic data."""
     if opts.tile is not None:
         raise DataError("--tile does not apply to panoptic validation yet")
-    out = new_run_dir(opts.out, opts.exist_ok)
     if predictions is not None:
         if type(panset) is not PanopticSet:  # the other formats have no PNG ground truth
             raise DataError(
@@ -209,23 +285,9 @@ def _validate_panoptic(
         summary: dict[str, Any] = {"predictions": str(predictions)}
     else:
         assert model is not None
-        backend = _open_backend(model, opts)
-        pan = (
-            evaluate_semantic_model(panset, backend, imgsz=opts.imgsz)
-            if isinstance(panset, SemanticSet)
-            else evaluate_panoptic_model(
-                panset,
-                backend,
-                imgsz=opts.imgsz,
-                conf=opts.conf,
-                iou=opts.iou if opts.iou is not None else PANOPTIC_IOU,
-                max_det=opts.max_det,
-                multi_label=opts.multi_label,
-            )
-        )
-        summary = {"weights": str(model), "backend": backend.describe()}
+        pan, summary = _panoptic_figures(panset, model, opts)
     report = {**pan.as_dict(), **summary, "data": str(data), "split": opts.split}
-    (out / "metrics.json").write_text(json.dumps(report, indent=1))
+    out = _write_report(report, opts)
     return ValReport(pan.boxes, report, out, None, pan.masks, pan)
 
 
