@@ -231,6 +231,21 @@ def test_caption_demo_runs_end_to_end(tmp_path: Path) -> None:
     assert "CIDEr-D" in (out / "train" / "results.csv").read_text()
 
 
+@pytest.mark.slow  # 240 scenes through every task's validation: about 1.5 min
+def test_all_task_demo_runs_end_to_end(tmp_path: Path) -> None:
+    out = tmp_path / "all-demo"
+    argv = ["demo", "--task", "all", "--out", str(out), "--epochs", "1", "--imgsz", "64"]
+    assert main(argv) == 0
+    assert (out / "new_scene_pred.jpg").is_file()
+    assert (out / "data" / "all.yaml").is_file()
+    converted = load_weights(out / "train" / "weights" / "best-converted.pt")
+    assert converted.model.name == "gelan-t-all"
+    assert converted.stuff_names == ["sky", "grass", "sand", "water", "wall"]
+    header = (out / "train" / "results.csv").read_text().splitlines()[0]
+    for figure in ("PQ", "mIoU", "mask/AP", "CIDEr-D", "all-tasks"):
+        assert figure in header
+
+
 def test_val_scores_a_predictions_file(tmp_path: Path, shapes: dict[str, Path]) -> None:
     from yolov9.data.dataset import load_dataset
     from yolov9.metrics.coco import coco_ground_truth

@@ -59,6 +59,10 @@ def run_demo(
     settings = spec.demo
     imgsz = imgsz or settings.imgsz
     epochs = epochs or settings.epochs
+    if spec.gives("panoptic") and spec.gives("caption"):  # every task from one network
+        from yolov9.demo.all import run_all_demo
+
+        return run_all_demo(out, settings, seed=seed, epochs=epochs, imgsz=imgsz)
     if spec.gives("panoptic"):  # things over stuff, scored by PQ
         from yolov9.demo.panoptic import run_panoptic_demo
 

@@ -17,4 +17,5 @@ DEMO_NAMES = (
     "segment",
     "panoptic",
     "caption",
+    "all",
 )  # the tasks with an embedded demo (``Task.demo``)

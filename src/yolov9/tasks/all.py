@@ -17,7 +17,7 @@ from yolov9.data.images import LetterboxInfo
 from yolov9.loss import AllTasksLoss
 from yolov9.models import YOLOv9
 from yolov9.ops.nms import Detections
-from yolov9.tasks.base import PostprocessOptions, box_criterion_args
+from yolov9.tasks.base import DemoSpec, PostprocessOptions, box_criterion_args
 from yolov9.tasks.caption import CAPTION
 from yolov9.tasks.panoptic import PANOPTIC
 
@@ -49,6 +49,9 @@ def _everything(
     return fields
 
 
+PANOPTIC_DEMO = PANOPTIC.demo
+assert PANOPTIC_DEMO is not None
+
 ALL = dataclasses.replace(
     PANOPTIC,
     name="all",
@@ -59,5 +62,17 @@ ALL = dataclasses.replace(
     result_fields=(*PANOPTIC.result_fields, *CAPTION.result_fields),
     postprocess=_everything,
     beyond_vision_nms=f"{PANOPTIC.beyond_vision_nms} and {CAPTION.beyond_vision_nms}",
-    demo=None,  # the all-task demo is not built yet
+    # validation every 5th epoch: every task's figures on every validation image
+    demo=DemoSpec(
+        model="yolov9-t-all",
+        imgsz=160,
+        epochs=30,
+        train_images=200,
+        val_images=40,
+        batch=16,
+        lr0=0.002,
+        val_every=5,
+        masks=True,
+        scene=PANOPTIC_DEMO.scene,  # the panoptic demo's world scenes
+    ),
 )
