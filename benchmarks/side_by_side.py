@@ -4,6 +4,7 @@ so that an interrupted benchmark goes on where it stopped, and the table of runs
 from __future__ import annotations
 
 import json
+import math
 import statistics
 import sys
 from collections.abc import Callable, Sequence
@@ -31,6 +32,11 @@ def run_all(
     return runs
 
 
+def _cell(value: float) -> str:
+    """Four decimals; a dash for a figure the model does not have (NaN)."""
+    return "-" if math.isnan(value) else f"{value:.4f}"
+
+
 def print_table(
     runs: dict[str, dict[str, float]],
     models: Sequence[str],
@@ -49,9 +55,9 @@ def print_table(
     for model in models:
         rows = [runs[f"{model}/seed{s}/{tag}"] for s in seeds]
         for seed, r in zip(seeds, rows, strict=True):
-            cells = [f"{r[k]:.4f}" for k in columns]
+            cells = [_cell(r[k]) for k in columns]
             cells += [f"{r[k]:.1f}".removesuffix(".0") for k in extra]
             print(f"| {model} | {seed} | " + " | ".join(cells) + " |")
-        means = [f"**{statistics.mean(r[k] for r in rows):.4f}**" for k in columns]
+        means = [f"**{_cell(statistics.mean(r[k] for r in rows))}**" for k in columns]
         medians = [f"{statistics.median(r[k] for r in rows):.1f}".removesuffix(".0") for k in extra]
         print(f"| {model} | mean | " + " | ".join(means + medians) + " |")
