@@ -26,9 +26,11 @@ import numpy as np
 import torch
 
 from yolov9.checkpoints import LoadedWeights, load_weights
+from yolov9.deploy.caption_decoder import decoder_path
 from yolov9.deploy.formats import DYNAMIC_FORMATS, FORMATS, INT8_FORMATS, NMS_FORMATS
 from yolov9.deploy.graph import ExportGraph, ExportOptions, ExportReport
 from yolov9.errors import ConfigError
+from yolov9.inference.caption_graph import caption_metadata
 from yolov9.inference.graph import inference_graph
 from yolov9.models import YOLOv9
 from yolov9.tasks.base import Task
@@ -148,6 +150,26 @@ def export_torchscript(
     return path
 
 
+def _export_decoder(model: YOLOv9, path: Path, opts: ExportOptions) -> Path:
+    """The caption decoder graph beside the exported model at ``path``."""
+    from yolov9.deploy.caption_decoder import export_decoder_onnx, export_decoder_openvino
+
+    head = model.caption
+    assert head is not None
+    with torch.no_grad():
+        memory = model(torch.rand(1, 3, opts.imgsz, opts.imgsz)).main.memory
+    assert memory is not None
+    target = decoder_path(path)
+    if path.suffix == ".onnx":
+        return export_decoder_onnx(head, target, memory.float(), opts.opset)
+    tmp = target.with_name(target.stem + "_tmp.onnx")
+    export_decoder_onnx(head, tmp, memory.float(), opts.opset)
+    try:
+        return export_decoder_openvino(tmp, target)
+    finally:
+        tmp.unlink()
+
+
 def _max_diff(a: torch.Tensor | None, b: torch.Tensor | None, n: int | None = None) -> float:
     """max |a - b| (over the first ``n`` rows when given)."""
     if a is None or b is None:
@@ -161,22 +183,26 @@ def _verify(path: Path, model: YOLOv9, opts: ExportOptions) -> dict[str, float]:
     """Run the export on a test image and compare with PyTorch (segmentation models: the
     mask coefficients and prototypes too)."""
     from yolov9.data.synthetic import make_scene
-    from yolov9.inference.backends import Decoded, nms_with_masks
+    from yolov9.inference.backends import OUTPUT_FIELDS, decoded_from, nms_with_masks
     from yolov9.inference.loader import load_backend
 
     image = make_scene(np.random.default_rng(0), (opts.imgsz, opts.imgsz))[0]
     x = torch.from_numpy(image).permute(2, 0, 1)[None].float() / 255
     batch = x.repeat(2, 1, 1, 1) if opts.dynamic else x
+    graph = ExportGraph(model)
     with torch.no_grad():
-        want_raw = Decoded(*ExportGraph(model)(batch))
+        named = dict(zip(graph.output_names, graph(batch), strict=True))
+    want_raw = decoded_from(named)
     segment = want_raw.coeffs is not None
     backend = load_backend(path, device="cpu")
     if backend.task != model.task:
         raise ConfigError(f"{path}: exported as a {backend.task} model, not {model.task}")
+    captions = _verify_captions(backend, model, batch, named) if model.caption else {}
     if not backend.has_nms:
-        got_raw = backend.infer(batch)  # the task's outputs, in Decoded's order
-        outputs = get_task(model.task).outputs
-        return {k: _max_diff(g, w) for k, g, w in zip(outputs, got_raw, want_raw, strict=False)}
+        got_raw = backend.infer(batch)
+        fields = {k: f for k, f in OUTPUT_FIELDS.items() if k in named}
+        diff = {k: _max_diff(getattr(got_raw, f), getattr(want_raw, f)) for k, f in fields.items()}
+        return diff | captions
     want = nms_with_masks(
         want_raw,
         conf_threshold=opts.conf,
@@ -202,7 +228,35 @@ def _verify(path: Path, model: YOLOv9, opts: ExportOptions) -> dict[str, float]:
             diff["prototypes"] = max(diff["prototypes"], _max_diff(a.protos, b.protos))
         if "semantic" in diff:
             diff["semantic"] = max(diff["semantic"], _max_diff(a.semantic, b.semantic))
-    return diff
+    return diff | captions
+
+
+def _verify_captions(
+    backend: Any, model: YOLOv9, batch: torch.Tensor, named: dict[str, torch.Tensor]
+) -> dict[str, float]:
+    """The first token's log-probabilities (the export's memory through its decoder against
+    PyTorch's through the head; the memory's rows are a set, whose order ties among the
+    anchors' scores may change, so it is compared through what reads it), and how many greedy
+    captions of the export differ from the PyTorch head's, token for token."""
+    from yolov9.models.caption import BOS
+    from yolov9.models.caption_search import Decoding, decode
+
+    head = model.caption
+    assert head is not None
+    memory = named["caption_memory"]
+    got = torch.from_numpy(backend._named(batch)["caption_memory"]).float()
+    first = torch.full((memory.shape[0], 1), BOS, dtype=torch.long)
+    with torch.no_grad():
+        mine_logp = head.next_logp(memory, first)
+    theirs_logp = torch.from_numpy(np.asarray(backend.decoder.run(got.numpy(), first.numpy())))
+    greedy = Decoding(beam=1)
+    mine = decode(head, memory, greedy).tokens
+    theirs = decode(backend.decoder, got, greedy).tokens
+    differing = sum(a != b for a, b in zip(mine, theirs, strict=True))
+    return {
+        "caption_logp": _max_diff(theirs_logp.float(), mine_logp),
+        "captions_differing": float(differing),
+    }
 
 
 def int8_notes(metrics: dict[str, Any], opts: ExportOptions) -> list[str]:
@@ -291,10 +345,13 @@ def check_options(opts: ExportOptions, task: Task | None = None) -> None:
     if fmt == "coreml" and opts.nms and task is not None:
         task.refuse_vision_nms()
     if task is not None and task.gives("caption"):
-        raise ConfigError(
-            "caption models do not export yet (their beam search runs in PyTorch, and an "
-            "exported graph would lose the caption): predict with the checkpoint itself"
-        )
+        if fmt not in ("onnx", "openvino"):
+            raise ConfigError(
+                f"a {task.description} model exports to onnx or openvino (the model and its "
+                f"caption decoder as two graphs); {fmt} is not supported for it yet"
+            )
+        if opts.int8:
+            raise ConfigError(f"--int8 is not supported for {task.description} models yet")
 
 
 # what each format needs beyond the base install, to convert and to verify: (extra, modules)
@@ -329,6 +386,15 @@ def export(weights: str | Path, out: str | Path | None, opts: ExportOptions) -> 
     model = inference_graph(loaded.model, "cpu", channels_last=False)
     meta = metadata(loaded, model, opts)
     stem = Path(out) if out else loaded.path.with_suffix("")
+    final = (  # where the model goes (its caption decoder beside it)
+        stem.with_suffix(".onnx")
+        if opts.format == "onnx"
+        else stem.with_name(stem.name + "_openvino") / f"{stem.name}_openvino.xml"
+    )
+    if model.caption is not None:
+        meta["caption"] = caption_metadata(
+            model.caption.spec, model.caption.vocabulary(), decoder_path(final).name
+        )
     notes: list[str] = []
     metrics = None
     if opts.format == "torchscript":
@@ -358,6 +424,8 @@ def export(weights: str | Path, out: str | Path | None, opts: ExportOptions) -> 
             folder = stem.with_name(stem.name + "_openvino")
             path = export_openvino(onnx_path, folder, meta, opts.half and not opts.int8)
             onnx_path.unlink()
+        if model.caption is not None:
+            _export_decoder(model, path, opts)
     if opts.int8 and opts.format == "openvino":
         from yolov9.deploy.quantize import quantize_openvino
 

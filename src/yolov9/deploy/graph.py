@@ -18,8 +18,9 @@ from yolov9.tasks.registry import get_task
 
 class ExportGraph(nn.Module):
     """images (B, 3, H, W) in [0, 1] -> boxes (B, A, 4) xyxy pixels, scores (B, A, C), and
-    for segmentation models coefficients (B, A, M) and prototypes (B, M, H/4, W/4), and for
-    panoptic models the semantic logits (B, C + S, H/4, W/4)."""
+    for segmentation models coefficients (B, A, M) and prototypes (B, M, H/4, W/4), for
+    panoptic models the semantic logits (B, C + S, H/4, W/4), for caption models the caption
+    head's encoded visual tokens (B, S, d): the outputs the task names, in its order."""
 
     def __init__(self, model: YOLOv9) -> None:
         super().__init__()
@@ -29,11 +30,17 @@ class ExportGraph(nn.Module):
     def forward(self, images: torch.Tensor) -> tuple[torch.Tensor, ...]:
         main = self.model(images).main
         boxes, scores = self.model.head.decode(main)
-        if main.coeffs is None or main.protos is None:
-            return boxes, scores
-        if main.semantic is not None:
-            return boxes, scores, main.coeffs, main.protos, main.semantic
-        return boxes, scores, main.coeffs, main.protos
+        found = {
+            "boxes": boxes,
+            "scores": scores,
+            "coefficients": main.coeffs,
+            "prototypes": main.protos,
+            "semantic": main.semantic,
+            "caption_memory": main.memory,
+        }
+        out = tuple(found[name] for name in self.output_names)
+        assert all(t is not None for t in out), "the model lacks an output its task names"
+        return out  # type: ignore[return-value]
 
 
 @dataclass

@@ -17,7 +17,8 @@ as well) also gets
 so a detection's mask is ``sigmoid(det_coefficients[b, i] @ prototypes[b])`` over the
 prototypes' grid (stride 4), cropped to its box, exactly as for the PyTorch model
 (:func:`yolov9.tasks.segment.masks.masks_for_image`). A panoptic graph's ``semantic`` logits
-(B, C + S, H/4, W/4) pass through unchanged.
+(B, C + S, H/4, W/4) and a caption graph's ``caption_memory`` (B, S, d) pass through
+unchanged.
 
 NMS is per class (class-aware), like ``yolov9 predict``. With ``multi_label=False`` only each
 anchor's best class is a candidate. Runs in ONNX Runtime and OpenVINO (and TensorRT) with any
@@ -31,6 +32,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from yolov9.tasks.base import BOX_NMS_OUTPUTS, BOX_OUTPUTS
+from yolov9.tasks.caption import CAPTION_OUTPUTS
 from yolov9.tasks.panoptic import SEMANTIC_OUTPUTS
 from yolov9.tasks.segment import MASK_NMS_OUTPUTS, MASK_OUTPUTS
 
@@ -265,7 +267,8 @@ def append_nms(
             helper.make_tensor_value_info(coeffs_out, TensorProto.FLOAT, ["batch", max_det, masks])
         )
         g.output.append(kept_outputs[prototypes])
-    for name in SEMANTIC_OUTPUTS:  # panoptic: the semantic logits, unchanged
+    # panoptic: the semantic logits; captions: the caption head's memory; both unchanged
+    for name in (*SEMANTIC_OUTPUTS, *CAPTION_OUTPUTS):
         if name in kept_outputs:
             g.output.append(kept_outputs[name])
     return model

@@ -43,6 +43,21 @@ class Decoded(NamedTuple):
     captions: list[tuple[str, float]] | None = None  # caption models: (text, score) per image
 
 
+# an export's output names -> the Decoded fields they fill (the caption memory is decoded)
+OUTPUT_FIELDS = {
+    "boxes": "boxes",
+    "scores": "scores",
+    "coefficients": "coeffs",
+    "prototypes": "protos",
+    "semantic": "semantic",
+}
+
+
+def decoded_from(named: dict[str, torch.Tensor]) -> Decoded:
+    """The :class:`Decoded` of an export's outputs by name (those of ``OUTPUT_FIELDS``)."""
+    return Decoded(**{f: named[n] for n, f in OUTPUT_FIELDS.items() if n in named})
+
+
 def nms_with_masks(decoded: Decoded, **nms: Any) -> list[Detections]:
     """NMS of a batch; each image's detections carry their mask coefficients and the image's
     prototypes (and semantic logits) when the model has them."""
@@ -95,6 +110,11 @@ class InferenceBackend:
     def infer(self, images: torch.Tensor) -> Decoded:
         raise NotImplementedError
 
+    def captions(self, memory: torch.Tensor) -> list[tuple[str, float]]:
+        """The caption and score of each image of the caption head's ``memory`` (caption and
+        all-task models)."""
+        raise NotImplementedError
+
     def detect(
         self,
         images: torch.Tensor,
@@ -135,8 +155,12 @@ class InferenceBackend:
                 conf,
             )
         # num_dets, det_boxes, det_scores, det_classes [, det_coefficients, prototypes
-        # [, semantic]]
-        num, boxes, scores, labels, *seg = self._raw_detect(images)
+        # [, semantic]] [, caption_memory]
+        raw = self._raw_detect(images)
+        captions: list[tuple[str, float]] | list[tuple[None, None]] = [(None, None)] * len(raw[0])
+        if get_task(self.task).gives("caption"):
+            captions = self.captions(torch.from_numpy(raw.pop()).float())
+        num, boxes, scores, labels, *seg = raw
         out = []
         for i, (n, b, s, c) in enumerate(zip(num[:, 0], boxes, scores, labels, strict=True)):
             keep = (s[:n] > conf) & (np.isin(c[:n], classes) if classes is not None else True)
@@ -155,6 +179,7 @@ class InferenceBackend:
                     coeffs,
                     protos,
                     semantic,
+                    *captions[i],
                 )
             )
         return out

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import copy
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -18,8 +19,11 @@ import numpy as np
 import torch
 
 from yolov9.errors import CheckpointError
-from yolov9.inference.backends import Decoded, InferenceBackend
+from yolov9.inference.backends import Decoded, InferenceBackend, decoded_from
+from yolov9.inference.caption_graph import GraphDecoder, Run, read_caption_metadata
+from yolov9.models.caption_search import Decoding, decode
 from yolov9.tasks.base import BOX_NMS_OUTPUTS
+from yolov9.tasks.caption import CaptionTokenizer
 from yolov9.tasks.registry import TASKS, get_task
 from yolov9.utils.optional import require
 from yolov9.utils.threads import ThreadGovernor
@@ -80,10 +84,38 @@ class _GraphBackend(InferenceBackend):
                 f"missing {', '.join(missing)} (export it again with yolov9 export)"
             )
 
+    decoding: Decoding = Decoding()  # caption models: beam 5, 20 tokens
+    decoder: GraphDecoder | None = None  # caption models: the exported caption decoder
+    tokenizer: CaptionTokenizer | None = None
+
+    def _load_decoder(
+        self, meta: dict[str, Any], path: Path, runner: Callable[[Path], Run]
+    ) -> None:
+        """The caption decoder the metadata names (caption and all-task models), run by
+        ``runner(decoder file)``."""
+        if "caption" not in meta:
+            if get_task(self.task).gives("caption"):
+                raise CheckpointError(f"{path}: a caption export without its decoder; export again")
+            return
+        decoder, spec, self.tokenizer = read_caption_metadata(meta["caption"], path)
+        self.decoder = GraphDecoder(runner(decoder), spec)
+
+    def captions(self, memory: torch.Tensor) -> list[tuple[str, float]]:
+        assert self.decoder is not None
+        assert self.tokenizer is not None
+        found = decode(self.decoder, memory.float(), self.decoding)
+        return [
+            (self.tokenizer.decode(ids), score)
+            for ids, score in zip(found.tokens, found.scores, strict=True)
+        ]
+
     def infer(self, images: torch.Tensor) -> Decoded:
         out = self._named(images)
-        names = get_task(self.task).outputs
-        return Decoded(*(torch.from_numpy(out[n]).float() for n in names))
+        named = {n: torch.from_numpy(out[n]).float() for n in get_task(self.task).outputs}
+        decoded = decoded_from(named)
+        if "caption_memory" in named:
+            decoded = decoded._replace(captions=self.captions(named["caption_memory"]))
+        return decoded
 
     def _raw_detect(self, images: torch.Tensor) -> list[np.ndarray]:
         out = self._named(images)
@@ -124,6 +156,13 @@ class OnnxBackend(_GraphBackend):
         self.fixed_batch, self.fixed_shape = _shape_of(list(inp.shape))
         self.output_names = [o.name for o in self.session.get_outputs()]
         self._check_outputs(set(self.output_names), path)
+        self._load_decoder(meta, path, self._decoder_runner)
+
+    def _decoder_runner(self, decoder: Path) -> Run:
+        import onnxruntime as ort
+
+        session = ort.InferenceSession(str(decoder), providers=["CPUExecutionProvider"])
+        return lambda memory, tokens: session.run(None, {"memory": memory, "tokens": tokens})[0]
 
     def _session(self, threads: int | None) -> Any:
         import onnxruntime as ort
@@ -179,6 +218,11 @@ class OpenVinoBackend(_GraphBackend):
         self._check_outputs({_port_name(o) for o in self.compiled.outputs}, path)
         self.kind = "openvino-int8" if "int8" in path.parent.name else "openvino"
         self._adapt_threads(threads, self.compiled)
+        self._load_decoder(meta, path, self._decoder_runner)
+
+    def _decoder_runner(self, decoder: Path) -> Run:
+        compiled = self.core.compile_model(str(decoder), "CPU", {"INFERENCE_PRECISION_HINT": "f32"})
+        return lambda memory, tokens: compiled({"memory": memory, "tokens": tokens})[0]
 
     def _make(self, threads: int | None) -> Any:
         config = {**self.config, **({"INFERENCE_NUM_THREADS": threads} if threads else {})}

@@ -223,6 +223,14 @@ class CaptionHead(nn.Module):
             x = layer(x, memory)
         return self._logits(x)
 
+    def next_logp(self, memory: Tensor, tokens: Tensor) -> Tensor:
+        """Log-probabilities (B, V) of the token after each prefix ``tokens`` (B, T: BOS ...),
+        the whole prefix recomputed: what an exported decoder graph computes (no cache)."""
+        x = self.embed(tokens) + self.position.weight[: tokens.shape[1]]
+        for layer in self.decoder:
+            x = layer(x, memory)
+        return self._logits(x[:, -1]).float().log_softmax(-1)
+
     def start(self, memory: Tensor) -> DecoderCache:
         """An empty cache over ``memory`` (the cross-attention keys and values, once)."""
         cross = [layer.cross_attn.keys_values(memory) for layer in self.decoder]

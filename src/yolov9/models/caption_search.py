@@ -10,11 +10,33 @@ are not punished for having more tokens; 0 ranks by the plain sum, which favours
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Protocol, TypeVar
 
 import torch
 from torch import Tensor
 
-from yolov9.models.caption import BOS, EOS, PAD, CaptionHead, DecoderCache
+from yolov9.models.caption import BOS, EOS, PAD
+from yolov9.models.variants import CaptionSpec
+
+C = TypeVar("C", bound="Cache")
+
+
+class Cache(Protocol):
+    def select(self: C, rows: Tensor) -> C:
+        """The state of the sequences ``rows`` (beam search's reordering)."""
+        ...
+
+
+class StepDecoder(Protocol):
+    """What the search steps: :class:`~yolov9.models.caption.CaptionHead` (cached keys and
+    values), or an exported decoder graph run by its runtime (``yolov9.inference``)."""
+
+    @property
+    def spec(self) -> CaptionSpec: ...
+
+    def start(self, memory: Tensor) -> Cache: ...
+
+    def step(self, tokens: Tensor, cache: Cache) -> tuple[Tensor, Cache]: ...
 
 
 @dataclass(frozen=True)
@@ -42,7 +64,7 @@ def _cut(row: list[int], max_len: int) -> list[int]:
     return (row[: row.index(EOS)] if EOS in row else row)[:max_len]
 
 
-def _step(head: CaptionHead, tokens: Tensor, cache: DecoderCache) -> tuple[Tensor, DecoderCache]:
+def _step(head: StepDecoder, tokens: Tensor, cache: Cache) -> tuple[Tensor, Cache]:
     """The head's step, never proposing padding or a second BOS."""
     logp, cache = head.step(tokens, cache)
     logp[:, PAD] = float("-inf")
@@ -51,7 +73,7 @@ def _step(head: CaptionHead, tokens: Tensor, cache: DecoderCache) -> tuple[Tenso
 
 
 @torch.inference_mode()
-def decode(head: CaptionHead, memory: Tensor, how: Decoding = Decoding()) -> Captions:
+def decode(head: StepDecoder, memory: Tensor, how: Decoding = Decoding()) -> Captions:
     """The caption of each image of ``memory`` (B, S, d)."""
     max_len = min(how.max_len, head.spec.max_len)
     if how.beam == 1:
@@ -59,7 +81,7 @@ def decode(head: CaptionHead, memory: Tensor, how: Decoding = Decoding()) -> Cap
     return _beam(head, memory, max_len, how.beam, how.length_penalty)
 
 
-def _greedy(head: CaptionHead, memory: Tensor, max_len: int) -> Captions:
+def _greedy(head: StepDecoder, memory: Tensor, max_len: int) -> Captions:
     b = memory.shape[0]
     cache = head.start(memory)
     token = torch.full((b,), BOS, dtype=torch.long, device=memory.device)
@@ -82,7 +104,7 @@ def _greedy(head: CaptionHead, memory: Tensor, max_len: int) -> Captions:
     return Captions([_cut(r, max_len) for r in rows], scores)
 
 
-def _beam(head: CaptionHead, memory: Tensor, max_len: int, k: int, alpha: float) -> Captions:
+def _beam(head: StepDecoder, memory: Tensor, max_len: int, k: int, alpha: float) -> Captions:
     b, device = memory.shape[0], memory.device
     rows = torch.arange(b, device=device).repeat_interleave(k)
     cache = head.start(memory).select(rows)

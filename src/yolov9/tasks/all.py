@@ -3,7 +3,8 @@ semantic map and panoptic segmentation, and the caption task's caption, from one
 of one backbone and neck. The task is the union of the two, not a fork: its criterion is the
 panoptic criterion plus the caption term (:class:`~yolov9.loss.AllTasksLoss`), its results
 carry both tasks' fields (panoptic post-processing, then the caption the backend decoded), and
-its exports carry the panoptic outputs (the caption decoder is not in the graph)."""
+its exports carry the panoptic outputs and the caption head's encoded tokens, which the
+exported caption decoder (a second graph) turns into the caption."""
 
 from __future__ import annotations
 
@@ -18,7 +19,7 @@ from yolov9.loss import AllTasksLoss
 from yolov9.models import YOLOv9
 from yolov9.ops.nms import Detections
 from yolov9.tasks.base import DemoSpec, PostprocessOptions, box_criterion_args
-from yolov9.tasks.caption import CAPTION
+from yolov9.tasks.caption import CAPTION, CAPTION_OUTPUTS
 from yolov9.tasks.panoptic import PANOPTIC
 
 __all__ = ["ALL"]
@@ -59,6 +60,8 @@ ALL = dataclasses.replace(
     head_kinds=PANOPTIC.head_kinds,  # with a caption head (models.variants.HeadKind.task)
     loss_terms=(*PANOPTIC.loss_terms, "caption"),
     build_criterion=_criterion,
+    outputs=PANOPTIC.outputs + CAPTION_OUTPUTS,
+    nms_outputs=PANOPTIC.nms_outputs + CAPTION_OUTPUTS,
     result_fields=(*PANOPTIC.result_fields, *CAPTION.result_fields),
     postprocess=_everything,
     beyond_vision_nms=f"{PANOPTIC.beyond_vision_nms} and {CAPTION.beyond_vision_nms}",

@@ -26,7 +26,12 @@ from yolov9.tasks.base import DemoSpec, PostprocessOptions, box_criterion_args
 from yolov9.tasks.caption.tokenizer import CaptionTokenizer
 from yolov9.tasks.detect import DETECT
 
-__all__ = ["CAPTION", "CaptionTokenizer"]
+__all__ = ["CAPTION", "CAPTION_OUTPUTS", "CaptionTokenizer"]
+
+# what the caption head adds to an export: its encoded visual tokens (B, S, d), from which the
+# exported caption decoder (a second graph, stepped by our search) writes the caption; passed
+# through unchanged when NMS is inside the graph
+CAPTION_OUTPUTS = ("caption_memory",)
 
 
 def _criterion(model: YOLOv9, loss: LossConfig) -> nn.Module:
@@ -73,6 +78,8 @@ CAPTION = dataclasses.replace(
     head_kinds=("caption",),
     labels=(),  # boxes where the data has them, captions always
     loss_terms=("box", "cls", "dfl", "caption"),
+    outputs=DETECT.outputs + CAPTION_OUTPUTS,
+    nms_outputs=DETECT.nms_outputs + CAPTION_OUTPUTS,
     build_criterion=_criterion,
     fitness="CIDEr-D",
     result_fields=("caption",),
