@@ -92,6 +92,26 @@ def test_the_language_step_trains_the_caption_head_apart_and_resumes_exactly(
         assert torch.equal(a["model"][key], b["model"][key]), key
 
 
+def test_fine_tuning_keeps_the_vocabulary_and_resumes_without_the_weights_file(
+    captions: Path, tmp_path: Path
+) -> None:
+    """A run from a caption checkpoint keeps its vocabulary (read once, with its weights);
+    the resumed run takes the vocabulary from its own last.pt, not from --weights."""
+    first = train(_cfg(captions, tmp_path / "first", epochs=1))
+    start = tmp_path / "start.pt"
+    start.write_bytes(first.last.read_bytes())
+    kw = {"model.weights": str(start), "model.vocab": 8}  # a new vocabulary would be smaller
+    with pytest.raises(KeyboardInterrupt):
+        train(_cfg(captions, tmp_path / "tuned", **kw), hooks=[_Interrupt(after_epoch=0)])
+    start.unlink()
+    resumed = resume(tmp_path / "tuned/weights/last.pt")
+    head = load_weights(resumed.last).model.caption
+    kept = load_weights(first.last).model.caption
+    assert head is not None
+    assert kept is not None
+    assert head.vocabulary() == kept.vocabulary()
+
+
 def test_the_language_step_needs_a_caption_model_and_boxes(captions: Path, tmp_path: Path) -> None:
     step = {"optim.language_step": True}
     with pytest.raises(ConfigError, match="only caption models have a language step"):

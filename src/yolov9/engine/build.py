@@ -16,6 +16,7 @@ from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader, DistributedSampler
 
+from yolov9.checkpoints import LoadedWeights, load_weights
 from yolov9.config import LossConfig, TrainConfig
 from yolov9.data.augment import AugmentConfig
 from yolov9.data.dataset import DetectionDataset
@@ -89,13 +90,17 @@ def build_training(
     run_dir: Path,
     hooks: Sequence[Hook] = (),
     fresh: bool = True,
+    vocabulary: bytes | None = None,
 ) -> TrainingParts:
     """The parts of a run; ``fresh=False`` (a resumed run) skips the fine-tuning transfer,
-    which the saved state replaces anyway."""
+    which the saved state replaces anyway; ``vocabulary``: a resumed caption run's."""
     stuff = len(data.stuff_names) if data.panoptic is not None else None
     task = get_task(parse_model_name(cfg.model.name).task)
+    start = load_weights(cfg.model.weights) if cfg.model.weights and fresh else None
+    if start is not None and start.model.caption is not None:
+        vocabulary = start.model.caption.vocabulary() or None
     cap = (
-        caption_parts(cfg, data, task, device=device, is_main=dist.is_main)
+        caption_parts(cfg, data, task, vocabulary=vocabulary, device=device, is_main=dist.is_main)
         if task.gives("caption")
         else None
     )
@@ -107,8 +112,8 @@ def build_training(
         caption=cap.spec if cap else None,
         vocabulary=cap.tokenizer.model_bytes if cap else None,
     )
-    if cfg.model.weights and fresh:
-        transfer_weights(model, cfg.model.weights)
+    if start is not None:
+        transfer_weights(model, start)
     # channels-last: oneDNN's (and cuDNN's) convolutions train about 25 % faster on it
     model = model.to(device=device, memory_format=torch.channels_last).train()
     ema = ModelEMA(model, cfg.ema_decay, cfg.ema_tau)  # a plain copy, before recompute wraps
@@ -306,20 +311,19 @@ def train_loader(
     )
 
 
-def transfer_weights(model: YOLOv9, weights: str) -> None:
-    """Start from any readable checkpoint: copy every tensor whose name and shape match.
+def transfer_weights(model: YOLOv9, start: LoadedWeights) -> None:
+    """Start from any readable checkpoint (read once by the caller): copy every tensor whose
+    name and shape match.
 
     A different class count re-initialises the class outputs; a checkpoint without the
     auxiliary branch leaves a fresh one.
     """
-    from yolov9.checkpoints import load_weights
-
-    source = load_weights(weights).model.state_dict()
+    source = start.model.state_dict()
     target = model.state_dict()
     matched = {k: v for k, v in source.items() if k in target and v.shape == target[k].shape}
     model.load_state_dict(matched, strict=False)
     fresh = [k for k in target if k not in matched]
-    log.info("started from %s: %d/%d tensors transferred", weights, len(matched), len(target))
+    log.info("started from %s: %d/%d tensors transferred", start.path, len(matched), len(target))
     if fresh:
         parts = sorted({".".join(k.split(".")[: 3 if k.startswith("aux.") else 2]) for k in fresh})
         log.info("  newly initialised: %d tensors in %s", len(fresh), ", ".join(parts))

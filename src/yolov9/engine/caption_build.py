@@ -46,29 +46,33 @@ class CaptionRun:
     language: LanguageStep | None  # optim.language_step
 
 
-def caption_vocabulary(cfg: TrainConfig, train: CaptionTraining) -> CaptionTokenizer:
-    """The vocabulary of the checkpoint a run starts from when it has one (its embeddings
-    mean those tokens), else one learnt from the training captions (``model.vocab`` ids at
-    most)."""
-    if cfg.model.weights:
-        from yolov9.checkpoints import load_weights
-
-        head = load_weights(cfg.model.weights).model.caption
-        if head is not None and head.vocabulary():
-            log.info("caption vocabulary of %s kept (%s)", cfg.model.weights, "fine-tuning")
-            return CaptionTokenizer(head.vocabulary())
+def caption_vocabulary(
+    cfg: TrainConfig, train: CaptionTraining, kept: bytes | None
+) -> CaptionTokenizer:
+    """``kept`` (the vocabulary of the checkpoint the run starts or resumes from: its
+    embeddings mean those tokens) when there is one, else one learnt from the training
+    captions (``model.vocab`` ids at most)."""
+    if kept:
+        log.info("caption vocabulary of %s kept", cfg.model.weights or "the resumed run")
+        return CaptionTokenizer(kept)
     return CaptionTokenizer.train(
         [c for caps in train.captions for c in caps], vocab_size=cfg.model.vocab
     )
 
 
 def caption_parts(
-    cfg: TrainConfig, data: TrainingData, task: Task, *, device: torch.device, is_main: bool
+    cfg: TrainConfig,
+    data: TrainingData,
+    task: Task,
+    *,
+    vocabulary: bytes | None,
+    device: torch.device,
+    is_main: bool,
 ) -> CaptionParts:
     """What :func:`~yolov9.engine.build.build_training` adds for a model of ``task`` (one
-    that gives captions)."""
+    that gives captions); ``vocabulary``: the one the run starts or resumes from, if any."""
     assert data.captions is not None
-    tokenizer = caption_vocabulary(cfg, data.captions)
+    tokenizer = caption_vocabulary(cfg, data.captions, vocabulary)
     head = parse_model_name(cfg.model.name).head.caption or CaptionSpec()
     spec = dataclasses.replace(
         head,

@@ -184,7 +184,14 @@ def _run(
         # every rank reports the same paths (only rank 0 writes into the folder)
         run_dir = Path(broadcast_object(str(run_dir or cfg.out), dist))
         parts = build_training(
-            cfg, data, device=device, dist=dist, run_dir=run_dir, hooks=hooks, fresh=state is None
+            cfg,
+            data,
+            device=device,
+            dist=dist,
+            run_dir=run_dir,
+            hooks=hooks,
+            fresh=state is None,
+            vocabulary=_kept_vocabulary(state),
         )
         trainer = Trainer(parts)
         if state is not None:
@@ -280,3 +287,11 @@ def _prepare_run_dir(run_dir: Path, cfg: TrainConfig, data: TrainingData) -> Non
     (run_dir / "config.yaml").write_text(yaml.safe_dump(cfg.to_dict(), sort_keys=False))
     data.report(run_dir)
     plot_label_statistics(data.train, run_dir / "labels.png")
+
+
+def _kept_vocabulary(state: dict[str, Any] | None) -> bytes | None:
+    """A resumed caption run's vocabulary (its model's ``caption.vocab`` bytes), so that the
+    run goes on with the tokens its embeddings learnt, whatever its --weights file became."""
+    if state is None or "caption.vocab" not in state["model"]:
+        return None
+    return bytes(state["model"]["caption.vocab"].numpy().tobytes()) or None
