@@ -30,14 +30,12 @@ from __future__ import annotations
 
 import argparse
 import logging
-import statistics
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
 import yaml
-from side_by_side import print_table, run_all
+from side_by_side import print_table, run_all, train_and_val
 
 MODELS = tuple(
     f"{family}-t{suffix}"
@@ -66,11 +64,14 @@ def datasets(root: Path, train: int, val: int) -> dict[str, Path]:
 
 
 def data_for(model: str, yamls: dict[str, Path]) -> Path:
-    if model.endswith(("-all", "-cap")):
+    """The labels of the model's task: captions (with panoptic labels) for caption and
+    all-task models, COCO panoptic for panoptic ones, the things' polygons otherwise."""
+    from yolov9.models import parse_model_name
+
+    task = parse_model_name(model).task
+    if task in ("all", "caption"):
         return yamls["all"]
-    if model.endswith("-pan"):
-        return yamls["panoptic"]
-    return yamls["instances"]
+    return yamls["panoptic"] if task == "panoptic" else yamls["instances"]
 
 
 def scores(report: Any) -> dict[str, float]:
@@ -93,33 +94,11 @@ def scores(report: Any) -> dict[str, float]:
 def run_one(
     name: str, yamls: dict[str, Path], out: Path, seed: int, epochs: int
 ) -> dict[str, float]:
-    from yolov9.api import Detector, train
-
     model, _, arm = name.partition("+")
-    data = data_for(model, yamls)
-    start = time.perf_counter()
-    result = train(
-        overrides=ARMS[arm] if arm else (),
-        model=model,
-        data=str(data),
-        imgsz=160,
-        batch=16,
-        epochs=epochs,
-        seed=seed,
-        out=str(out),
-        exist_ok=True,
-        val_every=min(5, epochs),
+    report, timing = train_and_val(
+        model, data_for(model, yamls), out, seed=seed, epochs=epochs, overrides=ARMS.get(arm, [])
     )
-    weights = result.best_converted or result.best or result.last
-    detector = Detector.from_pretrained(weights, device="cpu")
-    report = detector.val(str(data), device="cpu", out=str(out / "val"), exist_ok=True)
-    times = [r["time"] for r in result.history if "time" in r]
-    return {
-        **scores(report),
-        "best_epoch": float(result.best_metrics.get("epoch", -1)) + 1,
-        "epoch_s": statistics.median(times) if times else 0.0,
-        "wall_min": (time.perf_counter() - start) / 60,
-    }
+    return {**scores(report), **timing}
 
 
 def main() -> int:

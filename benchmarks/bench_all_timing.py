@@ -31,16 +31,7 @@ from typing import Any
 
 import numpy as np
 import torch
-
-
-def median_ms(fn: Callable[[], object], repeats: int) -> float:
-    fn()  # warm-up
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append((time.perf_counter() - start) * 1000)
-    return statistics.median(times)
+from bench_caption_decode import median_ms
 
 
 def checkpoints(size: str, folder: Path) -> dict[str, Path]:

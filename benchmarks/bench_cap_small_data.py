@@ -27,12 +27,10 @@ from __future__ import annotations
 
 import argparse
 import logging
-import statistics
 import sys
-import time
 from pathlib import Path
 
-from side_by_side import print_table, run_all
+from side_by_side import print_table, run_all, train_and_val
 
 MODELS = ("yolov9-t-cap", "gelan-t-cap")
 # the training choices measured: config values a run adds to the library's defaults
@@ -45,37 +43,14 @@ KEYS = ("BLEU-1", "BLEU-2", "BLEU-3", "BLEU-4", "CIDEr-D")
 
 
 def run_one(
-    model: str, data: Path, out: Path, seed: int, epochs: int, batch: int
+    name: str, data: Path, out: Path, seed: int, epochs: int, batch: int
 ) -> dict[str, float]:
-    from yolov9.api import Detector, train
-
-    model, _, arm = model.partition("+")
-    start = time.perf_counter()
-    result = train(
-        overrides=ARMS[arm] if arm else (),
-        model=model,
-        data=str(data),
-        imgsz=160,
-        batch=batch,
-        epochs=epochs,
-        seed=seed,
-        out=str(out),
-        exist_ok=True,
-        val_every=min(5, epochs),
-    )
-    weights = result.best_converted or result.best or result.last
-    report = Detector.from_pretrained(weights, device="cpu").val(
-        str(data), device="cpu", out=str(out / "val"), exist_ok=True
+    model, _, arm = name.partition("+")
+    report, timing = train_and_val(
+        model, data, out, seed=seed, epochs=epochs, batch=batch, overrides=ARMS.get(arm, [])
     )
     assert report.captions is not None
-    scores = report.captions.as_dict()
-    times = [r["time"] for r in result.history if "time" in r]
-    return {
-        **scores,
-        "best_epoch": float(result.best_metrics.get("epoch", -1)) + 1,
-        "epoch_s": statistics.median(times) if times else 0.0,
-        "wall_min": (time.perf_counter() - start) / 60,
-    }
+    return {**report.captions.as_dict(), **timing}
 
 
 def main() -> int:

@@ -21,48 +21,23 @@ from __future__ import annotations
 
 import argparse
 import logging
-import statistics
 import sys
-import time
 from pathlib import Path
 
-from side_by_side import print_table, run_all
+from side_by_side import print_table, run_all, train_and_val
 
 MODELS = ("yolov9-t-pan", "gelan-t-pan")
 KEYS = ("PQ", "PQ_th", "PQ_st", "mIoU", "AP", "mask/AP")
 
 
 def run_one(model: str, data: Path, out: Path, seed: int, epochs: int) -> dict[str, float]:
-    from yolov9.api import Detector, train
-
-    start = time.perf_counter()
-    result = train(
-        model=model,
-        data=str(data),
-        imgsz=160,
-        batch=16,
-        epochs=epochs,
-        seed=seed,
-        out=str(out),
-        exist_ok=True,
-        val_every=min(5, epochs),
-    )
-    weights = result.best_converted or result.best or result.last
-    report = Detector.from_pretrained(weights, device="cpu").val(
-        str(data), device="cpu", out=str(out / "val"), exist_ok=True
-    )
+    report, timing = train_and_val(model, data, out, seed=seed, epochs=epochs)
     pan = report.panoptic
     assert pan is not None
     assert pan.panoptic is not None
     assert pan.semantic is not None
     figures = pan.figures()
-    times = [r["time"] for r in result.history if "time" in r]
-    return {
-        **{k: figures.get(k, 0.0) for k in KEYS},
-        "best_epoch": float(result.best_metrics.get("epoch", -1)) + 1,
-        "epoch_s": statistics.median(times) if times else 0.0,
-        "wall_min": (time.perf_counter() - start) / 60,
-    }
+    return {**{k: figures.get(k, 0.0) for k in KEYS}, **timing}
 
 
 def main() -> int:

@@ -1,5 +1,7 @@
-"""What the small-data benchmarks share: runs keyed by model and seed, kept in a summary file
-so that an interrupted benchmark goes on where it stopped, and the table of runs and means."""
+"""What the small-data benchmarks share: one run (train from scratch with the library's
+defaults, score the converted best checkpoint with ``val``), runs keyed by model and seed,
+kept in a summary file so that an interrupted benchmark goes on where it stopped, and the
+table of runs and means."""
 
 from __future__ import annotations
 
@@ -7,10 +9,54 @@ import json
 import math
 import statistics
 import sys
+import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 Run = Callable[[str, int, Path], dict[str, float]]  # (model, seed, run folder) -> figures
+
+
+def train_and_val(
+    model: str,
+    data: Path,
+    out: Path,
+    *,
+    seed: int,
+    epochs: int,
+    batch: int = 16,
+    imgsz: int = 160,
+    overrides: Sequence[str] = (),
+) -> tuple[Any, dict[str, float]]:
+    """Train ``model`` from scratch on ``data`` into ``out`` (the library's defaults, validated
+    every 5 epochs) and score its converted best checkpoint with ``val``: (the val report,
+    the best epoch, the median seconds per training epoch and the minutes of the whole run).
+    """
+    from yolov9.api import Detector, train
+
+    start = time.perf_counter()
+    result = train(
+        overrides=overrides,
+        model=model,
+        data=str(data),
+        imgsz=imgsz,
+        batch=batch,
+        epochs=epochs,
+        seed=seed,
+        out=str(out),
+        exist_ok=True,
+        val_every=min(5, epochs),
+    )
+    weights = result.best_converted or result.best or result.last
+    report = Detector.from_pretrained(weights, device="cpu").val(
+        str(data), device="cpu", out=str(out / "val"), exist_ok=True
+    )
+    times = [r["time"] for r in result.history if "time" in r]
+    return report, {
+        "best_epoch": float(result.best_metrics.get("epoch", -1)) + 1,
+        "epoch_s": statistics.median(times) if times else 0.0,
+        "wall_min": (time.perf_counter() - start) / 60,
+    }
 
 
 def run_all(

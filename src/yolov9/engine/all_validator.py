@@ -16,7 +16,7 @@ from yolov9.data.caption_training import CaptionTrainDataset, CaptionTraining, E
 from yolov9.data.language_step import CaptionedDataset
 from yolov9.data.panoptic_training import PanopticTraining
 from yolov9.engine.caption_validator import CaptionValidator
-from yolov9.engine.evaluator import per_head_losses, split_losses
+from yolov9.engine.evaluator import ValidationLosses, per_head_losses
 from yolov9.engine.panoptic_validator import PanopticValidator
 from yolov9.loss import Criterion
 from yolov9.models import YOLOv9
@@ -31,7 +31,7 @@ def all_tasks_fitness(record: dict[str, float]) -> float:
     return statistics.mean(record[k] * scale for k, scale in PARTS.items())
 
 
-class AllTasksValidator:
+class AllTasksValidator(ValidationLosses):
     """Validates an all-task model on one split; ``record`` once per validated epoch."""
 
     fitness = FITNESS
@@ -60,17 +60,6 @@ class AllTasksValidator:
         )
         self.loss_set = CaptionedDataset(self.panoptic.loss_set, words)
         self.batch_size, self.workers, self.device = batch_size, self.panoptic.workers, device
-
-    def losses(self, model: YOLOv9, criterion: Criterion) -> dict[str, float]:
-        """Mean loss terms over the split (the model as it is: both heads)."""
-        return split_losses(
-            model,
-            criterion,
-            self.loss_set,
-            batch_size=self.batch_size,
-            workers=self.workers,
-            device=self.device,
-        )
 
     def record(self, model: YOLOv9, criterion: Criterion | None = None) -> dict[str, float]:
         """The panoptic and the caption figures, ``all-tasks`` and ``val/main/*``

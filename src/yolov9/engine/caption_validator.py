@@ -9,14 +9,14 @@ import torch
 
 from yolov9.data.caption_training import CaptionTrainDataset, CaptionTraining, Encoder
 from yolov9.engine.caption_val import score_model_captions
-from yolov9.engine.evaluator import per_head_losses, split_losses
+from yolov9.engine.evaluator import ValidationLosses, per_head_losses
 from yolov9.inference.backends import TorchBackend
 from yolov9.loss import Criterion
 from yolov9.models import YOLOv9
 from yolov9.utils.device import default_workers
 
 
-class CaptionValidator:
+class CaptionValidator(ValidationLosses):
     """Validates a caption model on one split; ``record`` once per validated epoch."""
 
     fitness = "CIDEr-D"  # the record key that picks the best epoch
@@ -37,17 +37,6 @@ class CaptionValidator:
         self.batch_size, self.workers = batch_size, default_workers(workers)
         self.loss_set = CaptionTrainDataset(
             split.dataset.records, split.captions, encode, imgsz, max_tokens=max_tokens
-        )
-
-    def losses(self, model: YOLOv9, criterion: Criterion) -> dict[str, float]:
-        """Mean loss terms over the split (the model as it is: both heads)."""
-        return split_losses(
-            model,
-            criterion,
-            self.loss_set,
-            batch_size=self.batch_size,
-            workers=self.workers,
-            device=self.device,
         )
 
     def record(self, model: YOLOv9, criterion: Criterion | None = None) -> dict[str, float]:

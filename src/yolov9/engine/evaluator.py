@@ -403,6 +403,26 @@ def split_losses(
     return means.means()
 
 
+class ValidationLosses:
+    """The per-epoch validators' loss part: the mean loss terms of the model (as it is: both
+    heads) over ``loss_set``, the split's unaugmented samples with every target."""
+
+    loss_set: TrainDataset | CaptionTrainDataset | CaptionedDataset
+    batch_size: int
+    workers: int
+    device: torch.device
+
+    def losses(self, model: nn.Module, criterion: Criterion) -> dict[str, float]:
+        return split_losses(
+            model,
+            criterion,
+            self.loss_set,
+            batch_size=self.batch_size,
+            workers=self.workers,
+            device=self.device,
+        )
+
+
 class LossMeans:
     """Mean of each loss term over the batches seen."""
 

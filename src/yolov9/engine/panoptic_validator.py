@@ -9,7 +9,7 @@ import torch
 
 from yolov9.data.panoptic_training import PanopticTraining
 from yolov9.data.train_dataset import TrainDataset
-from yolov9.engine.evaluator import per_head_losses, split_losses
+from yolov9.engine.evaluator import ValidationLosses, per_head_losses
 from yolov9.engine.panoptic_val import evaluate_model
 from yolov9.inference.backends import TorchBackend
 from yolov9.loss import Criterion
@@ -17,7 +17,7 @@ from yolov9.models import YOLOv9
 from yolov9.utils.device import default_workers
 
 
-class PanopticValidator:
+class PanopticValidator(ValidationLosses):
     """Validates a panoptic model on one split; ``record`` once per validated epoch."""
 
     def __init__(
@@ -44,17 +44,6 @@ class PanopticValidator:
     def fitness(self) -> str:
         """The record key that picks the best epoch: PQ, or mIoU for label maps."""
         return "mIoU" if self.split.semantic_only else "PQ"
-
-    def losses(self, model: YOLOv9, criterion: Criterion) -> dict[str, float]:
-        """Mean loss terms over the split (the model as it is: both heads)."""
-        return split_losses(
-            model,
-            criterion,
-            self.loss_set,
-            batch_size=self.batch_size,
-            workers=self.workers,
-            device=self.device,
-        )
 
     def record(self, model: YOLOv9, criterion: Criterion | None = None) -> dict[str, float]:
         """The epoch's validation figures: ``PQ`` ``SQ`` ``RQ`` ``PQ_th`` ``PQ_st``, ``mIoU``,
