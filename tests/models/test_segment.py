@@ -59,6 +59,7 @@ def test_every_segmentation_name_is_listed() -> None:
     assert sorted(list_models("segment")) == sorted(EXPECTED)
     everything = set(list_models("detect")) | set(EXPECTED)
     everything |= set(list_models("panoptic")) | set(list_models("caption"))
+    everything |= set(list_models("all"))
     assert set(list_models()) == everything
 
 

@@ -17,19 +17,23 @@ from yolov9.inference import Decoded, InferenceBackend, TorchBackend
 from yolov9.inference.exported import _load_meta
 from yolov9.loss import SegmentationLoss, Targets, YOLOv9Loss
 from yolov9.models import build_model
-from yolov9.models.variants import HEAD_KINDS, HeadKind
+from yolov9.models.variants import HEAD_KINDS, CaptionSpec, HeadKind
 from yolov9.tasks import DEMO_NAMES, NAMES
 from yolov9.tasks.base import BOX_NMS_OUTPUTS, BOX_OUTPUTS, PostprocessOptions
 from yolov9.tasks.registry import TASKS, get_task
 
 
 def test_every_head_kind_has_its_registered_task() -> None:
-    assert tuple(TASKS) == NAMES == ("detect", "segment", "panoptic", "caption")
+    assert tuple(TASKS) == NAMES == ("detect", "segment", "panoptic", "caption", "all")
     assert tuple(name for name, t in TASKS.items() if t.demo is not None) == DEMO_NAMES
     for kind in HEAD_KINDS:
         task = get_task(HeadKind(kind).task)
         assert kind in task.head_kinds
-    assert sorted(k for t in TASKS.values() for k in t.head_kinds) == sorted(HEAD_KINDS)
+    single = [t for name, t in TASKS.items() if name != "all"]
+    assert sorted(k for t in single for k in t.head_kinds) == sorted(HEAD_KINDS)
+    # the all-task network: a panoptic head kind with a caption head
+    for kind in get_task("all").head_kinds:
+        assert HeadKind(kind, caption=CaptionSpec()).task == "all"
 
 
 def test_unknown_task_is_one_line_naming_it_and_the_file() -> None:
