@@ -2,7 +2,7 @@
 and training choices as arms of a model (``MODEL+ARM``, ``ARMS`` below).
 
     python benchmarks/bench_cap_small_data.py                        # the full benchmark
-    python benchmarks/bench_cap_small_data.py --models yolov9-t-cap \
+    python benchmarks/bench_cap_small_data.py --models yolov9-t-cap \\
         yolov9-t-cap+language-step yolov9-t-cap+no-attention-dropout  # the choices
     python benchmarks/bench_cap_small_data.py --epochs 1 --train 16 --val 8 --seeds 0 \\
         --out /tmp/cap_smoke                                          # a smoke run
@@ -36,7 +36,8 @@ MODELS = ("yolov9-t-cap", "gelan-t-cap")
 # the training choices measured: config values a run adds to the library's defaults
 ARMS: dict[str, list[str]] = {
     # the authors' schedule: vision step on mosaics, language step with its own optimiser
-    "language-step": ["optim.language_step=true"],
+    "language-step": ["optim.language_step=on"],
+    "one-step": ["optim.language_step=off"],
     "no-attention-dropout": ["model.caption_attention_dropout=0"],
 }
 KEYS = ("BLEU-1", "BLEU-2", "BLEU-3", "BLEU-4", "CIDEr-D")

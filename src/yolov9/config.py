@@ -73,10 +73,11 @@ class OptimConfig:
     warmup_bias_lr: float = 0.1  # biases start at this LR and fall to lr0 during warm-up
     schedule: str = "linear"  # linear | cosine | flat-cosine | fixed
     grad_clip: float = 10.0
-    # caption models: the reference's schedule, a vision step (mosaic images, box terms) then
-    # a language step (plain images, caption term) per batch, the caption head in an
-    # optimiser of its own at language_lr x lr0 (false: one step, one optimiser, both terms)
-    language_step: bool = False
+    # caption models: the reference's schedule, a language step (plain images, caption term)
+    # and a vision step (mosaic images, box terms) per batch, the caption head in an
+    # optimiser of its own at language_lr x lr0; off: one step, one optimiser, every term;
+    # auto: on for caption models whose data has boxes (measured: docs/benchmarks.md)
+    language_step: str = "auto"  # auto | on | off
     language_lr: float = 0.5
 
 
@@ -168,6 +169,7 @@ CHOICES: dict[str, tuple[str, ...]] = {
     "model.recompute": ("none", "highres", "all"),
     "optim.optimizer": ("sgd", "adamw"),
     "optim.schedule": ("linear", "cosine", "flat-cosine", "fixed"),
+    "optim.language_step": ("auto", "on", "off"),
     "precision": ("auto", *INFERENCE_PRECISIONS),
     "recipe": ("auto", "paper", "short"),
     "data.cache": ("auto", "ram", "none"),

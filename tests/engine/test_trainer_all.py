@@ -80,7 +80,7 @@ def test_one_step_validates_every_task_and_resumes_exactly(
 def test_the_language_step_trains_the_all_task_network(world: Path, tmp_path: Path) -> None:
     """The vision step learns the panoptic terms on mosaics, the language step the caption
     on plain images, the caption head in its own optimiser."""
-    run = train(_cfg(world, tmp_path / "lang", **{"optim.language_step": True, "epochs": 1}))
+    run = train(_cfg(world, tmp_path / "lang", **{"optim.language_step": "on", "epochs": 1}))
     record = run.history[-1]
     for term in (*TERMS, "caption"):
         assert record[f"train/main/{term}"] > 0, term

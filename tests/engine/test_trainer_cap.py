@@ -71,7 +71,7 @@ def test_the_language_step_trains_the_caption_head_apart_and_resumes_exactly(
     """optim.language_step: the caption head has an optimiser of its own (at language_lr x
     lr0, no warm-up), the rest of the model another; both terms are logged; a resume
     restores both optimisers, so it ends where the uninterrupted run ends."""
-    kw = {"optim.language_step": True, "augment.mosaic": 1.0}
+    kw = {"optim.language_step": "on", "augment.mosaic": 1.0}
     full = train(_cfg(captions, tmp_path / "full", **kw))
     record = full.history[-1]
     assert record["train/main/caption"] > 0
@@ -113,7 +113,7 @@ def test_fine_tuning_keeps_the_vocabulary_and_resumes_without_the_weights_file(
 
 
 def test_the_language_step_needs_a_caption_model_and_boxes(captions: Path, tmp_path: Path) -> None:
-    step = {"optim.language_step": True}
+    step = {"optim.language_step": "on"}
     with pytest.raises(ConfigError, match="only caption models have a language step"):
         train(_cfg(_boxes_only(captions), tmp_path / "a", **{"model.name": "yolov9-t"}, **step))
     data = _captions_only(captions, tmp_path / "only")

@@ -144,7 +144,7 @@ def build_training(
         run = caption_run(cfg, data, task, cap, model, vision, weight_decay=weight_decay)
         train_set, evaluator, language = run.train_set, cap.validator, run.language
         skip = model.caption if language is not None else None
-    elif o.language_step:
+    elif o.language_step == "on":
         raise ConfigError("optim.language_step: only caption models have a language step")
     else:
         train_set = vision()

@@ -109,7 +109,8 @@ class Trainer:
         if p.language is not None:
             if "language_optimizer" not in state:
                 raise TrainingError(
-                    "this run was saved without optim.language_step: resume it without it"
+                    "this run was saved without a language step (optim.language_step): "
+                    "resume it with optim.language_step=off"
                 )
             _load_optimizer(p.language.optimizer, state["language_optimizer"])
         if p.scaler is not None and state.get("scaler"):

@@ -57,7 +57,14 @@ from yolov9.utils.perf import tune_cpu_allocator
 log = logging.getLogger(__name__)
 
 # what the saved state depends on: a resumed run keeps them
-FIXED_ON_RESUME = ("model.name", "model.aux", "model.weights", "optim.optimizer", "out")
+FIXED_ON_RESUME = (
+    "model.name",
+    "model.aux",
+    "model.weights",
+    "optim.optimizer",
+    "optim.language_step",
+    "out",
+)
 
 
 def train(cfg: TrainConfig, *, hooks: Sequence[Hook] = ()) -> TrainResult:
