@@ -4,7 +4,8 @@ figures (BLEU-1..4, CIDEr-D: :class:`~.caption_validator.CaptionValidator`) of t
 split in one record, the mean loss of both heads on its unaugmented images with every target
 (boxes, masks, semantic, one caption each), and ``all-tasks``, the figure that picks the best
 epoch: the mean of PQ, box AP, mask AP, mIoU, BLEU-4 and CIDEr-D / 10 (each task counts
-once; CIDEr-D is on a 0-10 scale)."""
+once; CIDEr-D is on a 0-10 scale; on semantic label maps, which have no things, of mIoU,
+BLEU-4 and CIDEr-D / 10)."""
 
 from __future__ import annotations
 
@@ -27,8 +28,9 @@ PARTS = {"PQ": 1.0, "AP": 1.0, "mask/AP": 1.0, "mIoU": 1.0, "BLEU-4": 1.0, "CIDE
 
 
 def all_tasks_fitness(record: dict[str, float]) -> float:
-    """The mean of the figures of ``PARTS`` (module docstring)."""
-    return statistics.mean(record[k] * scale for k, scale in PARTS.items())
+    """The mean of the figures of ``PARTS`` the record has (module docstring; semantic label
+    maps give mIoU but no PQ or AP)."""
+    return statistics.mean(record[k] * scale for k, scale in PARTS.items() if k in record)
 
 
 class AllTasksValidator(ValidationLosses):
