@@ -160,3 +160,28 @@ def test_a_panoptic_model_trains_on_the_all_task_data(world: Path, tmp_path: Pat
     """The captions are another task's labels: a panoptic model learns the panoptic ones."""
     run = train(_cfg(world, tmp_path / "pan", epochs=1, **{"model.name": "yolov9-t-pan"}))
     assert run.fitness == "PQ"
+
+
+@pytest.mark.slow
+def test_semantic_label_maps_with_captions_train_the_all_task_network(
+    world: Path, tmp_path: Path
+) -> None:
+    """Label maps have no things: the semantic terms and the caption term train, the
+    fitness is the mean of mIoU, BLEU-4 and CIDEr-D / 10."""
+    root = world.parent
+    splits = {
+        s: {"images": f"images/{s}", "semantic": f"semantic/{s}", "captions": f"captions_{s}.json"}
+        for s in ("train", "val")
+    }
+    data = tmp_path / "maps.yaml"
+    data.write_text(
+        json.dumps({"path": str(root), "names": [*THINGS, *STUFF], "ignore": 255, **splits})
+    )
+    run = train(_cfg(data, tmp_path / "maps", epochs=1))
+    record = run.history[-1]
+    assert record["train/main/focal"] > 0
+    assert record["train/main/caption"] > 0
+    assert "PQ" not in record
+    assert record["all-tasks"] == pytest.approx(
+        (record["mIoU"] + record["BLEU-4"] + record["CIDEr-D"] / 10) / 3
+    )

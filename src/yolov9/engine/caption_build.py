@@ -108,7 +108,7 @@ def caption_parts(
                 data.captions_val, tokenizer.encode, device=device, max_tokens=max_tokens, **kw
             )
     loss = cfg.loss
-    if data.train.report.boxes == 0:
+    if data.train.report.boxes == 0 and not task.gives("semantic"):  # label maps: no things
         log.info(
             "this caption data has no boxes: the detection terms are off and the detection "
             "heads keep their learnt weights (they get no gradient)"
