@@ -100,3 +100,11 @@ def test_flag_names_and_sections_resolve_alike() -> None:
         **{"optim.lr0": 0.02},
     )
     assert by_flag == by_key
+
+
+def test_on_and_off_stay_words_where_a_setting_takes_them() -> None:
+    """YAML 1.1 reads on / off as booleans: a setting whose choices are words keeps them."""
+    for text, word in (("on", "on"), ("off", "off"), ("true", "on"), ("auto", "auto")):
+        assert resolve(None, [f"optim.language_step={text}"]).optim.language_step == word
+    with pytest.raises(ConfigError, match=r"optim\.language_step: 'sometimes' is not one of"):
+        resolve(None, ["optim.language_step=sometimes"])

@@ -209,6 +209,8 @@ def _coerce(value: Any, kind: Any, key: str) -> Any:
         if kind is float:
             return float(value)
         if kind is str:
+            if isinstance(value, bool) and key in CHOICES and "on" in CHOICES[key]:
+                return "on" if value else "off"  # YAML 1.1 reads on / off as booleans
             return str(value)
     except (TypeError, ValueError):
         raise ConfigError(f"{key}: {value!r} is not a valid {kind.__name__}") from None
