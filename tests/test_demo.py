@@ -33,7 +33,7 @@ def test_scene_report_counts_found_misnamed_missed_and_false() -> None:
 
 
 def test_both_tasks_have_settings() -> None:
-    assert set(SETTINGS) == {"detect", "segment", "panoptic", "caption"}
+    assert set(SETTINGS) == {"detect", "segment", "panoptic", "caption", "all"}
     for settings in SETTINGS.values():
         assert settings.imgsz % 32 == 0
         assert settings.epochs % settings.val_every == 0  # the last epoch is validated

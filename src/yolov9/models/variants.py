@@ -140,7 +140,7 @@ class HeadKind:
         unknown kind names itself, which the registry refuses in one line. A panoptic head
         with a caption head does every task: ``"all"``."""
         task = HEAD_TASKS.get(self.name, self.name)
-        return "all" if task == "panoptic" and self.caption is not None else task
+        return WITH_CAPTION.get(task, task) if self.caption is not None else task
 
 
 # head kinds without a PGI training graph -> what to use instead
@@ -159,6 +159,8 @@ HEAD_TASKS = {
     "caption": "caption",
 }
 HEAD_KINDS = tuple(HEAD_TASKS)
+# a head kind's task -> the task its models do with a caption head as well
+WITH_CAPTION = {"panoptic": "all"}
 DETECT = HeadKind()
 
 

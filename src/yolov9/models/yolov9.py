@@ -96,8 +96,7 @@ class YOLOv9(nn.Module):
         }[self.head_kind.name]
         if self.aux is not None:  # the PGI graph's name: yolov9-x-seg, yolov9-x-pan
             suffix = {"-dseg": "-seg", "-dpan": "-pan"}.get(suffix, suffix)
-        if self.task == "all":
-            suffix = "-all"
+        suffix = {"all": "-all"}.get(self.task, suffix)  # the all-task network, with or without PGI
         return f"{family}-{self.spec.size}{suffix}"
 
     def forward(self, images: Tensor, captions: Tensor | None = None) -> ModelOutput:
