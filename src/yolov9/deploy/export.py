@@ -248,10 +248,12 @@ def _verify_captions(
     first = torch.full((memory.shape[0], 1), BOS, dtype=torch.long)
     with torch.no_grad():
         mine_logp = head.next_logp(memory, first)
-    theirs_logp = torch.from_numpy(np.asarray(backend.decoder.run(got.numpy(), first.numpy())))
+    theirs_logp = torch.from_numpy(
+        np.asarray(backend.caption_decoder.run(got.numpy(), first.numpy()))
+    )
     greedy = Decoding(beam=1)
     mine = decode(head, memory, greedy).tokens
-    theirs = decode(backend.decoder, got, greedy).tokens
+    theirs = decode(backend.caption_decoder, got, greedy).tokens
     differing = sum(a != b for a, b in zip(mine, theirs, strict=True))
     return {
         "caption_logp": _max_diff(theirs_logp.float(), mine_logp),

@@ -22,7 +22,7 @@ from yolov9.errors import CheckpointError
 from yolov9.inference.graph import inference_graph
 from yolov9.models import ModelOutput, YOLOv9
 from yolov9.models.caption import CaptionHead
-from yolov9.models.caption_search import Decoding, decode
+from yolov9.models.caption_search import Decoding, StepDecoder, decode
 from yolov9.ops.nms import Detections, non_max_suppression
 from yolov9.tasks.caption import CaptionTokenizer
 from yolov9.tasks.registry import get_task
@@ -110,10 +110,22 @@ class InferenceBackend:
     def infer(self, images: torch.Tensor) -> Decoded:
         raise NotImplementedError
 
+    # caption and all-task models: what steps the search (the PyTorch head, or an exported
+    # decoder graph), the vocabulary, and how to decode (beam 5, 20 tokens by default)
+    caption_decoder: StepDecoder | None = None
+    tokenizer: CaptionTokenizer | None = None
+    decoding: Decoding = Decoding()
+
     def captions(self, memory: torch.Tensor) -> list[tuple[str, float]]:
-        """The caption and score of each image of the caption head's ``memory`` (caption and
-        all-task models)."""
-        raise NotImplementedError
+        """The caption and score of each image of the caption head's ``memory``."""
+        decoder, tokenizer = self.caption_decoder, self.tokenizer
+        assert decoder is not None
+        assert tokenizer is not None
+        found = decode(decoder, memory, self.decoding)
+        return [
+            (tokenizer.decode(ids), score)
+            for ids, score in zip(found.tokens, found.scores, strict=True)
+        ]
 
     def detect(
         self,
@@ -227,10 +239,10 @@ class TorchBackend(InferenceBackend):
         if task.gives("semantic"):
             count = model.head_kind.stuff_classes
             self.stuff_names = tuple(default_stuff_names(count, stuff_names))
-        self.decoding = decoding or Decoding()  # caption models: beam 5, 20 tokens
-        self.tokenizer: CaptionTokenizer | None = None
-        if model.caption is not None:
-            self.tokenizer = caption_tokenizer(model.caption, self.source_name)
+        self.decoding = decoding or Decoding()
+        if self.model.caption is not None:
+            self.caption_decoder = self.model.caption
+            self.tokenizer = caption_tokenizer(self.model.caption, self.source_name)
 
     @torch.inference_mode()
     def forward(self, images: torch.Tensor) -> ModelOutput:
@@ -252,18 +264,6 @@ class TorchBackend(InferenceBackend):
         semantic = main.semantic.float() if main.semantic is not None else None
         captions = self.captions(main.memory) if main.memory is not None else None
         return Decoded(boxes.float(), scores.float(), coeffs, protos, semantic, captions)
-
-    def captions(self, memory: torch.Tensor) -> list[tuple[str, float]]:
-        """The caption and score of each image of the caption head's ``memory``."""
-        head, tokenizer = self.model.caption, self.tokenizer
-        assert head is not None
-        assert tokenizer is not None
-        memory = memory.to(head.out_bias.dtype)
-        found = decode(head, memory, self.decoding)
-        return [
-            (tokenizer.decode(ids), score)
-            for ids, score in zip(found.tokens, found.scores, strict=True)
-        ]
 
     @torch.inference_mode()
     def infer(self, images: torch.Tensor) -> Decoded:

@@ -21,9 +21,7 @@ import torch
 from yolov9.errors import CheckpointError
 from yolov9.inference.backends import Decoded, InferenceBackend, decoded_from
 from yolov9.inference.caption_graph import GraphDecoder, Run, read_caption_metadata
-from yolov9.models.caption_search import Decoding, decode
 from yolov9.tasks.base import BOX_NMS_OUTPUTS
-from yolov9.tasks.caption import CaptionTokenizer
 from yolov9.tasks.registry import TASKS, get_task
 from yolov9.utils.optional import require
 from yolov9.utils.threads import ThreadGovernor
@@ -84,10 +82,6 @@ class _GraphBackend(InferenceBackend):
                 f"missing {', '.join(missing)} (export it again with yolov9 export)"
             )
 
-    decoding: Decoding = Decoding()  # caption models: beam 5, 20 tokens
-    decoder: GraphDecoder | None = None  # caption models: the exported caption decoder
-    tokenizer: CaptionTokenizer | None = None
-
     def _load_decoder(
         self, meta: dict[str, Any], path: Path, runner: Callable[[Path], Run]
     ) -> None:
@@ -98,16 +92,7 @@ class _GraphBackend(InferenceBackend):
                 raise CheckpointError(f"{path}: a caption export without its decoder; export again")
             return
         decoder, spec, self.tokenizer = read_caption_metadata(meta["caption"], path)
-        self.decoder = GraphDecoder(runner(decoder), spec)
-
-    def captions(self, memory: torch.Tensor) -> list[tuple[str, float]]:
-        assert self.decoder is not None
-        assert self.tokenizer is not None
-        found = decode(self.decoder, memory.float(), self.decoding)
-        return [
-            (self.tokenizer.decode(ids), score)
-            for ids, score in zip(found.tokens, found.scores, strict=True)
-        ]
+        self.caption_decoder = GraphDecoder(runner(decoder), spec)
 
     def infer(self, images: torch.Tensor) -> Decoded:
         out = self._named(images)

@@ -232,7 +232,9 @@ class CaptionHead(nn.Module):
         return self._logits(x[:, -1]).float().log_softmax(-1)
 
     def start(self, memory: Tensor) -> DecoderCache:
-        """An empty cache over ``memory`` (the cross-attention keys and values, once)."""
+        """An empty cache over ``memory`` (the cross-attention keys and values, once), in the
+        head's own precision (a bf16-autocast or fp16 forward may give another)."""
+        memory = memory.to(self.out_bias.dtype)
         cross = [layer.cross_attn.keys_values(memory) for layer in self.decoder]
         return DecoderCache([None] * len(self.decoder), cross)
 
