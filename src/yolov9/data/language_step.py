@@ -18,12 +18,13 @@ from yolov9.data.train_dataset import TrainBatch, TrainDataset, TrainSample, col
 from yolov9.errors import DataError
 
 
-class VisionLanguageDataset(Dataset[tuple[TrainSample, TrainSample]]):
-    """``vision[i]`` and ``language[i]`` for each index (module docstring); both datasets
-    hold the same records in the same order."""
+class _SameImages:
+    """Two views of the same records in the same order: ``vision`` (the vision task's
+    samples) and ``language`` (the plain images with their captions)."""
 
     def __init__(self, vision: TrainDataset, language: CaptionTrainDataset) -> None:
-        _same_records(vision, language)
+        if [r.path for r in vision.records] != [r.path for r in language.records]:
+            raise DataError("the vision and language samples must come from the same images")
         self.vision, self.language = vision, language
 
     def __len__(self) -> int:
@@ -32,6 +33,10 @@ class VisionLanguageDataset(Dataset[tuple[TrainSample, TrainSample]]):
     def set_epoch(self, epoch: int, *, mosaic: bool = True) -> None:
         self.vision.set_epoch(epoch, mosaic=mosaic)
         self.language.set_epoch(epoch, mosaic=mosaic)
+
+
+class VisionLanguageDataset(_SameImages, Dataset[tuple[TrainSample, TrainSample]]):
+    """``vision[i]`` and ``language[i]`` for each index (module docstring)."""
 
     def __getitem__(self, index: int) -> tuple[TrainSample, TrainSample]:
         return self.vision[index], self.language[index]
@@ -44,22 +49,13 @@ class VisionLanguageDataset(Dataset[tuple[TrainSample, TrainSample]]):
         return batch
 
 
-class CaptionedDataset(Dataset[TrainSample]):
-    """``vision[i]`` (unaugmented: ``augment=False``) with the caption ``language[i]`` draws;
-    both datasets hold the same records in the same order."""
+class CaptionedDataset(_SameImages, Dataset[TrainSample]):
+    """``vision[i]`` (unaugmented: ``augment=False``) with the caption ``language[i]`` draws."""
 
     def __init__(self, vision: TrainDataset, language: CaptionTrainDataset) -> None:
         if vision.augment:
             raise ValueError("captions ride on unaugmented samples only (augment=False)")
-        _same_records(vision, language)
-        self.vision, self.language = vision, language
-
-    def __len__(self) -> int:
-        return len(self.vision)
-
-    def set_epoch(self, epoch: int, *, mosaic: bool = True) -> None:
-        self.vision.set_epoch(epoch, mosaic=mosaic)
-        self.language.set_epoch(epoch, mosaic=mosaic)
+        super().__init__(vision, language)
 
     def __getitem__(self, index: int) -> TrainSample:
         sample = self.vision[index]
@@ -69,8 +65,3 @@ class CaptionedDataset(Dataset[TrainSample]):
     @staticmethod
     def collate(samples: list[TrainSample]) -> TrainBatch:
         return collate_train(samples)
-
-
-def _same_records(vision: TrainDataset, language: CaptionTrainDataset) -> None:
-    if [r.path for r in vision.records] != [r.path for r in language.records]:
-        raise DataError("the vision and language samples must come from the same images")
