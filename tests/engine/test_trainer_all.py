@@ -103,6 +103,8 @@ def test_val_reports_every_task_and_predict_writes_every_output(
             "64",
             "--json",
             str(report),
+            "--save-predictions",
+            str(tmp_path / "captions.json"),
             "--out",
             str(tmp_path / "v"),
         ]
@@ -113,6 +115,11 @@ def test_val_reports_every_task_and_predict_writes_every_output(
     assert "2 images captioned: BLEU-1" in printed
     figures = json.loads(report.read_text())
     assert {"panoptic", "semantic", "caption"} <= set(figures)
+    # the model's captions, saved as a results file, score the same on the all-task data
+    again = tmp_path / "again.json"
+    argv = ["val", "--predictions", str(tmp_path / "captions.json"), "--data", str(world)]
+    assert main([*argv, "--json", str(again), "--out", str(tmp_path / "v2")]) == 0
+    assert json.loads(again.read_text())["caption"] == figures["caption"]
     assert set(figures["caption"]) == {"BLEU-1", "BLEU-2", "BLEU-3", "BLEU-4", "CIDEr-D"}
 
     image = world.parent / "images" / "val" / "val_00000.png"

@@ -31,7 +31,7 @@ from yolov9.inference.tiles import TILE_KEYS, tile_options
 from yolov9.metrics.caption import CaptionScores
 from yolov9.metrics.coco import CocoMetrics
 from yolov9.tasks.registry import get_task
-from yolov9.utils.paths import new_run_dir, read_json
+from yolov9.utils.paths import json_is_list, new_run_dir, read_json
 from yolov9.utils.perf import tune_cpu_allocator
 
 log = logging.getLogger(__name__)
@@ -169,7 +169,7 @@ def _validate_both(
     if opts.tile is not None:
         raise DataError("--tile does not apply to panoptic or caption validation yet")
     if predictions is not None:
-        if isinstance(read_json(predictions), list):
+        if json_is_list(predictions):  # read once, by the scorer
             return _validate_captions(capset, data, None, predictions, opts)
         return _validate_panoptic(panset, data, None, predictions, opts)
     assert model is not None

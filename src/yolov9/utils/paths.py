@@ -55,6 +55,16 @@ def annotations_with(path: str | Path, key: str) -> bool:
     return bool(anns) and isinstance(anns, list) and isinstance(anns[0], dict) and key in anns[0]
 
 
+def json_is_list(path: str | Path) -> bool:
+    """Whether the JSON file at ``path`` holds a list (its first character, without parsing
+    the file; False when it cannot be read, which its reader then reports)."""
+    try:
+        with Path(path).open("rb") as f:
+            return f.read(4096).lstrip().startswith(b"[")
+    except OSError:
+        return False
+
+
 def read_json(path: str | Path) -> Any:
     """A JSON file's content (a missing, unreadable or malformed file is one line)."""
     try:
