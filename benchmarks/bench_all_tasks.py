@@ -35,7 +35,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from side_by_side import print_table, run_all, train_and_val
+from side_by_side import add_run_arguments, print_table, run_all, train_and_val, with_arm
 
 MODELS = tuple(
     f"{family}-t{suffix}"
@@ -97,21 +97,16 @@ def scores(report: Any) -> dict[str, float]:
 def run_one(
     name: str, yamls: dict[str, Path], out: Path, seed: int, epochs: int
 ) -> dict[str, float]:
-    model, _, arm = name.partition("+")
+    model, overrides = with_arm(name, ARMS)
     report, timing = train_and_val(
-        model, data_for(model, yamls), out, seed=seed, epochs=epochs, overrides=ARMS.get(arm, [])
+        model, data_for(model, yamls), out, seed=seed, epochs=epochs, overrides=overrides
     )
     return {**scores(report), **timing}
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--train", type=int, default=200)
-    parser.add_argument("--val", type=int, default=40)
-    parser.add_argument("--epochs", type=int, default=30)
-    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
-    parser.add_argument("--models", nargs="+", default=list(MODELS))
-    parser.add_argument("--out", type=Path, default=Path("/work/benchruns/all_tasks"))
+    add_run_arguments(parser, train=200, val=40, models=MODELS, out="/work/benchruns/all_tasks")
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
     yamls = datasets(args.out / f"data_{args.train}_{args.val}", args.train, args.val)

@@ -30,7 +30,7 @@ import logging
 import sys
 from pathlib import Path
 
-from side_by_side import print_table, run_all, train_and_val
+from side_by_side import add_run_arguments, print_table, run_all, train_and_val, with_arm
 
 MODELS = ("yolov9-t-cap", "gelan-t-cap")
 # the training choices measured: config values a run adds to the library's defaults
@@ -46,9 +46,9 @@ KEYS = ("BLEU-1", "BLEU-2", "BLEU-3", "BLEU-4", "CIDEr-D")
 def run_one(
     name: str, data: Path, out: Path, seed: int, epochs: int, batch: int
 ) -> dict[str, float]:
-    model, _, arm = name.partition("+")
+    model, overrides = with_arm(name, ARMS)
     report, timing = train_and_val(
-        model, data, out, seed=seed, epochs=epochs, batch=batch, overrides=ARMS.get(arm, [])
+        model, data, out, seed=seed, epochs=epochs, batch=batch, overrides=overrides
     )
     assert report.captions is not None
     return {**report.captions.as_dict(), **timing}
@@ -56,13 +56,8 @@ def run_one(
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--train", type=int, default=300)
-    parser.add_argument("--val", type=int, default=60)
-    parser.add_argument("--epochs", type=int, default=30)
+    add_run_arguments(parser, train=300, val=60, models=MODELS, out="/work/benchruns/cap_small")
     parser.add_argument("--batch", type=int, default=16)
-    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
-    parser.add_argument("--models", nargs="+", default=list(MODELS))
-    parser.add_argument("--out", type=Path, default=Path("/work/benchruns/cap_small"))
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
     from yolov9.data.synthetic_captions import write_caption_dataset

@@ -24,7 +24,7 @@ import logging
 import sys
 from pathlib import Path
 
-from side_by_side import print_table, run_all, train_and_val
+from side_by_side import add_run_arguments, print_table, run_all, train_and_val
 
 MODELS = ("yolov9-t-pan", "gelan-t-pan")
 KEYS = ("PQ", "PQ_th", "PQ_st", "mIoU", "AP", "mask/AP")
@@ -42,12 +42,7 @@ def run_one(model: str, data: Path, out: Path, seed: int, epochs: int) -> dict[s
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--train", type=int, default=300)
-    parser.add_argument("--val", type=int, default=60)
-    parser.add_argument("--epochs", type=int, default=30)
-    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
-    parser.add_argument("--models", nargs="+", default=list(MODELS))
-    parser.add_argument("--out", type=Path, default=Path("/work/benchruns/pan_small"))
+    add_run_arguments(parser, train=300, val=60, models=MODELS, out="/work/benchruns/pan_small")
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
     from yolov9.data.synthetic_world import write_world

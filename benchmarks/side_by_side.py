@@ -5,6 +5,7 @@ table of runs and means."""
 
 from __future__ import annotations
 
+import argparse
 import json
 import math
 import statistics
@@ -15,6 +16,25 @@ from pathlib import Path
 from typing import Any
 
 Run = Callable[[str, int, Path], dict[str, float]]  # (model, seed, run folder) -> figures
+
+
+def add_run_arguments(
+    parser: argparse.ArgumentParser, *, train: int, val: int, models: Sequence[str], out: str
+) -> None:
+    """The options every small-data benchmark takes: its generated split sizes, epochs,
+    seeds, models (``MODEL+ARM`` for an arm) and output folder."""
+    parser.add_argument("--train", type=int, default=train)
+    parser.add_argument("--val", type=int, default=val)
+    parser.add_argument("--epochs", type=int, default=30)
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    parser.add_argument("--models", nargs="+", default=list(models))
+    parser.add_argument("--out", type=Path, default=Path(out))
+
+
+def with_arm(name: str, arms: dict[str, list[str]]) -> tuple[str, list[str]]:
+    """``MODEL+ARM`` -> (the model, the arm's config values); a plain model has none."""
+    model, _, arm = name.partition("+")
+    return model, arms[arm] if arm else []
 
 
 def train_and_val(
