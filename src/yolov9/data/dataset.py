@@ -204,6 +204,11 @@ def read_description(data: str | Path) -> tuple[dict[str, Any], Path, str]:
         raise ConfigError(f"{path}: invalid YAML ({e})") from None
     if not isinstance(desc, dict):
         raise ConfigError(f"{path}: expected a mapping with train/val/names keys")
+    if "mixture" in desc:
+        raise DataError(
+            f"{path} is a mixture of datasets, which only training reads; give one dataset "
+            "here (e.g. the mixture's val dataset)"
+        )
     unknown = sorted(set(desc) - _KEYS)
     if unknown:
         raise ConfigError(f"{path}: unknown key(s) {unknown}; allowed: {sorted(_KEYS)}")

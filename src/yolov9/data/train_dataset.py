@@ -256,6 +256,8 @@ class TrainBatch:
     captions: torch.Tensor | None = None  # (B, T) token ids, one caption per image
     # the language step's batch (optim.language_step): the same images plain, with captions
     language: TrainBatch | None = None
+    # the kinds of labels it carries (loss.interface.LABELS; a mixture's batch), None: all
+    labels: frozenset[str] | None = None
 
 
 def _stacked(parts: list[torch.Tensor | None]) -> torch.Tensor | None:

@@ -20,6 +20,7 @@ from yolov9.checkpoints import LoadedWeights, load_weights
 from yolov9.config import LossConfig, TrainConfig
 from yolov9.data.augment import AugmentConfig
 from yolov9.data.dataset import DetectionDataset
+from yolov9.data.mixture import MixtureDataset
 from yolov9.data.panoptic_training import SemanticSource
 from yolov9.data.train_dataset import TrainBatch, TrainDataset
 from yolov9.engine.all_validator import AllTasksValidator
@@ -29,6 +30,7 @@ from yolov9.engine.ema import ModelEMA
 from yolov9.engine.evaluator import Evaluator
 from yolov9.engine.hooks import Hook
 from yolov9.engine.language_step import LanguageStep
+from yolov9.engine.mixture_build import mixture_set
 from yolov9.engine.optim import accumulation_steps, build_optimizer, lr_factor
 from yolov9.engine.panoptic_validator import PanopticValidator
 from yolov9.engine.recompute import apply_recompute
@@ -140,7 +142,26 @@ def build_training(
     evaluator: Evaluator | PanopticValidator | CaptionValidator | AllTasksValidator | None
     language = None
     skip = None  # the parameters of the main optimiser: all but the language step's
-    if cap is not None:  # captions: the caption head's samples, validator, and schedule
+    if data.members:  # a mixture: each batch one member's, with the terms its labels allow
+        train_set = mixture_set(
+            data,
+            task,
+            cfg.model.name,
+            vision=functools.partial(
+                training_set, imgsz=d.imgsz, augment=cfg.augment, seed=cfg.seed, cache=d.cache
+            ),
+            cap=cap,
+            language_step=o.language_step,
+        )
+        if cap is not None:
+            evaluator = cap.validator
+        elif dist.is_main:
+            evaluator = validation(
+                data, task, d.imgsz, d.val_batch, workers=d.workers, device=device
+            )
+        else:
+            evaluator = None
+    elif cap is not None:  # captions: the caption head's samples, validator, and schedule
         run = caption_run(cfg, data, task, cap, model, vision, weight_decay=weight_decay)
         train_set, evaluator, language = run.train_set, cap.validator, run.language
         skip = model.caption if language is not None else None
@@ -161,7 +182,14 @@ def build_training(
         if isinstance(evaluator, PanopticValidator | CaptionValidator | AllTasksValidator)
         else task.fitness,
         model=model,
-        net=distributed(model, dist, device, sync_bn=cfg.sync_bn, unused=language is not None),
+        # a language step, or a mixture's batches without some labels: heads without gradient
+        net=distributed(
+            model,
+            dist,
+            device,
+            sync_bn=cfg.sync_bn,
+            unused=language is not None or bool(data.members),
+        ),
         criterion=criterion(cap.loss if cap else cfg.loss, model).to(device),
         optimizer=build_optimizer(model, o.optimizer, o.lr0, o.momentum, weight_decay, skip=skip),
         schedule=lr_factor(o.schedule, cfg.epochs, o.lrf),
@@ -292,7 +320,19 @@ def train_loader(
     seed: int,
     pin_memory: bool,
 ) -> DataLoader[TrainBatch]:
-    """The batches of one epoch: shuffled by (seed, epoch), sharded over the processes."""
+    """The batches of one epoch: shuffled by (seed, epoch), sharded over the processes (a
+    mixture's: each of one member, :meth:`~yolov9.data.mixture.MixtureDataset.batches`)."""
+    if isinstance(train_set, MixtureDataset):
+        return DataLoader(
+            train_set,  # type: ignore[arg-type]
+            batch_sampler=train_set.batches(
+                batch, seed=seed, epoch=epoch, rank=dist.rank, world_size=dist.world_size
+            ),
+            num_workers=workers,
+            collate_fn=train_set.collate,
+            worker_init_fn=_worker_init if workers else None,
+            pin_memory=pin_memory,
+        )
     sampler = None
     if dist.enabled:
         sampler = DistributedSampler(train_set, dist.world_size, dist.rank, shuffle=True, seed=seed)

@@ -7,18 +7,21 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import torch
 
 from yolov9.config import LossConfig, TrainConfig
 from yolov9.data.caption_training import CaptionTrainDataset, CaptionTraining, captions_for
+from yolov9.data.labels import ImageLabels
 from yolov9.data.language_step import CaptionedDataset, VisionLanguageDataset
+from yolov9.data.mixture import MixtureDataset
 from yolov9.data.train_dataset import TrainDataset
 from yolov9.engine.all_validator import AllTasksValidator
 from yolov9.engine.caption_validator import CaptionValidator
 from yolov9.engine.language_step import LanguageStep, build_language_step
+from yolov9.engine.panoptic_validator import PanopticValidator
 from yolov9.engine.training_data import TrainingData
 from yolov9.errors import ConfigError
 from yolov9.models import CaptionSpec, YOLOv9, parse_model_name
@@ -28,16 +31,33 @@ from yolov9.tasks.registry import get_task
 
 log = logging.getLogger(__name__)
 
-TrainSet = TrainDataset | CaptionTrainDataset | VisionLanguageDataset | CaptionedDataset
+TrainSet = (
+    TrainDataset | CaptionTrainDataset | VisionLanguageDataset | CaptionedDataset | MixtureDataset
+)
 
 
 @dataclass(frozen=True)
 class CaptionParts:
     tokenizer: CaptionTokenizer
     spec: CaptionSpec
-    train_set: CaptionTrainDataset  # plain images, one caption each
-    validator: CaptionValidator | AllTasksValidator | None
+    validator: CaptionValidator | AllTasksValidator | PanopticValidator | None
     loss: LossConfig
+    imgsz: int
+    seed: int
+
+    def samples(
+        self, records: Sequence[ImageLabels], split: CaptionTraining
+    ) -> CaptionTrainDataset:
+        """Plain images of ``records`` (boxes where they have them), one caption each, drawn
+        from ``split``."""
+        return CaptionTrainDataset(
+            records,
+            captions_for(records, split),
+            self.tokenizer.encode,
+            self.imgsz,
+            max_tokens=self.spec.max_len + 2,
+            seed=self.seed,
+        )
 
 
 @dataclass(frozen=True)
@@ -47,7 +67,7 @@ class CaptionRun:
 
 
 def caption_vocabulary(
-    cfg: TrainConfig, train: CaptionTraining, kept: bytes | None
+    cfg: TrainConfig, captions: list[str], kept: bytes | None
 ) -> CaptionTokenizer:
     """``kept`` (the vocabulary of the checkpoint the run starts or resumes from: its
     embeddings mean those tokens) when there is one, else one learnt from the training
@@ -55,9 +75,7 @@ def caption_vocabulary(
     if kept:
         log.info("caption vocabulary of %s kept", cfg.model.weights or "the resumed run")
         return CaptionTokenizer(kept)
-    return CaptionTokenizer.train(
-        [c for caps in train.captions for c in caps], vocab_size=cfg.model.vocab
-    )
+    return CaptionTokenizer.train(captions, vocab_size=cfg.model.vocab)
 
 
 def caption_parts(
@@ -72,7 +90,7 @@ def caption_parts(
     """What :func:`~yolov9.engine.build.build_training` adds for a model of ``task`` (one
     that gives captions); ``vocabulary``: the one the run starts or resumes from, if any."""
     assert data.captions is not None
-    tokenizer = caption_vocabulary(cfg, data.captions, vocabulary)
+    tokenizer = caption_vocabulary(cfg, data.all_captions, vocabulary)
     head = parse_model_name(cfg.model.name).head.caption or CaptionSpec()
     spec = dataclasses.replace(
         head,
@@ -81,19 +99,11 @@ def caption_parts(
     )
     max_tokens = spec.max_len + 2
     d = cfg.data
-    # the run's images (the things of all-task data, the caption split's images otherwise)
-    records = data.train.records
-    train_set = CaptionTrainDataset(
-        records,
-        captions_for(records, data.captions),
-        tokenizer.encode,
-        d.imgsz,
-        max_tokens=max_tokens,
-        seed=cfg.seed,
-    )
-    validator: CaptionValidator | AllTasksValidator | None = None
-    if is_main and data.captions_val is not None:
-        kw = {"imgsz": d.imgsz, "batch_size": d.val_batch, "workers": d.workers}
+    kw = {"imgsz": d.imgsz, "batch_size": d.val_batch, "workers": d.workers}
+    validator: CaptionValidator | AllTasksValidator | PanopticValidator | None = None
+    if is_main and data.captions_val is None and data.panoptic_val and task.gives("semantic"):
+        validator = PanopticValidator(data.panoptic_val, device=device, **kw)  # a mixture's val
+    elif is_main and data.captions_val is not None:
         if task.gives("semantic") and data.panoptic_val is not None:
             validator = AllTasksValidator(
                 data.panoptic_val,
@@ -114,7 +124,7 @@ def caption_parts(
             "heads keep their learnt weights (they get no gradient)"
         )
         loss = dataclasses.replace(loss, box=0.0, cls=0.0, dfl=0.0)
-    return CaptionParts(tokenizer, spec, train_set, validator, loss)
+    return CaptionParts(tokenizer, spec, validator, loss, d.imgsz, cfg.seed)
 
 
 def uses_language_step(choice: str, task: Task, *, boxes: bool) -> bool:
@@ -152,20 +162,23 @@ def caption_run(
     makes the vision task's samples of the run's images.
 
     * with a language step (:func:`uses_language_step`): per batch a language step on
-      ``cap.train_set`` and a vision step on augmented samples
+      ``cap.samples`` and a vision step on augmented samples
       (:mod:`~yolov9.engine.language_step`);
-    * otherwise one step: a caption model on ``cap.train_set`` (boxes where the data has
+    * otherwise one step: a caption model on ``cap.samples`` (boxes where the data has
       them), an all-task model on its unaugmented panoptic samples, each with a caption.
 
     Raises:
         ConfigError: ``optim.language_step=on`` without boxes (there is no vision step).
     """
+    assert data.captions is not None
+    # the run's images (the things of all-task data, the caption split's images otherwise)
+    language_set = cap.samples(data.train.records, data.captions)
     if uses_language_step(cfg.optim.language_step, task, boxes=data.train.report.boxes > 0):
         sight = get_task("panoptic" if task.gives("semantic") else "detect")
         language = build_language_step(
             model, cfg, cap.loss, vision=sight, language=task, weight_decay=weight_decay
         )
-        return CaptionRun(VisionLanguageDataset(vision(), cap.train_set), language)
+        return CaptionRun(VisionLanguageDataset(vision(), language_set), language)
     if task.gives("semantic"):
-        return CaptionRun(CaptionedDataset(vision(augmented=False), cap.train_set), None)
-    return CaptionRun(cap.train_set, None)
+        return CaptionRun(CaptionedDataset(vision(augmented=False), language_set), None)
+    return CaptionRun(language_set, None)

@@ -374,7 +374,9 @@ def per_head_losses(losses: dict[str, float]) -> dict[str, float]:
 
 def batch_targets(batch: TrainBatch) -> Targets:
     """What a training batch gives the criterion (every task's fields; None where absent)."""
-    return Targets(batch.targets, batch.masks, batch.semantic, batch.ignore, batch.captions)
+    return Targets(
+        batch.targets, batch.masks, batch.semantic, batch.ignore, batch.captions, batch.labels
+    )
 
 
 @torch.inference_mode()

@@ -11,7 +11,8 @@ import numpy as np
 
 from yolov9.data.caption_training import CaptionTraining, caption_training_split
 from yolov9.data.dataset import DetectionDataset, load_dataset
-from yolov9.data.labels import Issue
+from yolov9.data.labels import Issue, LabelReport
+from yolov9.data.mixture import Mixture, read_mixture
 from yolov9.data.panoptic_training import PanopticTraining, panoptic_training_split
 from yolov9.errors import DataError
 
@@ -33,10 +34,26 @@ class TrainingData:
     panoptic_val: PanopticTraining | None = None
     captions: CaptionTraining | None = None
     captions_val: CaptionTraining | None = None
+    # a mixture (data.mixture): each member's train split; ``train`` then holds the images
+    # of every member with boxes, ``panoptic`` and ``captions`` the first member's with them
+    # (their names and stuff), the val fields the val dataset's
+    members: tuple[TrainingData, ...] = ()
+    member_names: tuple[str, ...] = ()
 
     @property
     def names(self) -> list[str]:
         return list(self.train.names)
+
+    @property
+    def all_captions(self) -> list[str]:
+        """Every training caption (of every member of a mixture)."""
+        return [
+            c
+            for part in self.members or (self,)
+            if part.captions is not None
+            for caps in part.captions.captions
+            for c in caps
+        ]
 
     @property
     def stuff_names(self) -> list[str]:
@@ -45,8 +62,12 @@ class TrainingData:
 
     def report(self, run_dir: Path) -> None:
         """Log the label problems of both splits and write them into the run folder."""
-        self.train.report.log()
-        self.train.report.write(run_dir / "label_issues.txt")
+        for i, part in enumerate(self.members):
+            part.train.report.log()
+            part.train.report.write(run_dir / f"label_issues_{i}.txt")
+        if not self.members:
+            self.train.report.log()
+            self.train.report.write(run_dir / "label_issues.txt")
         if self.val is not None:
             self.val.report.log()
             self.val.report.write(run_dir / "label_issues_val.txt")
@@ -58,6 +79,9 @@ def load_training_data(data: str) -> TrainingData:
     Raises:
         DataError: no usable training split, or splits with different class names.
     """
+    mixture = read_mixture(data)
+    if mixture is not None:
+        return _mixture_training_data(mixture)
     captions = caption_training_split(data, "train")
     panoptic = panoptic_training_split(data, "train")
     if panoptic is not None:  # with captions: the all-task data
@@ -80,6 +104,63 @@ def load_training_data(data: str) -> TrainingData:
     if val is not None and val.names != train.names:
         raise DataError(f"{data}: the train and val splits have different class names")
     return TrainingData(train, val)
+
+
+def _mixture_training_data(mixture: Mixture) -> TrainingData:
+    """Every member's splits read, checked to name the same classes (and stuff), and joined
+    (``TrainingData.members``); the val fields are the val dataset's."""
+    members = tuple(load_training_data(str(m)) for m in mixture.members)
+    val = (
+        members[mixture.members.index(mixture.val)]
+        if mixture.val in mixture.members
+        else load_training_data(str(mixture.val))
+    )
+    labelled = [(m, p) for m, p in zip(mixture.members, members, strict=True) if _has_names(p)]
+    if not labelled:
+        raise DataError(f"{mixture.source}: no member has boxes or semantic labels to name")
+    first, ref = labelled[0]
+    for path, part in [*labelled[1:], (mixture.val, val)]:
+        if _has_names(part) and part.names != ref.names:
+            raise DataError(
+                f"{mixture.source}: {path} names the classes {part.names}, {first} "
+                f"{ref.names}; the members of a mixture must name the same classes in the same "
+                "order"
+            )
+        both = part.panoptic is not None and ref.panoptic is not None
+        if both and part.stuff_names != ref.stuff_names:
+            raise DataError(
+                f"{mixture.source}: {path} names the stuff {part.stuff_names}, {first} "
+                f"{ref.stuff_names}; the members of a mixture must name the same stuff"
+            )
+    boxed = [p.train for p in members if p.train.report.boxes] or [ref.train]
+    report = LabelReport(split=f"{mixture.source.name}:train")
+    for ds in boxed:
+        report.images += ds.report.images
+        report.boxes += ds.report.boxes
+        report.masks += ds.report.masks
+    train = DetectionDataset(
+        [r for ds in boxed for r in ds.records],
+        ref.names,
+        ref.train.category_ids,
+        report,
+        "mixture",
+        "train",
+    )
+    return TrainingData(
+        train,
+        val.val,
+        panoptic=next((p.panoptic for p in members if p.panoptic is not None), None),
+        panoptic_val=val.panoptic_val,
+        captions=next((p.captions for p in members if p.captions is not None), None),
+        captions_val=val.captions_val,
+        members=members,
+        member_names=tuple(str(m) for m in mixture.members),
+    )
+
+
+def _has_names(data: TrainingData) -> bool:
+    """Whether the data's class names mean something: it has boxes or semantic labels."""
+    return data.panoptic is not None or data.train.report.boxes > 0
 
 
 def _panoptic_training_data(data: str, train: PanopticTraining) -> TrainingData:
@@ -156,7 +237,8 @@ def check_training_masks(data: TrainingData) -> None:
     naming a few of their label files."""
     if data.panoptic is not None and data.panoptic.semantic_only:
         return  # label maps: no objects, no instance masks to learn
-    for ds in (data.train, data.val):
+    # a mixture's members without masks train their other terms (engine.mixture_build)
+    for ds in (data.val,) if data.members else (data.train, data.val):
         if ds is None or ds.has_masks:
             continue
         with_mask, total = ds.mask_coverage

@@ -4,7 +4,8 @@ semantic focal and dice, main and auxiliary heads) plus the caption term of the 
 
 With ``caption_gain`` 0 (the vision step of the language-step schedule, or data without
 captions) the caption term is not computed; with ``vision=False`` (the language step) only the
-caption term is.
+caption term is. A batch computes the terms of the labels it carries (``Targets.labels``: a
+mixture of datasets that each carry some of them); the others are 0.
 """
 
 from __future__ import annotations
@@ -52,8 +53,8 @@ class AllTasksLoss(PanopticLoss):
         else:
             zero = torch.zeros((), device=outputs.main.pred_logits.device)
             out = LossOutput(zero, dict.fromkeys(PANOPTIC_TERMS, 0.0))
-        if not self.caption_gain:
-            return LossOutput(out.total, {**out.parts, "caption": 0.0})
+        if not self.caption_gain or not targets.has("captions"):
+            return LossOutput(out.total, {**out.parts, "caption": 0.0, "main/caption": 0.0})
         return with_caption_term(
             out,
             outputs,

@@ -94,6 +94,8 @@ class CaptionLoss(YOLOv9Loss):
         else:
             zero = torch.zeros((), device=outputs.main.pred_logits.device)
             vision = LossOutput(zero, dict.fromkeys(("box", "cls", "dfl"), 0.0))
+        if not targets.has("captions"):  # a batch of a mixture without captions
+            return LossOutput(vision.total, {**vision.parts, "caption": 0.0, "main/caption": 0.0})
         return with_caption_term(
             vision,
             outputs,

@@ -125,9 +125,13 @@ class YOLOv9Loss(nn.Module):
         """
         batch_size = outputs.main.pred_logits.shape[0]
         gt = pad_targets(targets.boxes.to(outputs.main.pred_logits.device), batch_size)
-        per_head = {
-            name: self.head_loss(head, *gt) for name, head in used_heads(outputs, self.aux_weight)
-        }
+        per_head = {}
+        for name, head in used_heads(outputs, self.aux_weight):
+            if targets.has("boxes"):
+                per_head[name] = self.head_loss(head, *gt)
+            else:  # a batch without box labels (Targets.labels): no detection term
+                zero = head.pred_logits.new_zeros((), dtype=torch.float32)
+                per_head[name] = dict.fromkeys(self.gains, zero)
         combined = combine_heads(per_head, self.aux_weight)
         weighted = {k: self.gains[k] * v for k, v in combined.items()}
         return loss_output(per_head, weighted, batch_size if self.scale_by_batch else 1)

@@ -10,6 +10,8 @@ from torch import Tensor
 
 from yolov9.models.yolov9 import ModelOutput
 
+LABELS = ("boxes", "masks", "semantic", "captions")  # the kinds of labels a batch may carry
+
 
 class Targets(NamedTuple):
     """The ground truth of one batch, in network-input pixels.
@@ -24,6 +26,9 @@ class Targets(NamedTuple):
             unlabelled, the letterbox padding); None: none.
         captions: caption criteria: (B, T) token ids of one caption per image (BOS ... EOS,
             padding after).
+        labels: the kinds of labels the batch carries (:data:`LABELS`; a batch of a mixture
+            of datasets that each carry some of them); None: every kind the criterion
+            needs. A criterion computes the terms of the kinds present and gives the others 0.
     """
 
     boxes: Tensor
@@ -31,6 +36,11 @@ class Targets(NamedTuple):
     semantic: Tensor | None = None
     semantic_ignore: Tensor | None = None
     captions: Tensor | None = None
+    labels: frozenset[str] | None = None
+
+    def has(self, kind: str) -> bool:
+        """Whether the batch carries labels of ``kind`` (one of :data:`LABELS`)."""
+        return self.labels is None or kind in self.labels
 
     def to(self, device: torch.device | str) -> Targets:
         def move(t: Tensor | None) -> Tensor | None:
@@ -42,6 +52,7 @@ class Targets(NamedTuple):
             move(self.semantic),
             move(self.semantic_ignore),
             move(self.captions),
+            self.labels,
         )
 
 

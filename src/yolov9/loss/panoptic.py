@@ -22,6 +22,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import torch
 import torch.nn.functional as F
 from torch import Tensor
 
@@ -90,13 +91,16 @@ class PanopticLoss(SegmentationLoss):
         self,
         head: HeadOutput,
         gt: tuple[Tensor, Tensor, Tensor],
-        masks: Tensor,
+        masks: Tensor | None,
         image_of: Tensor,
         targets: Targets,
     ) -> dict[str, Tensor]:
         terms = super().head_terms(head, gt, masks, image_of, targets)
         if head.semantic is None:
             raise ValueError("the model's head has no semantic output (a panoptic head)")
+        if not targets.has("semantic"):
+            zero = head.semantic.new_zeros((), dtype=torch.float32)
+            return {**terms, "focal": zero, "dice": zero}
         if targets.semantic is None:
             raise ValueError("the panoptic loss needs the batch's semantic target")
         logits = head.semantic.float()

@@ -90,14 +90,16 @@ class SegmentationLoss(nn.Module):
             targets: boxes (N, 6) and masks: (N, h, w) one per box, or (B, h, w) index maps
                 with ``overlap``; any resolution (resized to the prototypes' by nearest).
         """
-        if targets.masks is None:
+        if targets.masks is None and targets.has("masks"):
             raise ValueError("the segmentation loss needs the batch's masks (Targets.masks)")
         device = outputs.main.pred_logits.device
         batch_size = outputs.main.pred_logits.shape[0]
         boxes = targets.boxes.to(device)
         gt = pad_targets(boxes, batch_size)
         image_of = boxes[:, 0].long()
-        masks = targets.masks.to(device)
+        masks = (
+            targets.masks.to(device) if targets.has("masks") and targets.masks is not None else None
+        )
         per_head = {}
         for name, head in used_heads(outputs, self.aux_weight):
             per_head[name] = self.head_terms(head, gt, masks, image_of, targets)
@@ -110,13 +112,18 @@ class SegmentationLoss(nn.Module):
         self,
         head: HeadOutput,
         gt: tuple[Tensor, Tensor, Tensor],
-        masks: Tensor,
+        masks: Tensor | None,
         image_of: Tensor,
         targets: Targets,
     ) -> dict[str, Tensor]:
-        """The unweighted terms of one head (subclasses add theirs)."""
+        """The unweighted terms of one head (subclasses add theirs); 0 for the terms of label
+        kinds the batch lacks (``Targets.labels``: no box term without boxes, no mask term
+        without masks)."""
+        zero = head.pred_logits.new_zeros((), dtype=torch.float32)
+        if not targets.has("boxes"):
+            return dict.fromkeys(TERMS, zero)
         terms, assigned = self.detection.assign_and_score(head, *gt)
-        terms["seg"] = self.mask_loss(head, assigned, masks, image_of)
+        terms["seg"] = zero if masks is None else self.mask_loss(head, assigned, masks, image_of)
         return terms
 
     def mask_loss(
