@@ -24,7 +24,7 @@ $(VENV)/.base: pyproject.toml $(VENV)/.torch
 	touch $@
 
 $(VENV)/.dev: pyproject.toml $(VENV)/.base
-	$(BIN)/python -m pip install -q -e ".[dev,export,edge]"
+	$(BIN)/python -m pip install -q -e ".[dev,export,edge,serve]"
 	touch $@
 
 demo: $(VENV)/.base

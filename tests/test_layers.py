@@ -23,6 +23,7 @@ LAYERS: list[set[str]] = [
     {"engine"},
     {"deploy"},
     {"api"},
+    {"serving"},
     {"demo"},
     {"cli"},
     {"__main__"},

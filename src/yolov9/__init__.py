@@ -14,6 +14,7 @@ from yolov9.version import __version__
 if TYPE_CHECKING:
     from yolov9.api import Detector, export, train, val
     from yolov9.models import YOLOv9, build_model, list_models
+    from yolov9.serving import serve
     from yolov9.tasks.base import FusionOptions
 
 _LAZY = {
@@ -25,6 +26,7 @@ _LAZY = {
     "YOLOv9": "yolov9.models",
     "build_model": "yolov9.models",
     "list_models": "yolov9.models",
+    "serve": "yolov9.serving",
 }
 
 __all__ = [
@@ -35,6 +37,7 @@ __all__ = [
     "build_model",
     "export",
     "list_models",
+    "serve",
     "train",
     "val",
 ]

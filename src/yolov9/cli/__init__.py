@@ -1,4 +1,4 @@
-"""Command line: ``yolov9 train|predict|val|export|benchmark|info|convert|demo ...``
+"""Command line: ``yolov9 train|predict|val|export|benchmark|info|convert|demo|serve ...``
 (``yolov9 COMMAND --help``).
 
 Building the parser imports nothing heavy (no torch), so ``--help`` and argument errors are
@@ -14,7 +14,7 @@ import sys
 import traceback
 from collections.abc import Sequence
 
-from yolov9.cli import deploy, model_tools, predict, train, val
+from yolov9.cli import deploy, model_tools, predict, serve, train, val
 from yolov9.errors import YOLOv9Error
 from yolov9.version import __version__
 
@@ -41,6 +41,7 @@ def build_parser() -> argparse.ArgumentParser:
     val.add_parser(sub)
     deploy.add_parsers(sub)
     model_tools.add_parsers(sub)
+    serve.add_parser(sub)
     return parser
 
 

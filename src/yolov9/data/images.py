@@ -79,6 +79,19 @@ class LetterboxInfo:
     original_shape: tuple[int, int]  # (h, w)
 
 
+def letterboxed_shape(
+    shape: tuple[int, int], new_shape: int | tuple[int, int], *, auto: bool, stride: int = 32
+) -> tuple[int, int]:
+    """The (h, w) :func:`letterbox` gives an image of ``shape`` (h, w), without doing it."""
+    h, w = shape
+    th, tw = (new_shape, new_shape) if isinstance(new_shape, int) else new_shape
+    if not auto:
+        return th, tw
+    r = min(th / h, tw / w)
+    new_w, new_h = round(w * r), round(h * r)
+    return new_h + (th - new_h) % stride, new_w + (tw - new_w) % stride
+
+
 def letterbox(
     image: np.ndarray,
     new_shape: int | tuple[int, int] = 640,

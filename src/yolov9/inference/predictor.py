@@ -8,7 +8,13 @@ from typing import Any
 import numpy as np
 import torch
 
-from yolov9.data.images import PAD_VALUE, LetterboxInfo, boxes_to_original, letterbox
+from yolov9.data.images import (
+    PAD_VALUE,
+    LetterboxInfo,
+    boxes_to_original,
+    letterbox,
+    letterboxed_shape,
+)
 from yolov9.data.sources import Frame
 from yolov9.errors import ConfigError
 from yolov9.inference.backends import InferenceBackend
@@ -63,6 +69,12 @@ class Predictor:
         # fewer threads while other processes take cores; kept across calls, so that calls
         # of one image each adapt too
         self.governor = ThreadGovernor()
+
+    def input_shape(self, image_shape: tuple[int, int]) -> tuple[int, int]:
+        """The (h, w) an image of ``image_shape`` is letterboxed to: images of the same input
+        shape batch together without extra padding, so with the results they get alone."""
+        fixed = self.backend.fixed_shape
+        return letterboxed_shape(image_shape, fixed or self.imgsz, auto=fixed is None)
 
     def preprocess(self, images: list[np.ndarray]) -> tuple[torch.Tensor, list[LetterboxInfo]]:
         """Letterbox each RGB image (minimal stride padding, or the export's fixed input

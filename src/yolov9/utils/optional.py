@@ -17,6 +17,8 @@ DISTRIBUTIONS = {
     "litert_torch": "litert-torch",
     "ai_edge_litert": "ai-edge-litert",
     "ai_edge_quantizer": "ai-edge-quantizer",
+    "python_multipart": "python-multipart",
+    "prometheus_client": "prometheus-client",
 }
 
 
