@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 from typing import Any
 
@@ -72,12 +73,15 @@ def run_serve(args: argparse.Namespace) -> int:
         queue_size=args.queue,
         limits=ImageLimits(int(args.max_upload_mb * (1 << 20)), args.max_pixels),
     )
-    serve(
-        args.weights,
-        options=options,
-        imgsz=args.imgsz,
-        device=args.device,
-        precision=args.precision,
-        threads=args.threads,
-    )
+    # Ctrl-C is how a service stops: after uvicorn's graceful shutdown
+    with contextlib.suppress(KeyboardInterrupt):
+        serve(
+            args.weights,
+            options=options,
+            imgsz=args.imgsz,
+            device=args.device,
+            precision=args.precision,
+            threads=args.threads,
+        )
+    print("stopped", flush=True)
     return 0

@@ -70,8 +70,8 @@ def decode_image(body: bytes, limits: ImageLimits) -> np.ndarray:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
             image.load()  # the whole file: a truncated one raises here
-            image = ImageOps.exif_transpose(image) or image
-            rgb = image.convert("RGB")
+            oriented = ImageOps.exif_transpose(image) or image
+            rgb = oriented.convert("RGB")
     except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as e:
         raise BadInputError(400, f"corrupt or truncated {image.format} image: {e}") from None
     return np.asarray(rgb, dtype=np.uint8).copy()

@@ -96,8 +96,8 @@ def parse_params(query: Mapping[str, str], num_classes: int) -> PredictParams:
             raise BadInputError(400, f"draw={query['draw']!r}: expected one of {', '.join(DRAW)}")
         kw["draw"] = query["draw"].lower()
     if "tile" in query:
-        kw["tile"] = _integer(query, "tile", 0, 8192)
-        if kw["tile"] and int(str(kw["tile"])) % 32:
+        kw["tile"] = tile = _integer(query, "tile", 0, 8192)
+        if tile % 32:
             raise BadInputError(400, f"tile={query['tile']!r}: expected a multiple of 32 (0: none)")
     if "masks" in query:
         if query["masks"] not in ("rle", "polygon", "none"):
