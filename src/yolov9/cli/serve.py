@@ -54,6 +54,12 @@ def add_parser(sub: Any) -> None:
     )
     p.add_argument("--max-upload-mb", type=non_negative_float, default=20.0)
     p.add_argument("--max-pixels", type=positive_int, default=40_000_000)
+    p.add_argument(
+        "--body-timeout",
+        type=non_negative_float,
+        default=30.0,
+        help="seconds to receive a request's body (slower senders get 408)",
+    )
     p.set_defaults(handler=run_serve)
 
 
@@ -72,6 +78,7 @@ def run_serve(args: argparse.Namespace) -> int:
         max_wait_ms=args.max_wait_ms,
         queue_size=args.queue,
         limits=ImageLimits(int(args.max_upload_mb * (1 << 20)), args.max_pixels),
+        body_timeout_s=args.body_timeout,
     )
     # Ctrl-C is how a service stops: after uvicorn's graceful shutdown
     with contextlib.suppress(KeyboardInterrupt):
