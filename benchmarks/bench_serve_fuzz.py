@@ -1,12 +1,13 @@
 """Malformed requests against ``yolov9 serve``: every answer a 4xx with a one-line reason, the
 service healthy afterwards, answering a good request as before, its memory back to its level.
 
-    python benchmarks/bench_serve_fuzz.py                  # 1,200 requests, gelan-t
-    python benchmarks/bench_serve_fuzz.py --requests 200   # a shorter run
+    python benchmarks/bench_serve_fuzz.py                  # 3 x 1,200 requests, gelan-t
+    python benchmarks/bench_serve_fuzz.py --requests 200 --rounds 1   # a shorter run
 
 The service (``yolov9 serve``, a random gelan-t, 640 px, ``--body-timeout 2``) runs as its own
 process. After 20 good requests (the memory's level: VmRSS), ``--requests`` malformed ones
-are sent, drawn in turn from these kinds (seeded): an empty body; a JPEG or PNG cut at a
+are sent ``--rounds`` times (3: the RSS after each round shows whether memory only plateaus
+or grows), drawn in turn from these kinds (seeded): an empty body; a JPEG or PNG cut at a
 random byte; an image with random bytes overwritten (may still decode: then a 200 is right);
 random bytes; a wrong content type (text, form-urlencoded); multipart without the ``image``
 field, and broken multipart; a PNG header claiming up to 60,000 x 60,000 pixels; a body over
@@ -103,7 +104,8 @@ def malformed(rng: np.random.Generator, jpeg: bytes, png: bytes) -> tuple[str, d
         return kind, {"content": png_header(side, side)}
     if kind == "oversize":
         return kind, {"content": b"\xff\xd8" + bytes(21 << 20)}
-    valid = {("classes", ""), ("draw", "true")}  # no filter; the drawn JPEG
+    # valid: no filter, class 2, the drawn JPEG, 2 boxes
+    valid = {("classes", ""), ("classes", "2"), ("draw", "true"), ("max_det", "2")}
     while True:
         field = str(
             rng.choice(["conf", "iou", "max_det", "classes", "draw", "tile", "masks", "zz"])
@@ -130,6 +132,7 @@ def main() -> None:
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--requests", type=int, default=1200)
+    parser.add_argument("--rounds", type=int, default=3, help="rounds of --requests each")
     parser.add_argument("--slow", type=int, default=12, help="slow senders, 4 at a time")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
@@ -153,8 +156,11 @@ def main() -> None:
             wrong: list[str] = []
             reasons_ok = True
             start = time.perf_counter()
+            levels = []  # RSS after each round: flat when nothing leaks
             with httpx.Client(timeout=60) as http:
-                for _ in range(args.requests):
+                for i in range(args.requests * args.rounds):
+                    if i and i % args.requests == 0:
+                        levels.append(round(rss_mb(pid)))
                     kind, kw = malformed(rng, jpeg, png)
                     try:
                         r = http.post(f"{url}/v1/predict", **kw)
@@ -166,7 +172,9 @@ def main() -> None:
                         error = r.json().get("error", "")
                         reasons_ok &= bool(error) and "\n" not in error
                     elif not (kind == "overwritten" and r.status_code == 200):
-                        wrong.append(f"{kind}: {r.status_code} {r.text[:200]}")
+                        query = kw.get("params", "")
+                        wrong.append(f"{kind} {query}: {r.status_code} {r.text[:200]}")
+            levels.append(round(rss_mb(pid)))
             from concurrent.futures import ThreadPoolExecutor
 
             with ThreadPoolExecutor(4) as pool:
@@ -194,6 +202,7 @@ def main() -> None:
     print(f"every 4xx with a one-line reason: {reasons_ok}")
     print(f"healthy afterwards: {healthy}; a good request answered as before: {same}")
     print(f"RSS: {before:.0f} MB before, {peak:.0f} MB peak, {after:.0f} MB after")
+    print(f"RSS after each round of {args.requests}: {levels} MB")
     print(
         json.dumps(
             {
@@ -205,6 +214,7 @@ def main() -> None:
                 "rss_before": round(before),
                 "rss_peak": round(peak),
                 "rss_after": round(after),
+                "rss_rounds": levels,
             }
         )
     )

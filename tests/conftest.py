@@ -191,3 +191,18 @@ def server(tmp_path: Path) -> Iterator[tuple[str, Path, list[str]]]:
     finally:
         httpd.shutdown()
         httpd.server_close()
+
+
+PAN_NAMES = ["a", "b"]
+PAN_STUFF = ["sky", "grass", "road"]
+
+
+@pytest.fixture(scope="session")
+def pan_ckpt(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """:func:`panoptic_test_model` saved with its names (``PAN_NAMES``, ``PAN_STUFF``) and a
+    128 px input: a checkpoint whose output shows every case of the fusion rule."""
+    from yolov9.checkpoints import save_checkpoint
+
+    path = tmp_path_factory.mktemp("pan") / "pan.pt"
+    meta = {"imgsz": 128, "stuff_names": PAN_STUFF}
+    return save_checkpoint(path, panoptic_test_model(), PAN_NAMES, meta=meta)

@@ -12,7 +12,7 @@ import cv2
 import numpy as np
 import pytest
 
-from tests.conftest import panoptic_scene, panoptic_test_model
+from tests.conftest import PAN_NAMES, PAN_STUFF, panoptic_scene, panoptic_test_model
 from yolov9.api import Detector
 from yolov9.checkpoints import save_checkpoint
 from yolov9.cli import main
@@ -21,16 +21,7 @@ from yolov9.inference.result import Result
 from yolov9.metrics.panoptic import evaluate_panoptic, rgb_to_id
 from yolov9.models import build_model
 
-NAMES = ["a", "b"]
-STUFF = ["sky", "grass", "road"]
-
-
-@pytest.fixture(scope="module")
-def pan_ckpt(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A gelan-t-pan (2 things, 3 stuff) whose output shows every case of the fusion rule."""
-    path = tmp_path_factory.mktemp("pan") / "pan.pt"
-    meta = {"imgsz": 128, "stuff_names": STUFF}
-    return save_checkpoint(path, panoptic_test_model(), NAMES, meta=meta)
+NAMES, STUFF = PAN_NAMES, PAN_STUFF
 
 
 _image = panoptic_scene

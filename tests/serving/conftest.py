@@ -14,26 +14,17 @@ import cv2
 import numpy as np
 import pytest
 
-from tests.conftest import panoptic_scene, panoptic_test_model
+from tests.conftest import PAN_NAMES, PAN_STUFF, panoptic_scene
 
 pytest.importorskip("starlette", reason="the serve extra is not installed")
 pytest.importorskip("uvicorn", reason="the serve extra is not installed")
 httpx = pytest.importorskip("httpx", reason="the dev extra is not installed")
 
 from yolov9.api import Detector  # noqa: E402
-from yolov9.checkpoints import save_checkpoint  # noqa: E402
 from yolov9.serving import ServeOptions, build_app  # noqa: E402
 from yolov9.serving.server import server  # noqa: E402
 
-NAMES = ["a", "b"]
-STUFF = ["sky", "grass", "road"]
-
-
-@pytest.fixture(scope="session")
-def pan_ckpt(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    path = tmp_path_factory.mktemp("serve") / "pan.pt"
-    meta = {"imgsz": 128, "stuff_names": STUFF}
-    return save_checkpoint(path, panoptic_test_model(), NAMES, meta=meta)
+NAMES, STUFF = PAN_NAMES, PAN_STUFF
 
 
 @pytest.fixture(scope="session")
