@@ -134,6 +134,12 @@ def check_extra_message(work: Path, weights: Path) -> None:
     if done.returncode != 2 or len(lines) != 1 or wanted not in lines[0]:
         _fail(f"export without the extra should be one line naming it, got {done.stderr!r}")
     print(f"ok: export without its extra: {lines[0]}")
+    done = _run([exe, "serve", "--weights", str(weights)], work)
+    lines = done.stderr.strip().splitlines()
+    wanted = "pip install 'yolov9[serve]'"
+    if done.returncode != 2 or len(lines) != 1 or wanted not in lines[0]:
+        _fail(f"serve without the extra should be one line naming it, got {done.stderr!r}")
+    print(f"ok: serve without its extra: {lines[0]}")
 
 
 def main() -> None:
