@@ -46,6 +46,7 @@ def test_a_mixture_names_its_members_and_val_dataset(tmp_path: Path) -> None:
         ("mixture: [a.yaml, missing.yaml]\n", DataError, r"mixture\[1\]: .*missing.yaml does not"),
         ("mixture: [a.yaml]\nval: gone.yaml\n", DataError, r"val: .*gone.yaml does not exist"),
         ("mixture: [a.yaml, inner.yaml]\n", ConfigError, r"mixture\[1\]: .* is a mixture itself"),
+        ("mixture: [a.yaml, mix.yaml]\n", ConfigError, r"mixture\[1\]: .* is a mixture itself"),
     ],
 )
 def test_bad_mixtures_are_refused_by_key(
@@ -115,6 +116,8 @@ def test_processes_get_disjoint_shards_of_equal_length() -> None:
     assert {len(s) for s in shards} == {1}  # 6 batches: each of 4 processes takes 1
     flat = [i for s in shards for b in s for i in b]
     assert len(flat) == len(set(flat))
+    with pytest.raises(DataError, match="6 batches of 4 for 8 processes"):
+        mix.batches(4, seed=0, epoch=2, rank=0, world_size=8)
 
 
 def test_a_batch_carries_its_members_label_kinds() -> None:

@@ -106,6 +106,16 @@ BAD = [
     ("draw", {"content": scene_png()}, "?draw=maybe", 400, "draw='maybe'"),
     ("unknown", {"content": scene_png()}, "?confidence=0.5", 400, "unknown query field"),
     ("tile", {"content": scene_png()}, "?tile=640", 400, "tile does not apply"),
+    ("small tile", {"content": scene_png()}, "?tile=32", 400, "in [128, 2048]"),
+    ("not ascii digits", {"content": scene_png()}, "?max_det=%C2%B2", 400, "max_det"),
+    ("huge number", {"content": scene_png()}, "?max_det=" + "9" * 5000, 400, "max_det"),
+    (
+        "a sliver",
+        {"content": cv2.imencode(".png", np.zeros((2, 2600, 3), np.uint8))[1].tobytes()},
+        "",
+        400,
+        "vanishes",
+    ),
     ("no field", {"files": {"picture": ("a.png", scene_png())}}, "", 400, "field 'image'"),
     (
         "bad multipart",
@@ -132,7 +142,10 @@ def test_the_service_is_unchanged_after_bad_requests(url: str) -> None:
     before = httpx.post(f"{url}/v1/predict", content=scene_png()).json()
     for _, kw, query, _, _ in BAD:
         httpx.post(f"{url}/v1/predict{query}", **kw)
-    assert httpx.get(f"{url}/v1/predict").status_code == 405
+    wrong_method = httpx.get(f"{url}/v1/predict")
+    assert wrong_method.status_code == 405
+    assert wrong_method.json()["error"] == "Method Not Allowed"
+    assert httpx.get(f"{url}/v2/nothing").json()["error"] == "Not Found"
     assert httpx.get(f"{url}/healthz").status_code == 200
     after = httpx.post(f"{url}/v1/predict", content=scene_png()).json()
     before.pop("time_ms"), after.pop("time_ms")

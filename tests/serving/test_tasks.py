@@ -65,6 +65,17 @@ def test_every_task_answers_its_fields(name: str, fields: set[str], tmp_path: Pa
     assert drawn.headers["content-type"] == "image/jpeg"
 
 
+def test_tiles_are_bounded_per_request(tmp_path: Path) -> None:
+    detector = Detector.from_pretrained(_checkpoint("gelan-t", tmp_path), device="cpu")
+    large = scene_png((2000, 2000))
+    with running(detector, ServeOptions()) as url:
+        refused = httpx.post(f"{url}/v1/predict?tile=128", content=large)
+        tiled = httpx.post(f"{url}/v1/predict?tile=1024&conf=0.001", content=large)
+    assert refused.status_code == 413
+    assert "400 windows; the limit is 256" in refused.json()["error"]
+    assert tiled.status_code == 200
+
+
 @pytest.mark.skipif(importlib.util.find_spec("onnxruntime") is None, reason="no onnxruntime")
 def test_an_onnx_export_answers_as_its_checkpoint(pan_ckpt: Path, tmp_path: Path) -> None:
     report = export(pan_ckpt, tmp_path / "onnx", ExportOptions(imgsz=128))

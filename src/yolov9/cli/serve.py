@@ -52,6 +52,12 @@ def add_parser(sub: Any) -> None:
     p.add_argument(
         "--queue", type=positive_int, default=64, help="requests waiting at most (then 503)"
     )
+    p.add_argument(
+        "--queue-mb",
+        type=positive_int,
+        default=1024,
+        help="decoded images waiting, in MB, at most (then 503)",
+    )
     p.add_argument("--max-upload-mb", type=non_negative_float, default=20.0)
     p.add_argument("--max-pixels", type=positive_int, default=40_000_000)
     p.add_argument(
@@ -77,6 +83,7 @@ def run_serve(args: argparse.Namespace) -> int:
         max_batch=args.max_batch,
         max_wait_ms=args.max_wait_ms,
         queue_size=args.queue,
+        queue_bytes=args.queue_mb << 20,
         limits=ImageLimits(int(args.max_upload_mb * (1 << 20)), args.max_pixels),
         body_timeout_s=args.body_timeout,
     )

@@ -77,9 +77,20 @@ def _member(source: Path, key: str, value: Any) -> Path:
     member = member if member.is_absolute() else source.parent / member
     if not member.exists():
         raise DataError(f"{source}: {key}: {member} does not exist")
-    if read_mixture(member) is not None:
+    if member.resolve() == source.resolve() or _is_mixture(member):
         raise ConfigError(f"{source}: {key}: {member} is a mixture itself; list its members")
     return member
+
+
+def _is_mixture(path: Path) -> bool:
+    """Whether ``path`` is a mixture YAML (read shallowly: no member is followed)."""
+    if path.suffix not in (".yaml", ".yml") or not path.is_file():
+        return False
+    try:
+        desc = yaml.safe_load(path.read_text())
+    except yaml.YAMLError:
+        return False
+    return isinstance(desc, dict) and "mixture" in desc
 
 
 class PartSet(Protocol):
@@ -152,5 +163,10 @@ class MixtureDataset(Dataset[tuple[int, TrainSample]]):
         out = [out[j] for j in torch.randperm(len(out), generator=g).tolist()]
         if world_size > 1:
             per_rank = len(out) // world_size
+            if per_rank == 0:
+                raise DataError(
+                    f"{len(out)} batches of {batch} for {world_size} processes: use a smaller "
+                    "batch or more images"
+                )
             out = out[rank::world_size][:per_rank]
         return out

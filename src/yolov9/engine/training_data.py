@@ -119,18 +119,21 @@ def _mixture_training_data(mixture: Mixture) -> TrainingData:
     if not labelled:
         raise DataError(f"{mixture.source}: no member has boxes or semantic labels to name")
     first, ref = labelled[0]
-    for path, part in [*labelled[1:], (mixture.val, val)]:
+    others = [*labelled[1:], (mixture.val, val)]
+    for path, part in others:
         if _has_names(part) and part.names != ref.names:
             raise DataError(
                 f"{mixture.source}: {path} names the classes {part.names}, {first} "
                 f"{ref.names}; the members of a mixture must name the same classes in the same "
                 "order"
             )
-        both = part.panoptic is not None and ref.panoptic is not None
-        if both and part.stuff_names != ref.stuff_names:
+    panoptic = [(m, p) for m, p in [*labelled, (mixture.val, val)] if p.panoptic is not None]
+    for path, part in panoptic[1:]:  # every one against the first, whose stuff the model gets
+        if part.stuff_names != panoptic[0][1].stuff_names:
             raise DataError(
-                f"{mixture.source}: {path} names the stuff {part.stuff_names}, {first} "
-                f"{ref.stuff_names}; the members of a mixture must name the same stuff"
+                f"{mixture.source}: {path} names the stuff {part.stuff_names}, "
+                f"{panoptic[0][0]} {panoptic[0][1].stuff_names}; the members of a mixture "
+                "must name the same stuff"
             )
     boxed = [p.train for p in members if p.train.report.boxes] or [ref.train]
     report = LabelReport(split=f"{mixture.source.name}:train")

@@ -30,7 +30,8 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 KINDS = {400: "bad_request", 401: "unauthorized", 408: "timeout", 413: "too_large"}
-KINDS |= {415: "unsupported", 503: "overloaded", 500: "internal"}
+KINDS |= {415: "unsupported", 503: "overloaded", 500: "internal", 404: "not_found"}
+KINDS |= {405: "method_not_allowed"}
 
 
 def page_html() -> str:
@@ -45,6 +46,7 @@ def create_app(service: Service, metrics: ServeMetrics) -> Starlette:
     import contextlib
 
     from starlette.applications import Starlette
+    from starlette.exceptions import HTTPException
     from starlette.middleware import Middleware
     from starlette.middleware.cors import CORSMiddleware
     from starlette.requests import ClientDisconnect, Request
@@ -53,6 +55,7 @@ def create_app(service: Service, metrics: ServeMetrics) -> Starlette:
 
     options = service.options
     page = page_html()
+    cpu = asyncio.Semaphore(2)  # uploads decoded (or results drawn) at once
 
     def error(status: int, reason: str, headers: dict[str, str] | None = None) -> Response:
         metrics.errors.labels(KINDS.get(status, str(status))).inc()
@@ -86,9 +89,9 @@ def create_app(service: Service, metrics: ServeMetrics) -> Starlette:
                         response = error(503, f"busy: {e}; retry", {"Retry-After": "1"})
                     except ClientDisconnect:
                         response = error(400, "the client went away before sending its body")
-                    except Exception as e:  # a bug: logged, answered, and the service goes on
+                    except Exception:  # a bug: logged, answered, and the service goes on
                         log.exception("request to %s failed", name)
-                        response = error(500, f"internal error: {type(e).__name__}: {e}")
+                        response = error(500, "internal error (the service logged it)")
                 metrics.requests.labels(name, str(response.status_code)).inc()
                 metrics.latency.labels(name).observe(time.perf_counter() - start)
                 metrics.depth.set(service.batcher.depth)
@@ -117,7 +120,7 @@ def create_app(service: Service, metrics: ServeMetrics) -> Starlette:
         """The uploaded image: multipart field ``image``, or the raw body."""
         try:
             body = await asyncio.wait_for(read_body(request), options.body_timeout_s)
-        except TimeoutError:
+        except asyncio.TimeoutError:  # the builtin TimeoutError only from Python 3.11
             raise BadInputError(
                 408, f"body not received within {options.body_timeout_s:g} s"
             ) from None
@@ -143,13 +146,18 @@ def create_app(service: Service, metrics: ServeMetrics) -> Starlette:
     async def predict(request: Request) -> Response:
         start = time.perf_counter()
         params = service.params(dict(request.query_params))
-        image = service.image(await image_bytes(request))
+        body = await image_bytes(request)
+        async with cpu:  # decoding and drawing off the event loop, a few at a time
+            image = await asyncio.to_thread(service.image, body, params)
         result = await service.predict(image, params)
-        if params.draw == "true":
-            return Response(jpeg(result), media_type="image/jpeg")
-        stuff = list(service.detector.backend.stuff_names)
-        seconds = time.perf_counter() - start
-        return JSONResponse(result_json(result, params, seconds, stuff))
+        async with cpu:
+            if params.draw == "true":
+                drawn = await asyncio.to_thread(jpeg, result)
+                return Response(drawn, media_type="image/jpeg")
+            stuff = list(service.detector.backend.stuff_names)
+            seconds = time.perf_counter() - start
+            answer = await asyncio.to_thread(result_json, result, params, seconds, stuff)
+        return JSONResponse(answer)
 
     @endpoint("model")
     async def model(_: Request) -> Response:
@@ -157,6 +165,8 @@ def create_app(service: Service, metrics: ServeMetrics) -> Starlette:
 
     @endpoint("healthz", public=True)
     async def healthz(_: Request) -> Response:
+        if not service.batcher.alive:
+            return error(503, "the inference worker has stopped")
         return JSONResponse({"status": "ok", "queue_depth": service.batcher.depth})
 
     @endpoint("metrics")
@@ -191,4 +201,14 @@ def create_app(service: Service, metrics: ServeMetrics) -> Starlette:
         Route("/healthz", healthz, methods=["GET"]),
         Route("/metrics", metrics_page, methods=["GET"]),
     ]
-    return Starlette(routes=routes, middleware=middleware, lifespan=lifespan)
+
+    async def http_error(_: Request, exc: Exception) -> Response:
+        assert isinstance(exc, HTTPException)
+        return error(exc.status_code, str(exc.detail))
+
+    return Starlette(
+        routes=routes,
+        middleware=middleware,
+        lifespan=lifespan,
+        exception_handlers={HTTPException: http_error},  # 404, 405: JSON like the rest
+    )

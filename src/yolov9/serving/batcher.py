@@ -59,6 +59,8 @@ class Batcher:
         max_batch: images per forward pass (1: no batching).
         max_wait_ms: how long the first request of a batch waits for more.
         queue_size: requests waiting at most (beyond it: :class:`OverloadedError`).
+        queue_bytes: decoded images waiting, in bytes, at most (beyond it, unless the queue
+            is empty: :class:`OverloadedError`), so that memory is bounded by bytes too.
         on_batch: called after each batch with its :class:`BatchStats` (metrics).
     """
 
@@ -69,18 +71,25 @@ class Batcher:
         max_batch: int = 8,
         max_wait_ms: float = 5.0,
         queue_size: int = 64,
+        queue_bytes: int = 1 << 30,
         on_batch: Callable[[BatchStats], None] | None = None,
     ) -> None:
         if max_batch < 1 or queue_size < 1 or max_wait_ms < 0:
             raise ValueError("max_batch and queue_size must be >= 1, max_wait_ms >= 0")
         self.run, self.on_batch = run, on_batch
         self.max_batch, self.max_wait = max_batch, max_wait_ms / 1000
-        self.queue_size = queue_size
+        self.queue_size, self.queue_bytes = queue_size, queue_bytes
+        self._bytes = 0  # of the decoded images waiting
         self._jobs: collections.deque[_Job] = collections.deque()
         self._ready = threading.Condition()
         self._closed = False
         self._thread = threading.Thread(target=self._work, name="yolov9-batcher", daemon=True)
         self._thread.start()
+
+    @property
+    def alive(self) -> bool:
+        """Whether the worker thread runs (it is built never to stop before :meth:`close`)."""
+        return self._thread.is_alive()
 
     @property
     def depth(self) -> int:
@@ -97,6 +106,9 @@ class Batcher:
                 raise OverloadedError("the service is shutting down")
             if len(self._jobs) >= self.queue_size:
                 raise OverloadedError(f"{len(self._jobs)} requests queued (the limit)")
+            if self._bytes + job.image.nbytes > self.queue_bytes and self._jobs:
+                raise OverloadedError(f"{self._bytes >> 20} MB of images queued (the limit)")
+            self._bytes += job.image.nbytes
             self._jobs.append(job)
             self._ready.notify()
         return await job.future
@@ -121,12 +133,14 @@ class Batcher:
             if self._closed:
                 return None
             first = self._jobs.popleft()
+            self._bytes -= first.image.nbytes
             batch = [first]
             deadline = time.perf_counter() + self.max_wait
             while len(batch) < self.max_batch:
                 same = [j for j in self._jobs if j.key == first.key][: self.max_batch - len(batch)]
                 for job in same:
                     self._jobs.remove(job)
+                    self._bytes -= job.image.nbytes
                 batch += same
                 left = deadline - time.perf_counter()
                 if len(batch) >= self.max_batch or left <= 0:

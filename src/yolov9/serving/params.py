@@ -3,6 +3,7 @@ is a 400 naming the field and what it takes."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -36,6 +37,10 @@ class PredictParams:
         }
 
 
+DIGITS = re.compile(r"[0-9]{1,6}")  # ASCII digits only, and no 4300-digit numbers
+MIN_TILE, MAX_TILE = 128, 2048  # sliced inference's tile side in a request
+MAX_WINDOWS = 256  # tiles of one image at most: a request must not hold the worker for long
+
 FIELDS = ("conf", "iou", "max_det", "classes", "agnostic", "draw", "tile", "masks")
 
 
@@ -52,7 +57,7 @@ def _number(query: Mapping[str, str], key: str, low: float, high: float) -> floa
 
 def _integer(query: Mapping[str, str], key: str, low: int, high: int) -> int:
     raw = query[key]
-    if not raw.strip().isdigit() or not low <= int(raw) <= high:
+    if not DIGITS.fullmatch(raw) or not low <= int(raw) <= high:
         raise BadInputError(400, f"{key}={raw!r}: expected a whole number in [{low}, {high}]")
     return int(raw)
 
@@ -82,7 +87,7 @@ def parse_params(query: Mapping[str, str], num_classes: int) -> PredictParams:
         kw["max_det"] = _integer(query, "max_det", 1, 10_000)
     if "classes" in query and query["classes"].strip():
         parts = query["classes"].split(",")
-        if not all(p.strip().isdigit() and int(p) < num_classes for p in parts):
+        if not all(DIGITS.fullmatch(p.strip()) and int(p) < num_classes for p in parts):
             raise BadInputError(
                 400,
                 f"classes={query['classes']!r}: expected class ids in 0..{num_classes - 1}, "
@@ -96,9 +101,13 @@ def parse_params(query: Mapping[str, str], num_classes: int) -> PredictParams:
             raise BadInputError(400, f"draw={query['draw']!r}: expected one of {', '.join(DRAW)}")
         kw["draw"] = query["draw"].lower()
     if "tile" in query:
-        kw["tile"] = tile = _integer(query, "tile", 0, 8192)
-        if tile % 32:
-            raise BadInputError(400, f"tile={query['tile']!r}: expected a multiple of 32 (0: none)")
+        kw["tile"] = tile = _integer(query, "tile", 0, MAX_TILE)
+        if tile % 32 or 0 < tile < MIN_TILE:
+            raise BadInputError(
+                400,
+                f"tile={query['tile']!r}: expected a multiple of 32 in [{MIN_TILE}, {MAX_TILE}] "
+                "(0: none)",
+            )
     if "masks" in query:
         if query["masks"] not in ("rle", "polygon", "none"):
             raise BadInputError(400, f"masks={query['masks']!r}: expected rle, polygon or none")

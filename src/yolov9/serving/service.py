@@ -7,6 +7,7 @@ from __future__ import annotations
 import base64
 from collections.abc import Callable, Hashable, Mapping
 from dataclasses import dataclass, field
+from math import prod
 from typing import Any
 
 import cv2
@@ -17,7 +18,7 @@ from yolov9.inference.result import Result
 from yolov9.inference.tiles import TileOptions
 from yolov9.serving.batcher import Batcher, BatchStats
 from yolov9.serving.images import BadInputError, ImageLimits, decode_image
-from yolov9.serving.params import PredictParams, parse_params
+from yolov9.serving.params import MAX_WINDOWS, PredictParams, parse_params
 from yolov9.tasks.registry import get_task
 
 
@@ -32,6 +33,7 @@ class ServeOptions:
     max_batch: int = 8
     max_wait_ms: float = 5.0
     queue_size: int = 64
+    queue_bytes: int = 1 << 30  # decoded images waiting, at most (then 503)
     limits: ImageLimits = field(default_factory=ImageLimits)
     body_timeout_s: float = 30.0  # a body not received by then: 408
 
@@ -55,6 +57,7 @@ class Service:
             max_batch=options.max_batch,
             max_wait_ms=options.max_wait_ms,
             queue_size=options.queue_size,
+            queue_bytes=options.queue_bytes,
             on_batch=on_batch,
         )
 
@@ -87,8 +90,23 @@ class Service:
             raise BadInputError(400, f"tile does not apply to {self.task.description} models yet")
         return params
 
-    def image(self, body: bytes) -> np.ndarray:
-        return decode_image(body, self.options.limits)
+    def image(self, body: bytes, params: PredictParams) -> np.ndarray:
+        """The decoded upload, refused when the network's input would lose a side (an extreme
+        aspect ratio) or when its tiles would be too many."""
+        image = decode_image(body, self.options.limits)
+        h, w = image.shape[:2]
+        if round(min(h, w) * self.predictor.imgsz / max(h, w)) < 1:
+            raise BadInputError(400, f"image of {w}x{h}: its short side vanishes at the input")
+        if params.tile:
+            step = params.tile - params.tile // 5  # the default overlap, 0.2
+            windows = prod(max(1, -(-(side - params.tile) // step) + 1) for side in (h, w))
+            if windows > MAX_WINDOWS:
+                raise BadInputError(
+                    413,
+                    f"tile={params.tile} cuts this {w}x{h} image into {windows} windows; the "
+                    f"limit is {MAX_WINDOWS} (use a larger tile)",
+                )
+        return image
 
     def key(self, image: np.ndarray, params: PredictParams) -> Hashable:
         """Requests of one key share a forward pass: same options, same input shape; tiled
