@@ -203,7 +203,7 @@ def _run(args: argparse.Namespace, *, tracking: bool) -> int:
             raise YOLOv9Error(
                 f"{flag} needs a panoptic model; {args.weights} is for {task.description}"
             )
-    if tiles and (task.gives("panoptic") or task.gives("caption")):
+    if tiles and not detector.predictor.tiles_apply:
         raise YOLOv9Error(
             f"--tile does not apply to {task.description} models yet (the semantic maps or "
             "captions of tiles are not merged); predict without it"

@@ -51,13 +51,8 @@ def read_mixture(data: str | Path) -> Mixture | None:
         DataError: a member or the val dataset that does not exist.
     """
     path = Path(data).expanduser()
-    if path.suffix not in (".yaml", ".yml") or not path.is_file():
-        return None
-    try:
-        desc = yaml.safe_load(path.read_text())
-    except yaml.YAMLError:
-        return None  # not ours to judge: the dataset reader names the problem
-    if not isinstance(desc, dict) or "mixture" not in desc:
+    desc = _mixture_description(path)
+    if desc is None:
         return None
     unknown = sorted(set(desc) - KEYS)
     if unknown:
@@ -77,20 +72,21 @@ def _member(source: Path, key: str, value: Any) -> Path:
     member = member if member.is_absolute() else source.parent / member
     if not member.exists():
         raise DataError(f"{source}: {key}: {member} does not exist")
-    if member.resolve() == source.resolve() or _is_mixture(member):
+    if member.resolve() == source.resolve() or _mixture_description(member) is not None:
         raise ConfigError(f"{source}: {key}: {member} is a mixture itself; list its members")
     return member
 
 
-def _is_mixture(path: Path) -> bool:
-    """Whether ``path`` is a mixture YAML (read shallowly: no member is followed)."""
+def _mixture_description(path: Path) -> dict[str, Any] | None:
+    """The YAML at ``path`` when it describes a mixture (read shallowly: no member is
+    followed), else None (a bad YAML too: the dataset reader names its problem)."""
     if path.suffix not in (".yaml", ".yml") or not path.is_file():
-        return False
+        return None
     try:
         desc = yaml.safe_load(path.read_text())
     except yaml.YAMLError:
-        return False
-    return isinstance(desc, dict) and "mixture" in desc
+        return None
+    return desc if isinstance(desc, dict) and "mixture" in desc else None
 
 
 class PartSet(Protocol):

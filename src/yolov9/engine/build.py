@@ -10,6 +10,7 @@ import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import torch
 from torch import nn
@@ -128,13 +129,13 @@ def build_training(
     use_scaler = autocast == torch.float16
     d = cfg.data
     semantic = data.panoptic.source if data.panoptic and task.gives("semantic") else None
+    # the training samples of a dataset (a mixture's member, or the run's own)
+    samples = functools.partial(
+        training_set, imgsz=d.imgsz, augment=cfg.augment, seed=cfg.seed, cache=d.cache
+    )
     vision = functools.partial(
-        training_set,
+        samples,
         data.train,
-        d.imgsz,
-        cfg.augment,
-        seed=cfg.seed,
-        cache=d.cache,
         masks=task.needs("masks"),  # label maps: no objects, so no masks, and no boxes
         semantic=semantic,
     )
@@ -144,36 +145,22 @@ def build_training(
     skip = None  # the parameters of the main optimiser: all but the language step's
     if data.members:  # a mixture: each batch one member's, with the terms its labels allow
         train_set = mixture_set(
-            data,
-            task,
-            cfg.model.name,
-            vision=functools.partial(
-                training_set, imgsz=d.imgsz, augment=cfg.augment, seed=cfg.seed, cache=d.cache
-            ),
-            cap=cap,
-            language_step=o.language_step,
+            data, task, cfg.model.name, vision=samples, cap=cap, language_step=o.language_step
         )
-        if cap is not None:
-            evaluator = cap.validator
-        elif dist.is_main:
-            evaluator = validation(
-                data, task, d.imgsz, d.val_batch, workers=d.workers, device=device
-            )
-        else:
-            evaluator = None
-    elif cap is not None:  # captions: the caption head's samples, validator, and schedule
+    elif cap is not None:  # captions: the caption head's samples and schedule
         run = caption_run(cfg, data, task, cap, model, vision, weight_decay=weight_decay)
-        train_set, evaluator, language = run.train_set, cap.validator, run.language
+        train_set, language = run.train_set, run.language
         skip = model.caption if language is not None else None
     elif o.language_step == "on":
         raise ConfigError("optim.language_step: only caption models have a language step")
     else:
         train_set = vision()
-        evaluator = (
-            validation(data, task, d.imgsz, d.val_batch, workers=d.workers, device=device)
-            if dist.is_main
-            else None
-        )
+    if cap is not None:  # the caption parts' validator (every task of all-task data)
+        evaluator = cap.validator
+    elif dist.is_main:
+        evaluator = validation(data, task, d.imgsz, d.val_batch, workers=d.workers, device=device)
+    else:
+        evaluator = None
     return TrainingParts(
         cfg=cfg,
         names=data.names,
@@ -322,27 +309,28 @@ def train_loader(
 ) -> DataLoader[TrainBatch]:
     """The batches of one epoch: shuffled by (seed, epoch), sharded over the processes (a
     mixture's: each of one member, :meth:`~yolov9.data.mixture.MixtureDataset.batches`)."""
+    order: dict[str, Any]
     if isinstance(train_set, MixtureDataset):
-        return DataLoader(
-            train_set,  # type: ignore[arg-type]
-            batch_sampler=train_set.batches(
-                batch, seed=seed, epoch=epoch, rank=dist.rank, world_size=dist.world_size
-            ),
-            num_workers=workers,
-            collate_fn=train_set.collate,
-            worker_init_fn=_worker_init if workers else None,
-            pin_memory=pin_memory,
+        batches = train_set.batches(
+            batch, seed=seed, epoch=epoch, rank=dist.rank, world_size=dist.world_size
         )
-    sampler = None
-    if dist.enabled:
-        sampler = DistributedSampler(train_set, dist.world_size, dist.rank, shuffle=True, seed=seed)
-        sampler.set_epoch(epoch)
+        order = {"batch_sampler": batches}
+    else:
+        sampler = None
+        if dist.enabled:
+            sampler = DistributedSampler(
+                train_set, dist.world_size, dist.rank, shuffle=True, seed=seed
+            )
+            sampler.set_epoch(epoch)
+        order = {
+            "batch_size": batch,
+            "shuffle": sampler is None,
+            "sampler": sampler,
+            "generator": torch.Generator().manual_seed(seed + epoch),
+        }
     return DataLoader(
         train_set,  # type: ignore[arg-type]
-        batch_size=batch,
-        shuffle=sampler is None,
-        sampler=sampler,
-        generator=torch.Generator().manual_seed(seed + epoch),
+        **order,
         num_workers=workers,
         collate_fn=train_set.collate,
         worker_init_fn=_worker_init if workers else None,

@@ -70,6 +70,12 @@ class Predictor:
         # of one image each adapt too
         self.governor = ThreadGovernor()
 
+    @property
+    def tiles_apply(self) -> bool:
+        """Whether sliced inference applies to the model: not to panoptic or caption models
+        yet (the semantic maps or captions of tiles are not merged)."""
+        return not (self.task.gives("panoptic") or self.task.gives("caption"))
+
     def input_shape(self, image_shape: tuple[int, int]) -> tuple[int, int]:
         """The (h, w) an image of ``image_shape`` is letterboxed to: images of the same input
         shape batch together without extra padding, so with the results they get alone."""
@@ -119,7 +125,7 @@ class Predictor:
             "multi_label": multi_label,
         }
         if tile is not None:
-            if self.task.gives("panoptic") or self.task.gives("caption"):
+            if not self.tiles_apply:
                 raise ConfigError(
                     f"tiles do not apply to {self.task.description} models yet (the "
                     "semantic maps or captions of tiles are not merged); predict without them"

@@ -56,6 +56,7 @@ def create_app(service: Service, metrics: ServeMetrics) -> Starlette:
     options = service.options
     page = page_html()
     cpu = asyncio.Semaphore(2)  # uploads decoded (or results drawn) at once
+    metrics.depth.set_function(lambda: service.batcher.depth)  # read when scraped
 
     def error(status: int, reason: str, headers: dict[str, str] | None = None) -> Response:
         metrics.errors.labels(KINDS.get(status, str(status))).inc()
@@ -94,7 +95,6 @@ def create_app(service: Service, metrics: ServeMetrics) -> Starlette:
                         response = error(500, "internal error (the service logged it)")
                 metrics.requests.labels(name, str(response.status_code)).inc()
                 metrics.latency.labels(name).observe(time.perf_counter() - start)
-                metrics.depth.set(service.batcher.depth)
                 return response
 
             return run
@@ -154,9 +154,10 @@ def create_app(service: Service, metrics: ServeMetrics) -> Starlette:
             if params.draw == "true":
                 drawn = await asyncio.to_thread(jpeg, result)
                 return Response(drawn, media_type="image/jpeg")
-            stuff = list(service.detector.backend.stuff_names)
             seconds = time.perf_counter() - start
-            answer = await asyncio.to_thread(result_json, result, params, seconds, stuff)
+            answer = await asyncio.to_thread(
+                result_json, result, params, seconds, service.stuff_names
+            )
         return JSONResponse(answer)
 
     @endpoint("model")
@@ -171,7 +172,6 @@ def create_app(service: Service, metrics: ServeMetrics) -> Starlette:
 
     @endpoint("metrics")
     async def metrics_page(_: Request) -> Response:
-        metrics.depth.set(service.batcher.depth)
         body, content_type = metrics.render()
         return Response(body, media_type=content_type)
 

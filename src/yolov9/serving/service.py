@@ -7,7 +7,6 @@ from __future__ import annotations
 import base64
 from collections.abc import Callable, Hashable, Mapping
 from dataclasses import dataclass, field
-from math import prod
 from typing import Any
 
 import cv2
@@ -15,11 +14,10 @@ import numpy as np
 
 from yolov9.data.sources import Frame
 from yolov9.inference.result import Result
-from yolov9.inference.tiles import TileOptions
+from yolov9.inference.tiles import TileOptions, tile_windows
 from yolov9.serving.batcher import Batcher, BatchStats
 from yolov9.serving.images import BadInputError, ImageLimits, decode_image
 from yolov9.serving.params import MAX_WINDOWS, PredictParams, parse_params
-from yolov9.tasks.registry import get_task
 
 
 @dataclass(frozen=True)
@@ -51,7 +49,8 @@ class Service:
     ) -> None:
         self.detector, self.options = detector, options
         self.predictor = detector.predictor
-        self.task = get_task(detector.task)
+        self.task = self.predictor.task
+        self.stuff_names = list(detector.backend.stuff_names)
         self.batcher = Batcher(
             self._run,
             max_batch=options.max_batch,
@@ -72,7 +71,7 @@ class Service:
             "task": self.task.name,
             "description": self.task.description,
             "names": list(self.detector.names),
-            "stuff_names": list(backend.stuff_names),
+            "stuff_names": self.stuff_names,
             "imgsz": self.predictor.imgsz,
             "backend": backend.describe(),
             "precision": getattr(backend, "precision", "fp32"),
@@ -86,7 +85,7 @@ class Service:
 
     def params(self, query: Mapping[str, str]) -> PredictParams:
         params = parse_params(query, len(self.detector.names))
-        if params.tile and (self.task.gives("panoptic") or self.task.gives("caption")):
+        if params.tile and not self.predictor.tiles_apply:
             raise BadInputError(400, f"tile does not apply to {self.task.description} models yet")
         return params
 
@@ -98,8 +97,7 @@ class Service:
         if round(min(h, w) * self.predictor.imgsz / max(h, w)) < 1:
             raise BadInputError(400, f"image of {w}x{h}: its short side vanishes at the input")
         if params.tile:
-            step = params.tile - params.tile // 5  # the default overlap, 0.2
-            windows = prod(max(1, -(-(side - params.tile) // step) + 1) for side in (h, w))
+            windows = len(tile_windows((h, w), params.tile, TileOptions(params.tile).overlap))
             if windows > MAX_WINDOWS:
                 raise BadInputError(
                     413,
