@@ -29,7 +29,7 @@ import numpy as np
 from yolov9.api import Detector
 from yolov9.data.synthetic import write_dataset
 from yolov9.demo.report import describe_scene, scene_report
-from yolov9.demo.steps import predict_new_scene, train_with_pgi
+from yolov9.demo.steps import predict_new_scene, train_demo_model
 from yolov9.errors import ConfigError
 from yolov9.tasks.base import DemoSpec
 from yolov9.tasks.registry import TASKS, get_task
@@ -88,12 +88,10 @@ def run_demo(
         data.parent,
     )
 
-    result, curve = train_with_pgi(
+    curve, weights = train_demo_model(
         settings, data, out, seed=seed, epochs=epochs, imgsz=imgsz, key=spec.fitness
     )
-    assert result.best_converted is not None
-    log.info("3. converted (no auxiliary branch): %s", result.best_converted)
-    detector = Detector.from_pretrained(result.best_converted, device="cpu")
+    detector = Detector.from_pretrained(weights, device="cpu")
     report = detector.val(data, batch=16, device="cpu", out=str(out / "val"), exist_ok=True)
     metrics = report.metrics
     log.info(

@@ -35,7 +35,7 @@ from yolov9.data.synthetic_world import (
 from yolov9.data.synthetic_world_captions import world_captions
 from yolov9.demo.panoptic import stuff_report
 from yolov9.demo.report import describe_scene, scene_report
-from yolov9.demo.steps import predict_new_scene, train_with_pgi
+from yolov9.demo.steps import predict_new_scene, train_demo_model
 from yolov9.engine.all_validator import FITNESS
 from yolov9.metrics.caption import score_captions, tokenize
 from yolov9.tasks.base import DemoSpec
@@ -61,12 +61,10 @@ def run_all_demo(
         imgsz,
         data.parent,
     )
-    result, curve = train_with_pgi(
+    curve, weights = train_demo_model(
         settings, data, out, seed=seed, epochs=epochs, imgsz=imgsz, key=FITNESS
     )
-    assert result.best_converted is not None
-    log.info("3. converted (no auxiliary branch): %s", result.best_converted)
-    model = Detector.from_pretrained(result.best_converted, device="cpu")
+    model = Detector.from_pretrained(weights, device="cpu")
     report = model.val(data, device="cpu", imgsz=imgsz, out=str(out / "val"), exist_ok=True)
     assert report.panoptic is not None
     assert report.captions is not None

@@ -21,7 +21,7 @@ import numpy as np
 
 from yolov9.api import Detector
 from yolov9.data.synthetic_captions import make_caption_scene, write_caption_dataset
-from yolov9.demo.steps import predict_new_scene, train_with_pgi
+from yolov9.demo.steps import predict_new_scene, train_demo_model
 from yolov9.metrics.caption import score_captions, tokenize
 from yolov9.tasks.base import DemoSpec
 
@@ -46,12 +46,10 @@ def run_caption_demo(
         size[0],
         data.parent,
     )
-    result, curve = train_with_pgi(
+    curve, weights = train_demo_model(
         settings, data, out, seed=seed, epochs=epochs, imgsz=imgsz, key="CIDEr-D"
     )
-    assert result.best_converted is not None
-    log.info("3. converted (no auxiliary branch): %s", result.best_converted)
-    model = Detector.from_pretrained(result.best_converted, device="cpu")
+    model = Detector.from_pretrained(weights, device="cpu")
     report = model.val(data, device="cpu", imgsz=imgsz, out=str(out / "val"), exist_ok=True)
     assert report.captions is not None
     scores = report.captions.as_dict()

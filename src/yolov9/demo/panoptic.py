@@ -29,7 +29,7 @@ from yolov9.data.synthetic_world import (
     write_world,
 )
 from yolov9.demo.report import describe_scene, scene_report
-from yolov9.demo.steps import predict_new_scene, train_with_pgi
+from yolov9.demo.steps import predict_new_scene, train_demo_model
 from yolov9.tasks.base import DemoSpec
 
 log = logging.getLogger(__name__)
@@ -66,12 +66,10 @@ def run_panoptic_demo(
         imgsz,
         data.parent,
     )
-    result, curve = train_with_pgi(
+    curve, weights = train_demo_model(
         settings, data, out, seed=seed, epochs=epochs, imgsz=imgsz, key="PQ"
     )
-    assert result.best_converted is not None
-    log.info("3. converted (no auxiliary branch): %s", result.best_converted)
-    model = Detector.from_pretrained(result.best_converted, device="cpu")
+    model = Detector.from_pretrained(weights, device="cpu")
     report = model.val(data, device="cpu", out=str(out / "val"), exist_ok=True)
     pan = report.panoptic
     assert pan is not None

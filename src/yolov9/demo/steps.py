@@ -1,5 +1,5 @@
-"""The steps every demo shares: training the task's network with PGI (step 2) and predicting
-the new scene at its own resolution (step 4)."""
+"""The steps every demo shares: training the task's network (step 2), the weights inference
+uses (step 3) and predicting the new scene at its own resolution (step 4)."""
 
 from __future__ import annotations
 
@@ -11,20 +11,24 @@ import numpy as np
 
 from yolov9.api import Detector, train
 from yolov9.demo.report import SCENE_CONF
-from yolov9.engine.trainer import TrainResult
 from yolov9.inference.backends import InferenceBackend
 from yolov9.inference.result import Result
+from yolov9.models import parse_model_name
 from yolov9.tasks.base import DemoSpec
 
 log = logging.getLogger(__name__)
 
 
-def train_with_pgi(
+def train_demo_model(
     settings: DemoSpec, data: Path, out: Path, *, seed: int, epochs: int, imgsz: int, key: str
-) -> tuple[TrainResult, list[tuple[int, float]]]:
+) -> tuple[list[tuple[int, float]], Path]:
     """Train ``settings.model`` on ``data`` into ``out/train``, logging step 2 and the curve
-    of ``key`` (the figure that picks the best epoch) by validated epoch."""
-    log.info("2. training %s with PGI for %d epochs (watch %s rise)", settings.model, epochs, key)
+    of ``key`` (the figure that picks the best epoch) by validated epoch, then step 3: the
+    best checkpoint without its auxiliary branch (PGI networks) or as it is (GELAN ones).
+    Returns the curve and the weights to predict with."""
+    with_pgi = " with PGI" if parse_model_name(settings.model).with_aux else ""
+    name = settings.model
+    log.info("2. training %s%s for %d epochs (watch %s rise)", name, with_pgi, epochs, key)
     result = train(
         model=settings.model,
         data=str(data),
@@ -39,7 +43,12 @@ def train_with_pgi(
     )
     curve = [(int(r["epoch"]) + 1, r[key]) for r in result.history if key in r]
     log.info("   %s by epoch: %s", key, "  ".join(f"{e}:{v:.3f}" for e, v in curve))
-    return result, curve
+    if result.best_converted is not None:
+        log.info("3. converted (no auxiliary branch): %s", result.best_converted)
+        return curve, result.best_converted
+    assert result.best is not None
+    log.info("3. best checkpoint (GELAN: no auxiliary branch to remove): %s", result.best)
+    return curve, result.best
 
 
 def predict_new_scene(backend: InferenceBackend, image: np.ndarray, out: Path) -> Result:
