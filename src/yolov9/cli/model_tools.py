@@ -25,7 +25,7 @@ def add_parsers(sub: Any) -> None:
     p.add_argument("--half", action="store_true", help="store fp16 weights")
     p.set_defaults(handler=convert)
 
-    p = sub.add_parser("demo", help="train, convert, evaluate and predict on generated data")
+    p = sub.add_parser("demo", help="train, evaluate and predict on generated data")
     p.add_argument("--out", default="runs/demo")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--epochs", type=positive_int, help="default: the task's (yolov9.demo)")
