@@ -50,7 +50,8 @@ def run_demo(
     task: str = "detect",
 ) -> dict[str, Any]:
     """Run the demo into ``out``; ``epochs`` and ``imgsz`` override the task's
-    :data:`SETTINGS`. Returns the converted model's AP (and mask AP) and the scene report."""
+    :data:`SETTINGS`. Returns the AP (and mask AP) of the model step 3 names, and the scene
+    report."""
     start = time.perf_counter()
     out.mkdir(parents=True, exist_ok=True)
     spec = get_task(task)
@@ -94,9 +95,7 @@ def run_demo(
     detector = Detector.from_pretrained(weights, device="cpu")
     report = detector.val(data, batch=16, device="cpu", out=str(out / "val"), exist_ok=True)
     metrics = report.metrics
-    log.info(
-        "   COCO box metrics of the converted model on the validation split:\n%s", metrics.table()
-    )
+    log.info("   COCO box metrics of that model on the validation split:\n%s", metrics.table())
     if report.mask_metrics is not None:
         log.info("   COCO mask metrics:\n%s", report.mask_metrics.table())
     log.info("   training curves: %s", out / "train" / "results.png")
