@@ -71,7 +71,7 @@ SEGMENT = Task(
     result_fields=("masks",),
     postprocess=_masks,
     beyond_vision_nms="mask coefficients",
-    # validation every 6th epoch: each scores every mask of up to 300 detections per image
+    # validation every 8th epoch: each scores every mask of up to 300 detections per image
     demo=DemoSpec(
         model="gelan-t-seg",  # at this budget its cheaper step beats PGI (docs/benchmarks.md)
         imgsz=224,
