@@ -71,6 +71,35 @@ def test_cut_polygon_fills_exactly_what_is_inside_and_its_box_is_the_masks() -> 
     assert checked > 100
 
 
+def test_a_polygon_inside_the_image_is_returned_as_the_four_sided_cut_returns_it() -> None:
+    """The shortcut for polygons wholly inside (no cutting) gives what the four steps give,
+    vertex for vertex, and the same box; polygons that cross a side still get cut."""
+    from yolov9.data.polygons import _cut_to_image
+
+    rng = np.random.default_rng(1)
+    w, h = 64, 48
+    inside = crossing = 0
+    for _ in range(300):
+        poly = _star(rng, rng.uniform(0, w), rng.uniform(0, h), rng.uniform(1, 30))
+        clipped, box = clip_polygon(poly, w, h)
+        full = _cut_to_image(poly, w, h).astype(np.float32)
+        np.testing.assert_array_equal(clipped, full)
+        if len(full) >= 3:
+            lo, hi = full.min(0), full.max(0)
+            if box is not None:
+                assert (box[:2] >= lo - 1e-6).all()
+                assert (box[2:] <= hi + 1e-6).all()
+        wholly_inside = (
+            (poly.min(0) >= 0).all() and (poly[:, 0].max() <= w) and (poly[:, 1].max() <= h)
+        )
+        inside += bool(wholly_inside)
+        crossing += not wholly_inside
+    assert inside > 50
+    assert crossing > 50
+    on_border = np.array([[0, 0], [w, 0], [w, h], [0, h]], np.float64)  # touching is inside
+    np.testing.assert_array_equal(clip_polygon(on_border, w, h)[0], on_border.astype(np.float32))
+
+
 def test_corners_necks_and_objects_that_left() -> None:
     square = np.array([[-10, -10], [10, -10], [10, 10], [-10, 10]], np.float64)
     _, box = clip_polygon(square, 100, 100)

@@ -45,13 +45,11 @@ def clip_polygon(
     sides) and the xyxy box of what is left (None when nothing is: the object left the
     image)."""
     cut = np.asarray(polygon, np.float64).reshape(-1, 2)
-    for axis, value, above in (
-        (0, 0.0, True),
-        (0, width, False),
-        (1, 0.0, True),
-        (1, height, False),
-    ):
-        cut = clip_half_plane(cut, axis, float(value), above)
+    low, high = (cut.min(0), cut.max(0)) if len(cut) else (np.zeros(2), np.zeros(2))
+    if low[0] < 0 or low[1] < 0 or high[0] > width or high[1] > height:
+        # a polygon wholly inside is its own cut: the four steps only for one that is not
+        # (most of a mosaic's polygons are inside: the steps were 80 % of a mask sample's cost)
+        cut = _cut_to_image(cut, width, height)
     clipped = cut.astype(np.float32)
     if len(cut) < 3:
         return clipped, None
@@ -59,6 +57,19 @@ def clip_polygon(
     if box[2] - box[0] <= 0 or box[3] - box[1] <= 0:
         return clipped, None
     return clipped, _visible_box(clipped, box, width, height)
+
+
+def _cut_to_image(polygon: np.ndarray, width: float, height: float) -> np.ndarray:
+    """Sutherland-Hodgman against the image's four sides (float64, possibly empty)."""
+    cut = polygon
+    for axis, value, above in (
+        (0, 0.0, True),
+        (0, width, False),
+        (1, 0.0, True),
+        (1, height, False),
+    ):
+        cut = clip_half_plane(cut, axis, float(value), above)
+    return cut
 
 
 def _visible_box(

@@ -70,7 +70,7 @@ SceneMaker = Callable[
 class DemoSpec:
     """What ``yolov9 demo --task <name>`` generates and trains (``yolov9.demo``)."""
 
-    model: str  # the network trained (a yolov9-* one with PGI, converted after)
+    model: str  # the network trained (one with PGI is converted after, to predict)
     imgsz: int
     epochs: int
     train_images: int
