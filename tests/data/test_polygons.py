@@ -73,7 +73,7 @@ def test_cut_polygon_fills_exactly_what_is_inside_and_its_box_is_the_masks() -> 
 
 def test_a_polygon_inside_the_image_is_returned_as_the_four_sided_cut_returns_it() -> None:
     """The shortcut for polygons wholly inside (no cutting) gives what the four steps give,
-    vertex for vertex, and the same box; polygons that cross a side still get cut."""
+    vertex for vertex (the box follows from them); polygons that cross a side still get cut."""
     from yolov9.data.polygons import _cut_to_image
 
     rng = np.random.default_rng(1)
