@@ -45,10 +45,9 @@ def clip_polygon(
     sides) and the xyxy box of what is left (None when nothing is: the object left the
     image)."""
     cut = np.asarray(polygon, np.float64).reshape(-1, 2)
-    low, high = (cut.min(0), cut.max(0)) if len(cut) else (np.zeros(2), np.zeros(2))
-    if low[0] < 0 or low[1] < 0 or high[0] > width or high[1] > height:
-        # a polygon wholly inside is its own cut: the four steps only for one that is not
-        # (most of a mosaic's polygons are inside: the steps were 80 % of a mask sample's cost)
+    # a polygon wholly inside is its own cut: the four steps only for one that is not (most
+    # of a mosaic's polygons are inside: the steps were 80 % of a mask sample's cost)
+    if not ((cut >= 0).all() and (cut <= (width, height)).all()):
         cut = _cut_to_image(cut, width, height)
     clipped = cut.astype(np.float32)
     if len(cut) < 3:
